@@ -1,0 +1,238 @@
+//! The cleaned text: each file with its repeated material removed, first occurrence kept.
+//!
+//! * A non-kept `paragraph` occurrence removes the whole paragraph with its line.
+//! * A non-kept `passage` occurrence removes each sentence of its paragraph that the
+//!   passage (almost) wholly covers: at least [`SENTENCE_COVERAGE`] of the sentence's
+//!   words. A passage that is only a fragment of a longer sentence stays (it is
+//!   reported, not cut), so no half sentence is ever left behind. A paragraph whose
+//!   sentences are all removed goes with its line.
+//!
+//! Removals take the whitespace on one side of what they remove, so no double space and
+//! no empty line is left behind; everything not removed stays byte-identical.
+
+use std::ops::Range;
+
+use crate::corpus::Document;
+use crate::pipeline::{DocAnalysis, Findings, Kind};
+use crate::segment::{sentences, Paragraph};
+
+/// Share of a sentence's words a passage must cover for the sentence to be removed.
+pub const SENTENCE_COVERAGE: f64 = 0.9;
+
+/// Byte ranges to remove from each document (indexed by document id), sorted and disjoint.
+pub fn removals(findings: &Findings, docs: &[Document]) -> Vec<Vec<Range<usize>>> {
+    let mut per_doc: Vec<Vec<Range<usize>>> = vec![Vec::new(); docs.len()];
+    // Per document and paragraph: the sentences to drop, and whether the whole paragraph goes.
+    let mut dropped_paragraphs: Vec<Vec<u32>> = vec![Vec::new(); docs.len()];
+    let mut passage_spans: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); docs.len()];
+    for cluster in &findings.clusters {
+        for occ in &cluster.occurrences[1..] {
+            match cluster.kind {
+                Kind::Paragraph => dropped_paragraphs[occ.doc as usize].push(occ.paragraph),
+                Kind::Passage => {
+                    passage_spans[occ.doc as usize].push((occ.paragraph, occ.start, occ.end))
+                }
+            }
+        }
+    }
+    for (d, doc) in docs.iter().enumerate() {
+        let Some(an) = findings.analyses.get(d) else {
+            continue;
+        };
+        let mut whole = dropped_paragraphs[d].clone();
+        let mut partial: Vec<Range<usize>> = Vec::new();
+        let spans = &mut passage_spans[d];
+        spans.sort_unstable();
+        for run in spans.chunk_by(|x, y| x.0 == y.0) {
+            let ordinal = run[0].0;
+            if whole.contains(&ordinal) {
+                continue;
+            }
+            let covered: Vec<(u32, u32)> = run.iter().map(|&(_, s, e)| (s, e)).collect();
+            match sentence_removals(&doc.text, an, ordinal as usize, &covered) {
+                SentenceCut::All => whole.push(ordinal),
+                SentenceCut::Some(ranges) => partial.extend(ranges),
+                SentenceCut::None => {}
+            }
+        }
+        whole.sort_unstable();
+        whole.dedup();
+        let mut ranges: Vec<Range<usize>> = whole
+            .iter()
+            .map(|&o| paragraph_removal(&doc.text, &an.paragraphs, o as usize))
+            .collect();
+        ranges.extend(partial);
+        per_doc[d] = merge(ranges);
+    }
+    per_doc
+}
+
+enum SentenceCut {
+    None,
+    Some(Vec<Range<usize>>),
+    All,
+}
+
+/// Which sentences of paragraph `ordinal` the passages `covered` remove.
+fn sentence_removals(
+    text: &str,
+    an: &DocAnalysis,
+    ordinal: usize,
+    covered: &[(u32, u32)],
+) -> SentenceCut {
+    let Some(p) = an.paragraphs.get(ordinal) else {
+        return SentenceCut::None;
+    };
+    let tokens = an.paragraph_tokens(ordinal);
+    let sents = sentences(text, p.start as usize, p.end as usize);
+    let drop: Vec<bool> = sents
+        .iter()
+        .map(|s| {
+            let inside: Vec<_> = tokens
+                .iter()
+                .filter(|t| t.start as usize >= s.start && t.end as usize <= s.end)
+                .collect();
+            let hit = inside
+                .iter()
+                .filter(|t| covered.iter().any(|&(cs, ce)| t.start >= cs && t.end <= ce))
+                .count();
+            !inside.is_empty() && hit as f64 >= SENTENCE_COVERAGE * inside.len() as f64
+        })
+        .collect();
+    if !drop.iter().any(|&d| d) {
+        return SentenceCut::None;
+    }
+    if drop.iter().all(|&d| d) {
+        return SentenceCut::All;
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < sents.len() {
+        if !drop[i] {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j + 1 < sents.len() && drop[j + 1] {
+            j += 1;
+        }
+        // A run followed by a kept sentence takes its trailing whitespace; a final run
+        // takes the whitespace before it instead.
+        if j + 1 < sents.len() {
+            out.push(sents[i].start..sents[j + 1].start);
+        } else if i > 0 {
+            out.push(sents[i - 1].end..sents[j].end);
+        }
+        i = j + 1;
+    }
+    SentenceCut::Some(out)
+}
+
+/// The bytes that remove paragraph `ordinal` with its line: from the start of its first
+/// line to the start of the next paragraph's line, or, for the last paragraph, from the
+/// end of the previous paragraph's line to the end of its own.
+fn paragraph_removal(text: &str, paras: &[Paragraph], ordinal: usize) -> Range<usize> {
+    let Some(p) = paras.get(ordinal) else {
+        return 0..0;
+    };
+    let bytes = text.as_bytes();
+    let line_start = |at: usize| {
+        bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n' || b == b'\r')
+            .map_or(0, |i| i + 1)
+    };
+    let after_line = |at: usize| {
+        let mut i = at;
+        while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+            i += 1;
+        }
+        if i < bytes.len() && bytes[i] == b'\r' {
+            i += 1;
+            if i < bytes.len() && bytes[i] == b'\n' {
+                i += 1;
+            }
+        } else if i < bytes.len() {
+            i += 1;
+        }
+        i
+    };
+    let start = line_start(p.start as usize);
+    if let Some(next) = paras.get(ordinal + 1) {
+        return start..line_start(next.start as usize);
+    }
+    let end = after_line(p.end as usize);
+    match ordinal.checked_sub(1).and_then(|o| paras.get(o)) {
+        Some(prev) => after_line(prev.end as usize).min(start)..end,
+        None => start..end,
+    }
+}
+
+fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// The file's original bytes without `ranges`.
+pub fn apply(bytes: &[u8], ranges: &[Range<usize>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    for r in ranges {
+        let start = r.start.min(bytes.len());
+        if start > at {
+            out.extend_from_slice(&bytes[at..start]);
+        }
+        at = at.max(r.end.min(bytes.len()));
+    }
+    out.extend_from_slice(&bytes[at.min(bytes.len())..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{paragraphs, ParagraphMode};
+
+    #[test]
+    fn paragraph_removal_leaves_no_empty_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("a\nb\nc\n", 1, "a\nc\n"),
+            ("a\nb\nc\n", 2, "a\nb\n"),
+            ("a\nb\nc", 2, "a\nb\n"),
+            ("a\r\nb\r\nc\r\n", 1, "a\r\nc\r\n"),
+            ("a\n\nb\n\nc\n", 1, "a\n\nc\n"),
+            ("a\n\nb\n\nc\n", 2, "a\n\nb\n"),
+            ("a\nb\n", 0, "b\n"),
+        ];
+        for &(text, ordinal, want) in cases {
+            let mode = if text.contains("\n\n") {
+                ParagraphMode::Blank
+            } else {
+                ParagraphMode::Line
+            };
+            let paras = paragraphs(text, mode);
+            let r = paragraph_removal(text, &paras, ordinal);
+            let got = apply(text.as_bytes(), &[r]);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                want,
+                "{text:?} without {ordinal}"
+            );
+        }
+    }
+
+    #[test]
+    fn apply_and_merge() {
+        let ranges = merge(vec![4..6, 0..2, 1..3, 9..9]);
+        assert_eq!(ranges, vec![0..3, 4..6]);
+        assert_eq!(apply(b"abcdefgh", &ranges), b"dgh");
+    }
+}

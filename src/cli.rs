@@ -1,0 +1,91 @@
+//! Command-line arguments (clap types live only on the binary side).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Find near-duplicate paragraphs and repeated passages in text, and report them as CSV.
+#[derive(Debug, Parser)]
+#[command(name = "neardup", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dedupe one article: report its repeated paragraphs and passages.
+    Article {
+        /// The article (UTF-8 text).
+        file: PathBuf,
+        /// Also write the article with its repeats removed (first occurrence kept) to
+        /// PATH, or to standard output with `-`.
+        #[arg(long, value_name = "PATH")]
+        clean: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Scan files and directories (recursively) for duplicates within and across files.
+    Scan {
+        /// Files or directories to scan.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Also write the cleaned corpus under OUTDIR, with the same relative paths.
+        #[arg(long, value_name = "OUTDIR")]
+        clean: Option<PathBuf>,
+        /// Scan hidden files and directories too.
+        #[arg(long)]
+        hidden: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options shared by both subcommands.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Write the CSV report to PATH instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Paragraph similarity threshold: Jaccard of word 5-gram sets, in (0, 1].
+    #[arg(long, default_value_t = 0.8, value_name = "J")]
+    pub threshold: f64,
+    /// Shortest passage (and paragraph) reported, in words.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub min_words: usize,
+    /// Minimum similarity of a passage to its cluster's kept occurrence, in (0, 1].
+    #[arg(long, default_value_t = 0.8, value_name = "S")]
+    pub passage_similarity: f64,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// How files are split into paragraphs: one per line, blocks separated by blank
+    /// lines, or `auto` (blank mode for files that hard-wrap their paragraphs).
+    #[arg(long, value_enum, default_value_t = Paragraphs::Line, value_name = "MODE")]
+    pub paragraphs: Paragraphs,
+    /// Report whole paragraphs only; skip passage detection.
+    #[arg(long)]
+    pub no_passages: bool,
+    /// Exit with status 1 when any duplicate is found.
+    #[arg(long)]
+    pub fail_on_duplicates: bool,
+    /// Overwrite an existing cleaned output.
+    #[arg(long)]
+    pub force: bool,
+    /// Print no summary and no warnings.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Paragraph splitting modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Paragraphs {
+    /// One paragraph per line.
+    Line,
+    /// Blocks separated by blank lines.
+    Blank,
+    /// Blank for hard-wrapped files, line otherwise.
+    Auto,
+}

@@ -1,0 +1,51 @@
+//! neardup finds near-duplicate paragraphs and repeated passages in text, in any script
+//! (Arabic first-class), from a single article to large corpora, and reports them as CSV.
+//!
+//! Two detectors share one scan:
+//!
+//! * **paragraphs**: word 5-gram shingles of normalized text, MinHash (128 slots) and LSH
+//!   banding tuned to the Jaccard threshold; every candidate pair is verified exactly.
+//! * **passages**: winnowed word 4-gram seeds, matched between paragraphs (and inside
+//!   one), extended by banded X-drop alignment into spans that repeat, even when the
+//!   paragraphs around them differ entirely.
+//!
+//! Normalization (NFKC, case folding, Arabic orthographic folding, digits of every
+//! script to ASCII, one token per character for CJK and Thai) only builds matching keys:
+//! spans and text in the report are always the original bytes.
+//!
+//! ```
+//! use neardup::{find_duplicates, Config, Document};
+//!
+//! let text = "The council met on Monday. It said the new budget would protect the \
+//!             hospitals and schools of the region for five years.\n\
+//!             Unrelated opening words here, and then: it said the new budget would \
+//!             protect the hospitals and schools of the region for five years.\n";
+//! let doc = Document::from_bytes(0, "a.txt".into(), "a.txt".into(), text.as_bytes().to_vec());
+//! let config = Config::builder().build()?;
+//! let findings = find_duplicates(&[doc], &config);
+//! assert_eq!(findings.clusters.len(), 1);
+//! assert_eq!(findings.clusters[0].occurrences.len(), 2);
+//! # Ok::<(), neardup::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod clean;
+pub mod cluster;
+pub mod config;
+pub mod corpus;
+pub mod error;
+pub mod lsh;
+pub mod normalize;
+pub mod passage;
+pub mod pipeline;
+pub mod records;
+pub mod report;
+pub mod segment;
+pub mod shingle;
+pub mod sketch;
+
+pub use config::{Config, ConfigBuilder};
+pub use corpus::{Document, InputFile, Warning};
+pub use error::{Error, Result};
+pub use pipeline::{find_duplicates, Cluster, Findings, Kind, Occurrence};
+pub use segment::ParagraphMode;

@@ -1,0 +1,156 @@
+//! LSH banding over MinHash signatures: which paragraphs become candidate pairs.
+//!
+//! A signature of K slots is cut into b bands of r slots; two paragraphs are candidates
+//! when any band is equal in both. P(candidate | J = s) = 1 − (1 − s^r)^b. [`choose_bands`]
+//! picks (b, r) for the configured threshold so that pairs at the threshold are found
+//! with probability ≥ [`MIN_RECALL_AT_THRESHOLD`]: every candidate is verified exactly
+//! afterwards, so extra candidates cost time, never precision.
+
+use crate::records::{partition, BandRecord, PARTITION_BITS};
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Probability that a pair whose Jaccard equals the threshold becomes a candidate.
+pub const MIN_RECALL_AT_THRESHOLD: f64 = 0.985;
+
+/// Buckets up to this size emit all their pairs; larger ones (boilerplate) emit a star to
+/// their first member, so the work stays linear in the bucket size.
+pub const ALL_PAIRS_MAX: usize = 16;
+
+/// Probability that a pair of Jaccard `s` shares at least one of `bands` bands of `rows`.
+pub fn collision_probability(s: f64, bands: usize, rows: usize) -> f64 {
+    1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32)
+}
+
+/// The banding (bands, rows) with bands × rows ≤ `num_perm` that keeps the recall at
+/// `threshold` ≥ [`MIN_RECALL_AT_THRESHOLD`] with the fewest false candidates (smallest
+/// ∫₀^t P(s) ds).
+pub fn choose_bands(threshold: f64, num_perm: usize) -> (usize, usize) {
+    let mut best = (num_perm, 1);
+    let mut best_fp = f64::INFINITY;
+    for rows in 1..=num_perm {
+        let bands = num_perm / rows;
+        if bands == 0 {
+            break;
+        }
+        if collision_probability(threshold, bands, rows) < MIN_RECALL_AT_THRESHOLD {
+            continue;
+        }
+        let fp = integrate(|s| collision_probability(s, bands, rows), 0.0, threshold);
+        if fp < best_fp {
+            best_fp = fp;
+            best = (bands, rows);
+        }
+    }
+    best
+}
+
+fn integrate(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
+    const STEPS: usize = 200;
+    let h = (hi - lo) / STEPS as f64;
+    (0..STEPS).map(|i| f(lo + (i as f64 + 0.5) * h) * h).sum()
+}
+
+/// Appends one [`BandRecord`] per band of `sig` for paragraph `para`.
+pub fn band_records(sig: &[u32], bands: usize, rows: usize, para: u64, out: &mut Vec<BandRecord>) {
+    for band in 0..bands {
+        let slots = &sig[band * rows..(band + 1) * rows];
+        let mut bytes = [0u8; 4 * 64];
+        let n = slots.len().min(64);
+        for (i, v) in slots[..n].iter().enumerate() {
+            bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        let key = xxh3_64_with_seed(&bytes[..4 * n], band as u64);
+        out.push(BandRecord { key, para });
+    }
+}
+
+/// The reduce of the band stage: distinct candidate pairs (a < b) from band records,
+/// sorted. Records are grouped by [`partition`] of their key and each partition is
+/// sorted and scanned on its own, in parallel.
+pub fn candidate_pairs(records: Vec<BandRecord>) -> Vec<(u64, u64)> {
+    let mut pairs: Vec<(u64, u64)> = partitioned(records, |r| r.key)
+        .into_par_iter()
+        .flat_map_iter(|mut part| {
+            part.sort_unstable();
+            let mut out = Vec::new();
+            for run in part.chunk_by(|x, y| x.key == y.key) {
+                bucket_pairs(run.iter().map(|r| r.para), &mut out);
+            }
+            out
+        })
+        .collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// Emits the pairs of one bucket of ids sorted ascending: all pairs if small, a star to
+/// the first otherwise. Duplicate ids are skipped.
+pub fn bucket_pairs(ids: impl Iterator<Item = u64> + Clone, out: &mut Vec<(u64, u64)>) {
+    let mut ids: Vec<u64> = ids.collect();
+    ids.dedup();
+    if ids.len() < 2 {
+        return;
+    }
+    if ids.len() <= ALL_PAIRS_MAX {
+        for (i, &a) in ids.iter().enumerate() {
+            for &b in &ids[i + 1..] {
+                out.push((a, b));
+            }
+        }
+    } else {
+        let first = ids[0];
+        out.extend(ids[1..].iter().map(|&b| (first, b)));
+    }
+}
+
+/// Splits records into the 2^[`PARTITION_BITS`] partitions of their key.
+pub fn partitioned<T: Send>(records: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
+    let mut parts: Vec<Vec<T>> = (0..1usize << PARTITION_BITS).map(|_| Vec::new()).collect();
+    for r in records {
+        parts[partition(key(&r))].push(r);
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chosen_banding_meets_recall_at_threshold() {
+        for &(t, k) in &[(0.8, 128), (0.5, 128), (0.9, 64), (0.95, 256), (0.3, 128)] {
+            let (b, r) = choose_bands(t, k);
+            assert!(b * r <= k);
+            assert!(
+                collision_probability(t, b, r) >= MIN_RECALL_AT_THRESHOLD,
+                "t={t}"
+            );
+        }
+        // At the default threshold, the seed's passage pair (J ≈ 0.23) is no candidate.
+        let (b, r) = choose_bands(0.8, 128);
+        assert!(collision_probability(0.23, b, r) < 1e-3);
+    }
+
+    #[test]
+    fn buckets_emit_pairs_or_star() {
+        let mut out = Vec::new();
+        bucket_pairs([1u64, 2, 3].into_iter(), &mut out);
+        assert_eq!(out, vec![(1, 2), (1, 3), (2, 3)]);
+        out.clear();
+        bucket_pairs(0..100u64, &mut out);
+        assert_eq!(out.len(), 99);
+        assert!(out.iter().all(|&(a, _)| a == 0));
+    }
+
+    #[test]
+    fn equal_bands_give_candidates() {
+        let mut recs = Vec::new();
+        band_records(&[1, 2, 3, 4], 2, 2, 10, &mut recs);
+        band_records(&[1, 2, 9, 9], 2, 2, 20, &mut recs);
+        band_records(&[5, 5, 9, 9], 2, 2, 30, &mut recs);
+        band_records(&[7, 7, 7, 7], 2, 2, 40, &mut recs);
+        assert_eq!(candidate_pairs(recs), vec![(10, 20), (20, 30)]);
+    }
+}

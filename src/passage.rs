@@ -1,0 +1,641 @@
+//! Repeated passages: seeds, seed matches, and aligned spans between paragraphs.
+//!
+//! 1. **Seeds.** Each paragraph's word k-grams (k = 4 by default) are winnowed with a
+//!    window of w = 3 (Schleimer, Wilkerson, Aiken 2003): in every run of w consecutive
+//!    k-gram hashes the minimum is kept. Two texts sharing an exact run of k + w − 1 = 6
+//!    words are guaranteed to share a seed; the density is about 2/(w+1) = 0.5 seeds per
+//!    word. A seed is a [`SeedPosting`].
+//! 2. **Matches.** Postings are grouped by hash, one partition at a time. A posting list
+//!    of n ≤ [`ALL_PAIRS_MAX`] entries gives all its pairs; a longer one (boilerplate) a
+//!    star to its first entry, so the work stays linear in the number of postings.
+//! 3. **Alignment.** Matches are grouped by paragraph pair. From each match not already
+//!    inside an aligned region, a banded X-drop extension (Zhang et al. 2000) runs
+//!    forward and backward over the two paragraphs' normalized tokens. The extension
+//!    crosses substitutions, insertions and deletions and stops where the texts part,
+//!    so consecutive seeds of one passage chain into a single span. A span is kept when
+//!    both sides have at least `min_words` words and its similarity 2M/(la+lb) (M =
+//!    aligned equal words) is at least the passage threshold.
+//!
+//! Everything here works on plain token-hash sequences indexed by dense paragraph
+//! index: no text, no I/O.
+
+use rayon::prelude::*;
+
+use crate::lsh::{partitioned, ALL_PAIRS_MAX};
+use crate::records::SeedPosting;
+use crate::shingle::kgrams;
+
+/// Token-hash sequences of all paragraphs, by dense paragraph index.
+#[derive(Clone, Debug, Default)]
+pub struct TokenTable {
+    hashes: Vec<u64>,
+    offsets: Vec<usize>,
+}
+
+impl TokenTable {
+    /// An empty table.
+    pub fn new() -> TokenTable {
+        TokenTable {
+            hashes: Vec::new(),
+            offsets: vec![0],
+        }
+    }
+
+    /// Appends the next paragraph's token hashes.
+    pub fn push(&mut self, tokens: impl IntoIterator<Item = u64>) {
+        self.hashes.extend(tokens);
+        self.offsets.push(self.hashes.len());
+    }
+
+    /// Number of paragraphs.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// True if there are no paragraphs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Token hashes of paragraph `p`.
+    pub fn get(&self, p: usize) -> &[u64] {
+        match (self.offsets.get(p), self.offsets.get(p + 1)) {
+            (Some(&s), Some(&e)) => &self.hashes[s..e],
+            _ => &[],
+        }
+    }
+}
+
+/// Parameters of the passage stage.
+#[derive(Clone, Copy, Debug)]
+pub struct PassageParams {
+    /// Seed k-gram size in words.
+    pub k: usize,
+    /// Winnowing window in k-grams.
+    pub window: usize,
+    /// Shortest span reported, in words, on both sides.
+    pub min_words: usize,
+    /// Minimum similarity 2M/(la+lb) of an aligned span pair.
+    pub min_similarity: f64,
+}
+
+/// An aligned passage pair: token ranges `[a_start, a_end)` of paragraph `a` and
+/// `[b_start, b_end)` of paragraph `b` (dense indices, a ≤ b).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Alignment {
+    /// First paragraph.
+    pub a: u32,
+    /// Token range in `a`.
+    pub a_start: u32,
+    /// End (exclusive) of the token range in `a`.
+    pub a_end: u32,
+    /// Second paragraph.
+    pub b: u32,
+    /// Token range in `b`.
+    pub b_start: u32,
+    /// End (exclusive) of the token range in `b`.
+    pub b_end: u32,
+    /// Aligned equal words.
+    pub matches: u32,
+}
+
+impl Alignment {
+    /// 2M / (la + lb).
+    pub fn similarity(&self) -> f64 {
+        let total = (self.a_end - self.a_start) + (self.b_end - self.b_start);
+        if total == 0 {
+            0.0
+        } else {
+            2.0 * f64::from(self.matches) / f64::from(total)
+        }
+    }
+}
+
+/// Winnowed seeds of one token sequence: (k-gram hash, token position), in position order.
+pub fn winnow(tokens: &[u64], k: usize, window: usize, out: &mut Vec<(u64, u32)>) {
+    let mut grams = Vec::new();
+    kgrams(tokens, k, &mut grams);
+    if grams.is_empty() {
+        return;
+    }
+    let w = window.max(1).min(grams.len());
+    let mut last: Option<usize> = None;
+    for start in 0..=grams.len() - w {
+        // Rightmost minimum, as in the winnowing paper: a run of equal hashes then
+        // keeps moving the selection, so repeated text still leaves seeds.
+        let mut best = start;
+        for i in start..start + w {
+            if grams[i] <= grams[best] {
+                best = i;
+            }
+        }
+        if last != Some(best) {
+            out.push((grams[best], best as u32));
+            last = Some(best);
+        }
+    }
+}
+
+/// One seed match between two paragraph positions, ordered so that (a, pos_a) < (b, pos_b).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeedMatch {
+    /// First paragraph.
+    pub a: u32,
+    /// Second paragraph.
+    pub b: u32,
+    /// Seed position in `a`.
+    pub pos_a: u32,
+    /// Seed position in `b`.
+    pub pos_b: u32,
+}
+
+/// The map of the seed stage: postings of the given paragraphs. `ids[i]` is the record
+/// id written for dense paragraph `i`.
+pub fn seed_postings(
+    table: &TokenTable,
+    participants: &[u32],
+    params: &PassageParams,
+) -> Vec<SeedPosting> {
+    participants
+        .par_iter()
+        .flat_map_iter(|&p| {
+            let mut seeds = Vec::new();
+            winnow(table.get(p as usize), params.k, params.window, &mut seeds);
+            seeds.into_iter().map(move |(hash, pos)| SeedPosting {
+                hash,
+                para: u64::from(p),
+                pos,
+            })
+        })
+        .collect()
+}
+
+/// The reduce of the seed stage: seed matches from postings, sorted by paragraph pair.
+/// A self match inside one paragraph is kept only when its two seeds are at least
+/// `min_words` apart, since the two copies of a repeat may not overlap.
+pub fn seed_matches(postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
+    let mut matches: Vec<SeedMatch> = partitioned(postings, |p| p.hash)
+        .into_par_iter()
+        .flat_map_iter(|mut part| {
+            part.sort_unstable();
+            let mut out = Vec::new();
+            for run in part.chunk_by(|x, y| x.hash == y.hash) {
+                run_matches(run, min_words, &mut out);
+            }
+            out
+        })
+        .collect();
+    matches.par_sort_unstable();
+    matches.dedup();
+    matches
+}
+
+fn run_matches(run: &[SeedPosting], min_words: usize, out: &mut Vec<SeedMatch>) {
+    if run.len() < 2 {
+        return;
+    }
+    let mut push = |x: &SeedPosting, y: &SeedPosting| {
+        if x.para == y.para && (y.pos as usize) < x.pos as usize + min_words {
+            return;
+        }
+        out.push(SeedMatch {
+            a: x.para as u32,
+            b: y.para as u32,
+            pos_a: x.pos,
+            pos_b: y.pos,
+        });
+    };
+    if run.len() <= ALL_PAIRS_MAX {
+        for (i, x) in run.iter().enumerate() {
+            for y in &run[i + 1..] {
+                push(x, y);
+            }
+        }
+    } else {
+        for y in &run[1..] {
+            push(&run[0], y);
+        }
+    }
+}
+
+/// At most this many extensions per paragraph pair: bounds the work on pathological
+/// pairs (a paragraph made of one word repeated), where every seed matches every other.
+pub const MAX_EXTENSIONS_PER_PAIR: usize = 256;
+
+/// Aligns every paragraph pair that shares seeds; returns the accepted spans, in
+/// paragraph-pair order.
+pub fn align_all(
+    table: &TokenTable,
+    matches: &[SeedMatch],
+    params: &PassageParams,
+) -> Vec<Alignment> {
+    let groups: Vec<&[SeedMatch]> = matches.chunk_by(|x, y| (x.a, x.b) == (y.a, y.b)).collect();
+    groups
+        .par_iter()
+        .flat_map_iter(|group| align_pair(table, group, params))
+        .collect()
+}
+
+/// Aligns one paragraph pair from its seed matches (all with the same a and b).
+pub fn align_pair(
+    table: &TokenTable,
+    group: &[SeedMatch],
+    params: &PassageParams,
+) -> Vec<Alignment> {
+    let Some(first) = group.first() else {
+        return Vec::new();
+    };
+    let a = table.get(first.a as usize);
+    let b = table.get(first.b as usize);
+    let self_pair = first.a == first.b;
+    let mut covered: Vec<Alignment> = Vec::new();
+    let mut accepted = Vec::new();
+    let mut extensions = 0;
+    for m in group {
+        let (ia, ib) = (m.pos_a as usize, m.pos_b as usize);
+        if covered.iter().any(|c| {
+            (c.a_start as usize..c.a_end as usize).contains(&ia)
+                && (c.b_start as usize..c.b_end as usize).contains(&ib)
+        }) {
+            continue;
+        }
+        if extensions == MAX_EXTENSIONS_PER_PAIR {
+            break;
+        }
+        extensions += 1;
+        let Some(al) = extend(a, b, ia, ib, self_pair) else {
+            continue;
+        };
+        let al = Alignment {
+            a: first.a,
+            b: first.b,
+            ..al
+        };
+        covered.push(al);
+        let la = (al.a_end - al.a_start) as usize;
+        let lb = (al.b_end - al.b_start) as usize;
+        if la >= params.min_words
+            && lb >= params.min_words
+            && al.similarity() >= params.min_similarity
+        {
+            accepted.push(al);
+        }
+    }
+    accepted
+}
+
+/// Scores of the extension: +1 for equal words, −2 for a substitution or a gap. A
+/// region keeps extending while it has more than two equal words per edit.
+const MATCH: i32 = 1;
+const MISMATCH: i32 = -2;
+const GAP: i32 = -2;
+/// The extension stops when the score falls this far below the best seen: three
+/// consecutive edits.
+const X_DROP: i32 = 6;
+/// Widest drift between the two sides (net insertions) followed by the extension.
+const BAND: usize = 16;
+
+/// Extends the seed at (ia, ib) backward and forward. For a pair of one paragraph with
+/// itself (ia < ib), the two copies are kept from overlapping.
+fn extend(a: &[u64], b: &[u64], ia: usize, ib: usize, self_pair: bool) -> Option<Alignment> {
+    if ia >= a.len() || ib >= b.len() || a[ia] != b[ib] {
+        return None;
+    }
+    let a_fwd_limit = if self_pair { ib - ia } else { a.len() - ia };
+    let fwd = xdrop(a_fwd_limit, b.len() - ib, |i, j| a[ia + i] == b[ib + j]);
+    let a_end = ia + fwd.la;
+    let b_back_limit = if self_pair { ib - a_end } else { ib };
+    let back = xdrop(ia, b_back_limit, |i, j| a[ia - 1 - i] == b[ib - 1 - j]);
+    Some(Alignment {
+        a: 0,
+        a_start: (ia - back.la) as u32,
+        a_end: a_end as u32,
+        b: 0,
+        b_start: (ib - back.lb) as u32,
+        b_end: (ib + fwd.lb) as u32,
+        matches: (fwd.matches + back.matches) as u32,
+    })
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Extension {
+    la: usize,
+    lb: usize,
+    matches: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Cell {
+    score: i32,
+    matches: u32,
+}
+
+const DEAD: Cell = Cell {
+    score: i32::MIN / 2,
+    matches: 0,
+};
+
+/// Banded X-drop alignment from (0, 0): the best-scoring end point over prefixes of
+/// lengths ≤ `len_a`, ≤ `len_b`, with `eq(i, j)` telling whether word i of one side
+/// equals word j of the other. Cost: O(extent × band).
+fn xdrop(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Extension {
+    let width = 2 * BAND + 1;
+    // Row i holds cells j = i + d − BAND for d in 0..width.
+    let mut prev = vec![DEAD; width];
+    let mut cur = vec![DEAD; width];
+    prev[BAND] = Cell {
+        score: 0,
+        matches: 0,
+    };
+    // Row 0: gaps in a.
+    for d in BAND + 1..width {
+        let j = d - BAND;
+        if j > len_b {
+            break;
+        }
+        let score = prev[d - 1].score + GAP;
+        if score >= -X_DROP {
+            prev[d] = Cell { score, matches: 0 };
+        }
+    }
+    let mut best = Extension::default();
+    let mut best_score = 0;
+    for i in 1..=len_a {
+        let mut alive = false;
+        for d in 0..width {
+            cur[d] = DEAD;
+            let Some(j) = (i + d).checked_sub(BAND) else {
+                continue;
+            };
+            if j > len_b {
+                continue;
+            }
+            let mut cell = DEAD;
+            if j >= 1 {
+                // Diagonal: same d in the previous row.
+                let p = prev[d];
+                if p.score > DEAD.score {
+                    let hit = eq(i - 1, j - 1);
+                    let c = Cell {
+                        score: p.score + if hit { MATCH } else { MISMATCH },
+                        matches: p.matches + u32::from(hit),
+                    };
+                    cell = better(cell, c);
+                }
+                // Left: same row, d − 1.
+                if d >= 1 && cur[d - 1].score > DEAD.score {
+                    let p = cur[d - 1];
+                    cell = better(
+                        cell,
+                        Cell {
+                            score: p.score + GAP,
+                            matches: p.matches,
+                        },
+                    );
+                }
+            }
+            // Up: previous row, d + 1.
+            if d + 1 < width && prev[d + 1].score > DEAD.score {
+                let p = prev[d + 1];
+                cell = better(
+                    cell,
+                    Cell {
+                        score: p.score + GAP,
+                        matches: p.matches,
+                    },
+                );
+            }
+            if cell.score < best_score - X_DROP {
+                continue;
+            }
+            cur[d] = cell;
+            alive = true;
+            if cell.score > best_score
+                || (cell.score == best_score && cell.matches as usize > best.matches)
+            {
+                best_score = cell.score;
+                best = Extension {
+                    la: i,
+                    lb: j,
+                    matches: cell.matches as usize,
+                };
+            }
+        }
+        if !alive {
+            break;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    best
+}
+
+#[inline]
+fn better(x: Cell, y: Cell) -> Cell {
+    if y.score > x.score || (y.score == x.score && y.matches > x.matches) {
+        y
+    } else {
+        x
+    }
+}
+
+/// Similarity 2·LCS/(la+lb) of two token sequences, the measure reported for every
+/// non-kept passage against its kept one. The LCS is computed in a diagonal band wide
+/// enough for the length difference plus a tenth of the length (at most
+/// [`MAX_SIM_BAND`]), so it never underestimates a pair that passes the threshold by a
+/// wide margin and never costs more than O(n × band).
+pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return if a.len() == b.len() { 1.0 } else { 0.0 };
+    }
+    if a == b {
+        return 1.0;
+    }
+    let band = (a.len().abs_diff(b.len()) + 8 + a.len().max(b.len()) / 10).min(MAX_SIM_BAND);
+    2.0 * banded_lcs(a, b, band) as f64 / (a.len() + b.len()) as f64
+}
+
+/// Widest band of [`similarity`].
+pub const MAX_SIM_BAND: usize = 256;
+
+fn banded_lcs(a: &[u64], b: &[u64], band: usize) -> usize {
+    // Row i covers j in [i − band, i + band]; cells outside count as unreachable (0 is a
+    // safe lower bound for an LCS).
+    let width = 2 * band + 1;
+    let mut prev = vec![0u32; width + 2];
+    let mut cur = vec![0u32; width + 2];
+    // Index d + 1 for offset d = j − i + band, with sentinels at 0 and width + 1.
+    for i in 1..=a.len() {
+        for d in 0..width {
+            let Some(j) = (i + d).checked_sub(band) else {
+                cur[d + 1] = 0;
+                continue;
+            };
+            if j == 0 || j > b.len() {
+                cur[d + 1] = 0;
+                continue;
+            }
+            let diag = prev[d + 1] + u32::from(a[i - 1] == b[j - 1]);
+            let up = prev[d + 2]; // (i − 1, j)
+            let left = cur[d]; // (i, j − 1)
+            cur[d + 1] = diag.max(up).max(left);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let last = a.len();
+    let d = b.len() as isize - last as isize + band as isize;
+    if d < 0 || d as usize >= width {
+        // b's end is outside the band of a's end: fall back to the best cell of the row.
+        return prev.iter().copied().max().unwrap_or(0) as usize;
+    }
+    prev[d as usize + 1] as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<u64> {
+        s.split_whitespace()
+            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
+            .collect()
+    }
+
+    fn params() -> PassageParams {
+        PassageParams {
+            k: 4,
+            window: 3,
+            min_words: 8,
+            min_similarity: 0.8,
+        }
+    }
+
+    fn table(paras: &[&str]) -> TokenTable {
+        let mut t = TokenTable::new();
+        for p in paras {
+            t.push(words(p));
+        }
+        t
+    }
+
+    fn find(paras: &[&str]) -> Vec<Alignment> {
+        let t = table(paras);
+        let ids: Vec<u32> = (0..paras.len() as u32).collect();
+        let postings = seed_postings(&t, &ids, &params());
+        let matches = seed_matches(postings, params().min_words);
+        align_all(&t, &matches, &params())
+    }
+
+    #[test]
+    fn winnowing_guarantees_a_seed_in_every_window() {
+        let toks = words("a b c d e f g h i j k l m n o p q r s t");
+        let mut seeds = Vec::new();
+        winnow(&toks, 4, 3, &mut seeds);
+        let positions: Vec<u32> = seeds.iter().map(|s| s.1).collect();
+        // 17 k-grams; every window of 3 consecutive k-grams holds a selected one.
+        for start in 0..=14u32 {
+            assert!(
+                positions.iter().any(|&p| p >= start && p < start + 3),
+                "{start}"
+            );
+        }
+        assert!(positions.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn passage_at_the_tail_of_a_run_on_sentence() {
+        let shared = "he added that the conference which washington and moscow seek to hold is a step toward this political solution";
+        let a = format!(
+            "lavrov said after meeting kerry that experts would meet to prepare for it {shared}"
+        );
+        let b = format!("kerry stressed that differences must not hinder cooperation between the two countries {shared}");
+        let found = find(&[&a, &b]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let al = found[0];
+        let n = shared.split_whitespace().count() as u32;
+        assert_eq!(al.a_end - al.a_start, n);
+        assert_eq!(al.b_end - al.b_start, n);
+        assert_eq!(al.similarity(), 1.0);
+    }
+
+    #[test]
+    fn one_substituted_word_is_crossed() {
+        let a = "x1 x2 x3 the final answer is the negotiated political solution and the geneva conference is a step toward that solution y1 y2";
+        let b = "z1 z2 the final answer is the negotiated political solution but the geneva conference is a step toward that solution z3";
+        let found = find(&[a, b]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let al = found[0];
+        assert_eq!(al.a_end - al.a_start, 18);
+        assert_eq!(al.matches, 17);
+    }
+
+    #[test]
+    fn one_shared_phrase_is_not_a_passage() {
+        let a = "one two three four five six seven eight nine ten eleven";
+        let b = "alpha beta three four five six gamma delta epsilon zeta eta";
+        assert!(find(&[a, b]).is_empty());
+    }
+
+    #[test]
+    fn repeat_inside_one_paragraph() {
+        let rep = "the minister said the talks would resume next week in vienna";
+        let p = format!("{rep} and then some other words follow here {rep}");
+        let found = find(&[&p]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let al = found[0];
+        assert_eq!((al.a, al.b), (0, 0));
+        assert!(al.a_end <= al.b_start);
+        assert_eq!(al.a_end - al.a_start, 11);
+    }
+
+    #[test]
+    fn similarity_is_two_lcs_over_lengths() {
+        let a = words("a b c d e f g h i j");
+        let b = words("a b c x e f g h i j");
+        assert!((similarity(&a, &b) - 0.9).abs() < 1e-9);
+        let c = words("a b c d e f g h i j k l");
+        assert!((similarity(&a, &c) - 20.0 / 22.0).abs() < 1e-9);
+        assert_eq!(similarity(&a, &a), 1.0);
+        assert_eq!(similarity(&a, &[]), 0.0);
+    }
+
+    #[test]
+    fn banded_lcs_agrees_with_full_lcs_on_near_copies() {
+        fn full(a: &[u64], b: &[u64]) -> usize {
+            let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+            for i in 1..=a.len() {
+                for j in 1..=b.len() {
+                    dp[i][j] = if a[i - 1] == b[j - 1] {
+                        dp[i - 1][j - 1] + 1
+                    } else {
+                        dp[i - 1][j].max(dp[i][j - 1])
+                    };
+                }
+            }
+            dp[a.len()][b.len()]
+        }
+        let mut state = 7u64;
+        let mut rnd = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..200 {
+            let n = 5 + rnd(60) as usize;
+            let a: Vec<u64> = (0..n).map(|_| rnd(6)).collect();
+            let mut b = a.clone();
+            for _ in 0..rnd(4) {
+                let at = rnd(b.len() as u64) as usize;
+                match rnd(3) {
+                    0 => b[at] = 99,
+                    1 => {
+                        b.remove(at);
+                    }
+                    _ => b.insert(at, 98),
+                }
+            }
+            let band = a.len().abs_diff(b.len()) + 8 + a.len().max(b.len()) / 10;
+            assert_eq!(banded_lcs(&a, &b, band), full(&a, &b), "{a:?} {b:?}");
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The detection pipeline, from read documents to clusters.
+//!
+//! ```text
+//! documents ──analyze (per file, parallel)──> paragraphs, tokens
+//!   ├─ paragraph stage: shingles → MinHash → exact groups + LSH bands → verified pairs
+//!   │                   → union-find → star re-verification → paragraph clusters
+//!   └─ passage stage (paragraphs not already reported as duplicates):
+//!                       winnowed seeds → seed matches → X-drop alignment
+//!                       → interval union-find → star re-verification → passage clusters
+//! ```
+//!
+//! Each stage is a function of plain data (token tables, records), parallel inside with
+//! rayon, and every parallel result is collected in a fixed order, so the output does
+//! not depend on the number of threads.
+
+use rayon::prelude::*;
+
+use crate::cluster::{passage_groups, split_by_kept, Interval, UnionFind};
+use crate::config::Config;
+use crate::corpus::Document;
+use crate::lsh::{band_records, candidate_pairs, choose_bands};
+use crate::normalize::{tokenize, Token};
+use crate::passage::{
+    align_all, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
+};
+use crate::segment::{self, Paragraph};
+use crate::shingle::{jaccard, shingle_set};
+use crate::sketch::{estimate, MinHasher};
+
+/// A candidate whose MinHash estimate is this far below the threshold is rejected
+/// without computing its exact Jaccard: at 128 slots that is more than five standard
+/// errors, so no true pair is lost in practice, and the estimate never accepts a pair.
+const ESTIMATE_SLACK: f64 = 0.2;
+
+/// One file after segmentation and tokenization.
+#[derive(Clone, Debug, Default)]
+pub struct DocAnalysis {
+    /// Paragraphs in file order.
+    pub paragraphs: Vec<Paragraph>,
+    /// All tokens of the file's paragraphs, in order.
+    pub tokens: Vec<Token>,
+    /// For each paragraph, its range in `tokens`.
+    pub para_tokens: Vec<(u32, u32)>,
+}
+
+impl DocAnalysis {
+    /// The tokens of paragraph `ordinal`.
+    pub fn paragraph_tokens(&self, ordinal: usize) -> &[Token] {
+        match self.para_tokens.get(ordinal) {
+            Some(&(s, e)) => &self.tokens[s as usize..e as usize],
+            None => &[],
+        }
+    }
+}
+
+/// Splits one document into paragraphs and tokenizes each.
+pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
+    let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
+    let mut tokens = Vec::new();
+    let mut para_tokens = Vec::with_capacity(paragraphs.len());
+    for p in &paragraphs {
+        let begin = tokens.len() as u32;
+        let text = doc.text.get(p.start as usize..p.end as usize).unwrap_or("");
+        tokenize(text, p.start, &mut tokens);
+        para_tokens.push((begin, tokens.len() as u32));
+    }
+    DocAnalysis {
+        paragraphs,
+        tokens,
+        para_tokens,
+    }
+}
+
+/// Whether a cluster is of whole paragraphs or of passages inside paragraphs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Whole paragraphs that are near-duplicates of the kept one.
+    Paragraph,
+    /// A span repeated inside paragraphs.
+    Passage,
+}
+
+impl Kind {
+    /// The name used in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Paragraph => "paragraph",
+            Kind::Passage => "passage",
+        }
+    }
+}
+
+/// One occurrence of a duplicated unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Occurrence {
+    /// Position of the document in the slice given to [`find_duplicates`].
+    pub doc: u32,
+    /// 0-based paragraph position in the file.
+    pub paragraph: u32,
+    /// Byte span in the file, end exclusive.
+    pub start: u32,
+    /// End of the byte span.
+    pub end: u32,
+    /// Number of tokens (normalized words) in the span.
+    pub words: u32,
+    /// Similarity to the cluster's kept occurrence: word 5-gram Jaccard for paragraphs,
+    /// 2·LCS/(la+lb) over words for passages; 1 for the kept occurrence itself.
+    pub similarity: f64,
+}
+
+/// A set of occurrences of the same text. The first occurrence is the kept one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    /// Paragraph or passage.
+    pub kind: Kind,
+    /// Occurrences in input order; the first is kept.
+    pub occurrences: Vec<Occurrence>,
+}
+
+/// Counts of one run, for the summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Paragraphs in all documents.
+    pub paragraphs: usize,
+    /// Tokens in all paragraphs.
+    pub tokens: usize,
+    /// Paragraph pairs proposed by LSH and verified.
+    pub candidates_verified: usize,
+    /// Paragraph pairs that passed verification.
+    pub pairs_accepted: usize,
+    /// Passage seed postings.
+    pub seed_postings: usize,
+    /// Passage seed matches between paragraphs.
+    pub seed_matches: usize,
+    /// Aligned passage pairs accepted.
+    pub alignments: usize,
+}
+
+/// Everything a run found.
+#[derive(Clone, Debug, Default)]
+pub struct Findings {
+    /// Clusters ordered by their kept occurrence (file, then offset).
+    pub clusters: Vec<Cluster>,
+    /// Per document, its paragraphs and tokens (used by the report and the cleaner).
+    pub analyses: Vec<DocAnalysis>,
+    /// Counts.
+    pub stats: Stats,
+}
+
+impl Findings {
+    /// Bytes covered by non-kept occurrences (overlaps counted once).
+    pub fn duplicate_bytes(&self) -> u64 {
+        let mut spans: Vec<(u32, u32, u32)> = self
+            .clusters
+            .iter()
+            .flat_map(|c| c.occurrences[1..].iter().map(|o| (o.doc, o.start, o.end)))
+            .collect();
+        spans.sort_unstable();
+        let mut total = 0u64;
+        let mut cur: Option<(u32, u32, u32)> = None;
+        for (doc, s, e) in spans {
+            match cur {
+                Some((d, cs, ce)) if d == doc && s <= ce => cur = Some((d, cs, ce.max(e))),
+                _ => {
+                    if let Some((_, cs, ce)) = cur {
+                        total += u64::from(ce - cs);
+                    }
+                    cur = Some((doc, s, e));
+                }
+            }
+        }
+        if let Some((_, cs, ce)) = cur {
+            total += u64::from(ce - cs);
+        }
+        total
+    }
+}
+
+/// Where each dense paragraph index comes from.
+#[derive(Clone, Copy, Debug)]
+struct ParaRef {
+    doc: u32,
+    ordinal: u32,
+}
+
+/// Runs the whole pipeline over `docs`, given in input order. In the findings, a
+/// document is named by its position in `docs`.
+pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
+    let analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
+    let mut table = TokenTable::new();
+    let mut refs = Vec::new();
+    for (d, an) in analyses.iter().enumerate() {
+        for (o, &(s, e)) in an.para_tokens.iter().enumerate() {
+            table.push(an.tokens[s as usize..e as usize].iter().map(|t| t.hash));
+            refs.push(ParaRef {
+                doc: d as u32,
+                ordinal: o as u32,
+            });
+        }
+    }
+    let mut stats = Stats {
+        paragraphs: refs.len(),
+        tokens: analyses.iter().map(|a| a.tokens.len()).sum(),
+        ..Stats::default()
+    };
+
+    let para_groups = paragraph_clusters(&table, config, &mut stats);
+    let mut clusters: Vec<Cluster> = para_groups
+        .iter()
+        .map(|g| Cluster {
+            kind: Kind::Paragraph,
+            occurrences: g
+                .iter()
+                .map(|&(p, sim)| {
+                    let r = refs[p as usize];
+                    let an = &analyses[r.doc as usize];
+                    let para = an.paragraphs[r.ordinal as usize];
+                    Occurrence {
+                        doc: r.doc,
+                        paragraph: r.ordinal,
+                        start: para.start,
+                        end: para.end,
+                        words: table.get(p as usize).len() as u32,
+                        similarity: sim,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+
+    if config.passages {
+        let mut reported = vec![false; refs.len()];
+        for g in &para_groups {
+            for &(p, _) in &g[1..] {
+                reported[p as usize] = true;
+            }
+        }
+        let groups = passage_clusters(&table, &reported, config, &mut stats);
+        clusters.extend(groups.into_iter().map(|g| {
+            Cluster {
+                kind: Kind::Passage,
+                occurrences: g
+                    .into_iter()
+                    .map(|(iv, sim)| {
+                        let r = refs[iv.para as usize];
+                        let toks = analyses[r.doc as usize].paragraph_tokens(r.ordinal as usize);
+                        Occurrence {
+                            doc: r.doc,
+                            paragraph: r.ordinal,
+                            start: toks[iv.start as usize].start,
+                            end: toks[iv.end as usize - 1].end,
+                            words: iv.end - iv.start,
+                            similarity: sim,
+                        }
+                    })
+                    .collect(),
+            }
+        }));
+    }
+    clusters.sort_by(|x, y| {
+        let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
+        (a.doc, a.start, x.kind, a.end).cmp(&(b.doc, b.start, y.kind, b.end))
+    });
+    Findings {
+        clusters,
+        analyses,
+        stats,
+    }
+}
+
+/// The paragraph stage: groups of near-duplicate paragraphs (dense indices, sorted, the
+/// kept one first) with each member's exact Jaccard to the kept one.
+pub fn paragraph_clusters(
+    table: &TokenTable,
+    config: &Config,
+    stats: &mut Stats,
+) -> Vec<Vec<(u32, f64)>> {
+    let n = table.len();
+    let eligible: Vec<u32> = (0..n as u32)
+        .filter(|&p| table.get(p as usize).len() >= config.min_words)
+        .collect();
+    let k = config.shingle_size;
+    let shingles = |p: u32| {
+        let mut s = Vec::new();
+        shingle_set(table.get(p as usize), k, &mut s);
+        s
+    };
+
+    // Exact duplicates first: identical token sequences need no sketch.
+    let mut keyed: Vec<(u64, u32)> = eligible
+        .par_iter()
+        .map(|&p| (sequence_key(table.get(p as usize)), p))
+        .collect();
+    keyed.par_sort_unstable();
+    let mut uf = UnionFind::new(n);
+    let mut distinct = Vec::new();
+    for run in keyed.chunk_by(|x, y| x.0 == y.0) {
+        distinct.push(run[0].1);
+        for &(_, p) in &run[1..] {
+            uf.union(run[0].1, p);
+        }
+    }
+    distinct.sort_unstable();
+
+    // MinHash + LSH over distinct paragraphs.
+    let hasher = MinHasher::new(config.num_perm);
+    let (bands, rows) = choose_bands(config.threshold, config.num_perm);
+    let sigs: Vec<Vec<u32>> = distinct
+        .par_iter()
+        .map(|&p| {
+            let mut sig = Vec::new();
+            hasher.sign(&shingles(p), &mut sig);
+            sig
+        })
+        .collect();
+    let records = distinct
+        .par_iter()
+        .zip(&sigs)
+        .flat_map_iter(|(&p, sig)| {
+            let mut out = Vec::with_capacity(bands);
+            band_records(sig, bands, rows, u64::from(p), &mut out);
+            out
+        })
+        .collect();
+    let candidates = candidate_pairs(records);
+    stats.candidates_verified = candidates.len();
+    let row_of = |p: u64| distinct.binary_search(&(p as u32)).unwrap_or(0);
+    let edges: Vec<(u32, u32)> = candidates
+        .par_iter()
+        .filter_map(|&(a, b)| {
+            let est = estimate(&sigs[row_of(a)], &sigs[row_of(b)]);
+            if est < config.threshold - ESTIMATE_SLACK {
+                return None;
+            }
+            let j = jaccard(&shingles(a as u32), &shingles(b as u32));
+            (j >= config.threshold).then_some((a as u32, b as u32))
+        })
+        .collect();
+    stats.pairs_accepted = edges.len();
+    for &(a, b) in &edges {
+        uf.union(a, b);
+    }
+    uf.groups()
+        .par_iter()
+        .flat_map_iter(|members| {
+            let kept_set = shingles(members[0]);
+            split_by_kept(members, config.threshold, |kept, m| {
+                if table.get(kept as usize) == table.get(m as usize) {
+                    1.0
+                } else if kept == members[0] {
+                    jaccard(&kept_set, &shingles(m))
+                } else {
+                    jaccard(&shingles(kept), &shingles(m))
+                }
+            })
+        })
+        .collect()
+}
+
+/// Key of a token sequence for exact-duplicate grouping.
+fn sequence_key(tokens: &[u64]) -> u64 {
+    let mut bytes = Vec::with_capacity(tokens.len() * 8);
+    for t in tokens {
+        bytes.extend_from_slice(&t.to_le_bytes());
+    }
+    xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+/// The passage stage over paragraphs not already `reported` as duplicate paragraphs:
+/// groups of occurrences of one passage (sorted, the kept one first) with each one's
+/// similarity to the kept one.
+pub fn passage_clusters(
+    table: &TokenTable,
+    reported: &[bool],
+    config: &Config,
+    stats: &mut Stats,
+) -> Vec<Vec<(Interval, f64)>> {
+    let params = PassageParams {
+        k: config.seed_k,
+        window: config.seed_window,
+        min_words: config.min_words,
+        min_similarity: config.passage_similarity,
+    };
+    let participants: Vec<u32> = (0..table.len() as u32)
+        .filter(|&p| !reported[p as usize] && table.get(p as usize).len() >= config.min_words)
+        .collect();
+    let postings = seed_postings(table, &participants, &params);
+    stats.seed_postings = postings.len();
+    let matches = seed_matches(postings, config.min_words);
+    stats.seed_matches = matches.len();
+    let alignments = align_all(table, &matches, &params);
+    stats.alignments = alignments.len();
+    let pairs: Vec<(Interval, Interval)> = alignments
+        .iter()
+        .map(|al| {
+            (
+                Interval {
+                    para: al.a,
+                    start: al.a_start,
+                    end: al.a_end,
+                },
+                Interval {
+                    para: al.b,
+                    start: al.b_start,
+                    end: al.b_end,
+                },
+            )
+        })
+        .collect();
+    let span = |iv: Interval| &table.get(iv.para as usize)[iv.start as usize..iv.end as usize];
+    passage_groups(&pairs)
+        .par_iter()
+        .flat_map_iter(|occ| {
+            split_by_kept(occ, config.passage_similarity, |kept, m| {
+                similarity(span(kept), span(m))
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,207 @@
+//! Plain records exchanged between stages, the partition function, and their
+//! fixed-width on-disk form.
+//!
+//! Every keyed stage (LSH bands, passage seeds) is a map that emits `(key, value)`
+//! records and a reduce over the records of one partition. The partition of a record is
+//! a function of its key alone, [`partition`], stable across machines, thread counts and
+//! releases, so the same functions can later run over spill files or across processes
+//! (`research/distributed.md` §6.3).
+//!
+//! The binary form of a record is little-endian and fixed-width, and a file of records
+//! starts with a [`Header`]: magic, format version, record kind.
+
+/// Number of key bits that pick a partition: 2^8 = 256 partitions.
+pub const PARTITION_BITS: u32 = 8;
+
+/// The partition of a 64-bit key: its top [`PARTITION_BITS`] bits. Keys are xxh3 or
+/// mixed hashes, so partitions are balanced.
+#[inline]
+pub fn partition(key: u64) -> usize {
+    (key >> (64 - PARTITION_BITS)) as usize
+}
+
+/// Globally stable paragraph id: the file's position in the sorted input list in the high
+/// 32 bits, the paragraph's 0-based position in the file in the low 32 bits. It does not
+/// depend on thread or process counts.
+#[inline]
+pub fn paragraph_id(file: u32, paragraph: u32) -> u64 {
+    (u64::from(file) << 32) | u64::from(paragraph)
+}
+
+/// One LSH band of one paragraph: 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BandRecord {
+    /// Hash of (band index, the band's slots).
+    pub key: u64,
+    /// [`paragraph_id`] of the paragraph.
+    pub para: u64,
+}
+
+/// One passage seed (winnowed word k-gram) occurrence: 20 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeedPosting {
+    /// Hash of the k-gram.
+    pub hash: u64,
+    /// [`paragraph_id`] of the paragraph.
+    pub para: u64,
+    /// Token position of the k-gram in the paragraph.
+    pub pos: u32,
+}
+
+/// Magic number opening every file of records neardup writes: "NDUP".
+pub const MAGIC: [u8; 4] = *b"NDUP";
+/// Version of the record formats below; bump on any change of layout.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Kinds of record file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum RecordKind {
+    /// [`BandRecord`]s.
+    Band = 1,
+    /// [`SeedPosting`]s.
+    Seed = 2,
+}
+
+/// The 16-byte header of a record file: magic, version, kind, and a fingerprint of the
+/// parameters that produced the records (K, bands, seeds, normalization version), so
+/// that records of different runs are never mixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// What the file holds.
+    pub kind: RecordKind,
+    /// Fingerprint of the producing parameters.
+    pub fingerprint: u64,
+}
+
+impl Header {
+    /// Encoded size in bytes.
+    pub const SIZE: usize = 16;
+
+    /// The header's bytes.
+    pub fn encode(&self) -> [u8; Header::SIZE] {
+        let mut out = [0u8; Header::SIZE];
+        out[0..4].copy_from_slice(&MAGIC);
+        out[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[6..8].copy_from_slice(&(self.kind as u16).to_le_bytes());
+        out[8..16].copy_from_slice(&self.fingerprint.to_le_bytes());
+        out
+    }
+
+    /// Parses a header, saying what is wrong with a foreign or outdated file.
+    pub fn decode(bytes: &[u8]) -> Result<Header, String> {
+        if bytes.len() < Header::SIZE || bytes[0..4] != MAGIC {
+            return Err("not a neardup record file (bad magic number)".to_string());
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != FORMAT_VERSION {
+            return Err(format!(
+                "record format version {version}, this build reads {FORMAT_VERSION}"
+            ));
+        }
+        let kind = match u16::from_le_bytes([bytes[6], bytes[7]]) {
+            1 => RecordKind::Band,
+            2 => RecordKind::Seed,
+            k => return Err(format!("unknown record kind {k}")),
+        };
+        let mut fp = [0u8; 8];
+        fp.copy_from_slice(&bytes[8..16]);
+        Ok(Header {
+            kind,
+            fingerprint: u64::from_le_bytes(fp),
+        })
+    }
+}
+
+/// A record with a fixed-width little-endian encoding.
+pub trait FixedRecord: Sized {
+    /// Encoded size in bytes.
+    const SIZE: usize;
+    /// Appends the encoding to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+    /// Decodes from exactly `SIZE` bytes.
+    fn decode(bytes: &[u8]) -> Option<Self>;
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+impl FixedRecord for BandRecord {
+    const SIZE: usize = 16;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.key.to_le_bytes());
+        out.extend_from_slice(&self.para.to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        Some(BandRecord {
+            key: u64_at(bytes, 0)?,
+            para: u64_at(bytes, 8)?,
+        })
+    }
+}
+
+impl FixedRecord for SeedPosting {
+    const SIZE: usize = 20;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hash.to_le_bytes());
+        out.extend_from_slice(&self.para.to_le_bytes());
+        out.extend_from_slice(&self.pos.to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let pos: [u8; 4] = bytes.get(16..20)?.try_into().ok()?;
+        Some(SeedPosting {
+            hash: u64_at(bytes, 0)?,
+            para: u64_at(bytes, 8)?,
+            pos: u32::from_le_bytes(pos),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_uses_top_bits() {
+        assert_eq!(partition(0), 0);
+        assert_eq!(partition(u64::MAX), (1 << PARTITION_BITS) - 1);
+        assert_eq!(partition(1u64 << 63), 1 << (PARTITION_BITS - 1));
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let band = BandRecord {
+            key: 0xDEAD_BEEF,
+            para: paragraph_id(3, 7),
+        };
+        let seed = SeedPosting {
+            hash: u64::MAX - 1,
+            para: paragraph_id(1, 2),
+            pos: 99,
+        };
+        let mut buf = Vec::new();
+        band.encode(&mut buf);
+        assert_eq!(buf.len(), BandRecord::SIZE);
+        assert_eq!(BandRecord::decode(&buf), Some(band));
+        buf.clear();
+        seed.encode(&mut buf);
+        assert_eq!(buf.len(), SeedPosting::SIZE);
+        assert_eq!(SeedPosting::decode(&buf), Some(seed));
+        assert_eq!(SeedPosting::decode(&buf[..10]), None);
+    }
+
+    #[test]
+    fn header_round_trip_and_rejects_foreign_files() {
+        let h = Header {
+            kind: RecordKind::Seed,
+            fingerprint: 42,
+        };
+        assert_eq!(Header::decode(&h.encode()), Ok(h));
+        assert!(Header::decode(b"PK\x03\x04 not ours at all").is_err());
+        let mut old = h.encode();
+        old[4] = 99;
+        assert!(Header::decode(&old).unwrap_err().contains("version"));
+    }
+}

@@ -1,0 +1,108 @@
+//! Word k-gram hashes ("shingles") mixed from token hashes.
+//!
+//! Every token is hashed once by the normalizer (xxh3-64 of its normalized form); a
+//! k-gram hash mixes k of those u64s, so no text is ever hashed twice. Cost: k
+//! multiply-rotate steps per shingle.
+
+/// Hash of the k-gram `window` (order-sensitive).
+#[inline]
+pub fn mix(window: &[u64]) -> u64 {
+    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ window.len() as u64;
+    for &t in window {
+        h = (h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+    finalize(h)
+}
+
+/// The splitmix64 finalizer: full avalanche, so every output bit depends on every input bit.
+#[inline]
+pub fn finalize(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Appends the hash of every k-gram of `tokens`, in order, to `out`.
+/// Fewer than `k` tokens give no k-grams.
+pub fn kgrams(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+    if k == 0 || tokens.len() < k {
+        return;
+    }
+    out.extend(tokens.windows(k).map(mix));
+}
+
+/// The shingle set of a paragraph: its k-gram hashes, sorted and deduplicated. A
+/// paragraph shorter than `k` words but not empty is one shingle, the hash of all its
+/// words, so short paragraphs still compare by exact content.
+pub fn shingle_set(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+    out.clear();
+    if tokens.is_empty() {
+        return;
+    }
+    if tokens.len() < k {
+        out.push(mix(tokens));
+    } else {
+        kgrams(tokens, k, out);
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// Exact Jaccard similarity of two sorted, deduplicated sets.
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common as f64 / (a.len() + b.len() - common) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kgrams_are_order_sensitive_and_positional() {
+        assert_ne!(mix(&[1, 2, 3]), mix(&[3, 2, 1]));
+        assert_ne!(mix(&[1, 2]), mix(&[1, 2, 0]));
+        let mut out = Vec::new();
+        kgrams(&[1, 2, 3, 1, 2, 3], 3, &mut out);
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0], out[3]);
+        assert_ne!(out[0], out[1]);
+    }
+
+    #[test]
+    fn short_paragraphs_are_one_shingle() {
+        let mut out = Vec::new();
+        shingle_set(&[7, 8], 5, &mut out);
+        assert_eq!(out, vec![mix(&[7, 8])]);
+        shingle_set(&[], 5, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn jaccard_table() {
+        let cases: &[(&[u64], &[u64], f64)] = &[
+            (&[1, 2, 3], &[1, 2, 3], 1.0),
+            (&[1, 2, 3], &[4, 5], 0.0),
+            (&[1, 2, 3, 4], &[3, 4, 5, 6], 2.0 / 6.0),
+            (&[], &[], 1.0),
+            (&[1], &[], 0.0),
+        ];
+        for &(a, b, want) in cases {
+            assert!((jaccard(a, b) - want).abs() < 1e-12, "{a:?} {b:?}");
+        }
+    }
+}
