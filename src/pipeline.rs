@@ -183,21 +183,33 @@ struct ParaRef {
     ordinal: u32,
 }
 
+/// The token-hash sequences of every paragraph of `analyses`, in document then paragraph
+/// order: the dense paragraph index used by the stages.
+pub fn token_table(analyses: &[DocAnalysis]) -> TokenTable {
+    let mut table = TokenTable::new();
+    for an in analyses {
+        for &(s, e) in &an.para_tokens {
+            table.push(an.tokens[s as usize..e as usize].iter().map(|t| t.hash));
+        }
+    }
+    table
+}
+
 /// Runs the whole pipeline over `docs`, given in input order. In the findings, a
 /// document is named by its position in `docs`.
 pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
     let analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
-    let mut table = TokenTable::new();
-    let mut refs = Vec::new();
-    for (d, an) in analyses.iter().enumerate() {
-        for (o, &(s, e)) in an.para_tokens.iter().enumerate() {
-            table.push(an.tokens[s as usize..e as usize].iter().map(|t| t.hash));
-            refs.push(ParaRef {
+    let table = token_table(&analyses);
+    let refs: Vec<ParaRef> = analyses
+        .iter()
+        .enumerate()
+        .flat_map(|(d, an)| {
+            (0..an.paragraphs.len() as u32).map(move |o| ParaRef {
                 doc: d as u32,
-                ordinal: o as u32,
-            });
-        }
-    }
+                ordinal: o,
+            })
+        })
+        .collect();
     let mut stats = Stats {
         paragraphs: refs.len(),
         tokens: analyses.iter().map(|a| a.tokens.len()).sum(),
@@ -268,41 +280,51 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
     }
 }
 
-/// The paragraph stage: groups of near-duplicate paragraphs (dense indices, sorted, the
-/// kept one first) with each member's exact Jaccard to the kept one.
-pub fn paragraph_clusters(
-    table: &TokenTable,
-    config: &Config,
-    stats: &mut Stats,
-) -> Vec<Vec<(u32, f64)>> {
-    let n = table.len();
-    let eligible: Vec<u32> = (0..n as u32)
-        .filter(|&p| table.get(p as usize).len() >= config.min_words)
-        .collect();
-    let k = config.shingle_size;
-    let shingles = |p: u32| {
-        let mut s = Vec::new();
-        shingle_set(table.get(p as usize), k, &mut s);
-        s
-    };
+/// What the paragraph stage compared, before clustering.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParagraphPairs {
+    /// Groups (≥ 2, sorted) of paragraphs with identical token sequences.
+    pub exact: Vec<Vec<u32>>,
+    /// Candidate pairs proposed by LSH among distinct paragraphs (a < b, sorted).
+    pub candidates: Vec<(u32, u32)>,
+    /// The candidates whose exact Jaccard passed the threshold.
+    pub verified: Vec<(u32, u32)>,
+}
 
+/// Paragraphs long enough to be reported (at least `min_words` tokens).
+pub fn eligible_paragraphs(table: &TokenTable, config: &Config) -> Vec<u32> {
+    (0..table.len() as u32)
+        .filter(|&p| table.get(p as usize).len() >= config.min_words)
+        .collect()
+}
+
+/// The shingle set of paragraph `p`.
+pub fn paragraph_shingles(table: &TokenTable, config: &Config, p: u32) -> Vec<u64> {
+    let mut s = Vec::new();
+    shingle_set(table.get(p as usize), config.shingle_size, &mut s);
+    s
+}
+
+/// The first half of the paragraph stage: exact-duplicate groups, then MinHash + LSH
+/// candidates among distinct paragraphs, each verified by exact Jaccard.
+pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
+    let shingles = |p: u32| paragraph_shingles(table, config, p);
     // Exact duplicates first: identical token sequences need no sketch.
-    let mut keyed: Vec<(u64, u32)> = eligible
+    let mut keyed: Vec<(u64, u32)> = eligible_paragraphs(table, config)
         .par_iter()
         .map(|&p| (sequence_key(table.get(p as usize)), p))
         .collect();
     keyed.par_sort_unstable();
-    let mut uf = UnionFind::new(n);
+    let mut exact = Vec::new();
     let mut distinct = Vec::new();
     for run in keyed.chunk_by(|x, y| x.0 == y.0) {
         distinct.push(run[0].1);
-        for &(_, p) in &run[1..] {
-            uf.union(run[0].1, p);
+        if run.len() > 1 {
+            exact.push(run.iter().map(|&(_, p)| p).collect::<Vec<u32>>());
         }
     }
     distinct.sort_unstable();
 
-    // MinHash + LSH over distinct paragraphs.
     let hasher = MinHasher::new(config.num_perm);
     let (bands, rows) = choose_bands(config.threshold, config.num_perm);
     let sigs: Vec<Vec<u32>> = distinct
@@ -322,24 +344,47 @@ pub fn paragraph_clusters(
             out
         })
         .collect();
-    let candidates = candidate_pairs(records);
-    stats.candidates_verified = candidates.len();
-    let row_of = |p: u64| distinct.binary_search(&(p as u32)).unwrap_or(0);
-    let edges: Vec<(u32, u32)> = candidates
+    let candidates: Vec<(u32, u32)> = candidate_pairs(records)
+        .into_iter()
+        .map(|(a, b)| (a as u32, b as u32))
+        .collect();
+    let row_of = |p: u32| distinct.binary_search(&p).unwrap_or(0);
+    let verified = candidates
         .par_iter()
-        .filter_map(|&(a, b)| {
+        .copied()
+        .filter(|&(a, b)| {
             let est = estimate(&sigs[row_of(a)], &sigs[row_of(b)]);
-            if est < config.threshold - ESTIMATE_SLACK {
-                return None;
-            }
-            let j = jaccard(&shingles(a as u32), &shingles(b as u32));
-            (j >= config.threshold).then_some((a as u32, b as u32))
+            est >= config.threshold - ESTIMATE_SLACK
+                && jaccard(&shingles(a), &shingles(b)) >= config.threshold
         })
         .collect();
-    stats.pairs_accepted = edges.len();
-    for &(a, b) in &edges {
+    ParagraphPairs {
+        exact,
+        candidates,
+        verified,
+    }
+}
+
+/// The paragraph stage: groups of near-duplicate paragraphs (dense indices, sorted, the
+/// kept one first) with each member's exact Jaccard to the kept one.
+pub fn paragraph_clusters(
+    table: &TokenTable,
+    config: &Config,
+    stats: &mut Stats,
+) -> Vec<Vec<(u32, f64)>> {
+    let pairs = paragraph_pairs(table, config);
+    stats.candidates_verified = pairs.candidates.len();
+    stats.pairs_accepted = pairs.verified.len();
+    let mut uf = UnionFind::new(table.len());
+    for group in &pairs.exact {
+        for &p in &group[1..] {
+            uf.union(group[0], p);
+        }
+    }
+    for &(a, b) in &pairs.verified {
         uf.union(a, b);
     }
+    let shingles = |p: u32| paragraph_shingles(table, config, p);
     uf.groups()
         .par_iter()
         .flat_map_iter(|members| {
