@@ -63,7 +63,11 @@ fn found(pairs: &ParagraphPairs, a: u32, b: u32) -> bool {
             .map_or(p, |g| g[0])
     };
     let (ra, rb) = (rep(a), rep(b));
-    ra == rb || pairs.candidates.binary_search(&(ra.min(rb), ra.max(rb))).is_ok()
+    ra == rb
+        || pairs
+            .candidates
+            .binary_search(&(ra.min(rb), ra.max(rb)))
+            .is_ok()
 }
 
 #[test]

@@ -1,0 +1,101 @@
+//! One criterion bench per pipeline stage, each reported in bytes of input text per second.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use neardup::passage::{align_all, seed_matches, seed_postings, PassageParams};
+use neardup::pipeline::{analyze, paragraph_pairs, token_table};
+use neardup::segment::{paragraphs, sentences, ParagraphMode};
+use neardup::shingle::shingle_set;
+use neardup::sketch::MinHasher;
+use neardup::Config;
+use std::hint::black_box;
+
+mod common;
+
+fn stages(c: &mut Criterion) {
+    let docs = common::documents();
+    let bytes = common::total_bytes(&docs);
+    let config = Config::default();
+    let mut g = c.benchmark_group("stage");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes));
+
+    g.bench_function("segment", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for d in &docs {
+                for p in paragraphs(&d.text, ParagraphMode::Line) {
+                    n += sentences(&d.text, p.start as usize, p.end as usize).len();
+                }
+            }
+            black_box(n)
+        })
+    });
+
+    g.bench_function("normalize", |b| {
+        let mut tokens = Vec::new();
+        b.iter(|| {
+            tokens.clear();
+            for d in &docs {
+                for p in paragraphs(&d.text, ParagraphMode::Line) {
+                    let text = &d.text[p.start as usize..p.end as usize];
+                    neardup::normalize::tokenize(text, p.start, &mut tokens);
+                }
+            }
+            black_box(tokens.len())
+        })
+    });
+
+    let analyses: Vec<_> = docs.iter().map(|d| analyze(d, &config)).collect();
+    let table = token_table(&analyses);
+
+    g.bench_function("shingle", |b| {
+        let mut set = Vec::new();
+        b.iter(|| {
+            let mut n = 0;
+            for p in 0..table.len() {
+                shingle_set(table.get(p), 5, &mut set);
+                n += set.len();
+            }
+            black_box(n)
+        })
+    });
+
+    g.bench_function("sketch", |b| {
+        let hasher = MinHasher::new(128);
+        let (mut set, mut sig) = (Vec::new(), Vec::new());
+        b.iter(|| {
+            for p in 0..table.len() {
+                shingle_set(table.get(p), 5, &mut set);
+                hasher.sign(&set, &mut sig);
+            }
+            black_box(sig.len())
+        })
+    });
+
+    g.bench_function("lsh_and_verify", |b| {
+        b.iter(|| black_box(paragraph_pairs(&table, &config).verified.len()))
+    });
+
+    let params = PassageParams {
+        k: 4,
+        window: 3,
+        min_words: 8,
+        min_similarity: 0.8,
+    };
+    let all: Vec<u32> = (0..table.len() as u32).collect();
+    g.bench_function("seeds", |b| {
+        b.iter(|| {
+            let postings = seed_postings(&table, &all, &params);
+            black_box(seed_matches(postings, 8).len())
+        })
+    });
+
+    let matches = seed_matches(seed_postings(&table, &all, &params), 8);
+    g.bench_function("alignment", |b| {
+        b.iter(|| black_box(align_all(&table, &matches, &params).len()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
