@@ -24,7 +24,7 @@ pub fn corpus_dir() -> PathBuf {
 pub fn documents() -> Vec<Document> {
     let dir = corpus_dir();
     let (files, _) =
-        list_files(&[dir.clone()], false).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        list_files(std::slice::from_ref(&dir), false).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     read_all(&files).0
 }
 

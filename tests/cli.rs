@@ -103,7 +103,7 @@ fn seed_article_has_exactly_the_two_passages() {
         assert!(r[TEXT].ends_with("ذلك الحل"));
     }
     let sim: f64 = b[1][SIMILARITY].parse().expect("number");
-    assert!(sim < 1.0 && sim >= 0.8, "{sim}");
+    assert!((0.8..1.0).contains(&sim), "{sim}");
 }
 
 #[test]
