@@ -23,8 +23,8 @@ pub fn corpus_dir() -> PathBuf {
 /// All documents of the bench corpus, read.
 pub fn documents() -> Vec<Document> {
     let dir = corpus_dir();
-    let (files, _) =
-        list_files(std::slice::from_ref(&dir), false).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let (files, _) = list_files(std::slice::from_ref(&dir), false)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     read_all(&files).0
 }
 
