@@ -75,8 +75,11 @@ pub struct Common {
     #[arg(long)]
     pub force: bool,
     /// Print no summary and no warnings.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Also print the time of each stage and the pipeline's counts.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// Paragraph splitting modes.

@@ -75,7 +75,9 @@ pub fn candidate_pairs(records: Vec<BandRecord>) -> Vec<(u64, u64)> {
             part.sort_unstable();
             let mut out = Vec::new();
             for run in part.chunk_by(|x, y| x.key == y.key) {
-                bucket_pairs(run.iter().map(|r| r.para), &mut out);
+                if run.len() > 1 {
+                    bucket_pairs(run.iter().map(|r| r.para), &mut out);
+                }
             }
             out
         })
@@ -86,22 +88,26 @@ pub fn candidate_pairs(records: Vec<BandRecord>) -> Vec<(u64, u64)> {
 }
 
 /// Emits the pairs of one bucket of ids sorted ascending: all pairs if small, a star to
-/// the first otherwise. Duplicate ids are skipped.
+/// the first otherwise. Repeated ids are skipped.
 pub fn bucket_pairs(ids: impl Iterator<Item = u64> + Clone, out: &mut Vec<(u64, u64)>) {
-    let mut ids: Vec<u64> = ids.collect();
-    ids.dedup();
-    if ids.len() < 2 {
+    let mut distinct = ids.clone().scan(None, |last, id| {
+        let fresh = *last != Some(id);
+        *last = Some(id);
+        Some(fresh.then_some(id))
+    });
+    let n = distinct.clone().flatten().count();
+    if n < 2 {
         return;
     }
-    if ids.len() <= ALL_PAIRS_MAX {
-        for (i, &a) in ids.iter().enumerate() {
-            for &b in &ids[i + 1..] {
+    if n <= ALL_PAIRS_MAX {
+        let all: Vec<u64> = distinct.flatten().collect();
+        for (i, &a) in all.iter().enumerate() {
+            for &b in &all[i + 1..] {
                 out.push((a, b));
             }
         }
-    } else {
-        let first = ids[0];
-        out.extend(ids[1..].iter().map(|&b| (first, b)));
+    } else if let Some(Some(first)) = distinct.next() {
+        out.extend(distinct.flatten().map(|b| (first, b)));
     }
 }
 

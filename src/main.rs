@@ -100,11 +100,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .num_threads(common.threads.unwrap_or(0))
         .build()
         .context("starting worker threads")?;
-    let (docs, findings, read_warnings) = pool.install(|| {
+    let read_started = Instant::now();
+    let (docs, findings, read_warnings, read_time) = pool.install(|| {
         let (docs, read_warnings) = read_all(&files);
+        let read_time = read_started.elapsed();
         let findings = neardup::find_duplicates(&docs, &config);
-        (docs, findings, read_warnings)
+        (docs, findings, read_warnings, read_time)
     });
+    let write_started = Instant::now();
     warnings.extend(read_warnings);
     if article {
         if let Some(w) = warnings.iter().find(|w| w.skipped) {
@@ -134,6 +137,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 
+    if common.verbose {
+        let bytes: u64 = docs.iter().map(|d| d.text.len() as u64).sum();
+        eprintln!("neardup: {bytes} bytes, {} tokens", findings.stats.tokens);
+        eprintln!("neardup: stage read: {:.3} s", read_time.as_secs_f64());
+        for (name, t) in &findings.stats.timings {
+            eprintln!("neardup: stage {name}: {:.3} s", t.as_secs_f64());
+        }
+        eprintln!(
+            "neardup: stage write: {:.3} s",
+            write_started.elapsed().as_secs_f64()
+        );
+        let s = &findings.stats;
+        eprintln!(
+            "neardup: {} LSH candidates, {} verified pairs; {} seed postings, {} seed matches, {} aligned passages",
+            s.candidates_verified, s.pairs_accepted, s.seed_postings, s.seed_matches, s.alignments
+        );
+    }
     if !common.quiet {
         summary(&findings, docs.len(), &warnings, started);
     }

@@ -117,9 +117,11 @@ pub struct Cluster {
     pub occurrences: Vec<Occurrence>,
 }
 
-/// Counts of one run, for the summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Counts and stage timings of one run, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Wall time of each stage, in order.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
     /// Paragraphs in all documents.
     pub paragraphs: usize,
     /// Tokens in all paragraphs.
@@ -198,6 +200,13 @@ pub fn token_table(analyses: &[DocAnalysis]) -> TokenTable {
 /// Runs the whole pipeline over `docs`, given in input order. In the findings, a
 /// document is named by its position in `docs`.
 pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
+    let mut clock = std::time::Instant::now();
+    let mut timings = Vec::new();
+    let mut lap = |name: &'static str| {
+        let now = std::time::Instant::now();
+        timings.push((name, now - clock));
+        clock = now;
+    };
     let analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
     let table = token_table(&analyses);
     let refs: Vec<ParaRef> = analyses
@@ -210,6 +219,7 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
             })
         })
         .collect();
+    lap("segment+normalize");
     let mut stats = Stats {
         paragraphs: refs.len(),
         tokens: analyses.iter().map(|a| a.tokens.len()).sum(),
@@ -217,6 +227,7 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
     };
 
     let para_groups = paragraph_clusters(&table, config, &mut stats);
+    lap("paragraphs");
     let mut clusters: Vec<Cluster> = para_groups
         .iter()
         .map(|g| Cluster {
@@ -248,6 +259,7 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
             }
         }
         let groups = passage_clusters(&table, &reported, config, &mut stats);
+        lap("passages");
         clusters.extend(groups.into_iter().map(|g| {
             Cluster {
                 kind: Kind::Passage,
@@ -273,6 +285,8 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
         let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
         (a.doc, a.start, x.kind, a.end).cmp(&(b.doc, b.start, y.kind, b.end))
     });
+    lap("assemble");
+    stats.timings = timings;
     Findings {
         clusters,
         analyses,
