@@ -7,8 +7,8 @@
 //! afterwards, so extra candidates cost time, never precision.
 
 use crate::records::{partition, BandRecord, PARTITION_BITS};
+use crate::shingle::finalize;
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Probability that a pair whose Jaccard equals the threshold becomes a candidate.
 pub const MIN_RECALL_AT_THRESHOLD: f64 = 0.985;
@@ -51,18 +51,25 @@ fn integrate(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
     (0..STEPS).map(|i| f(lo + (i as f64 + 0.5) * h) * h).sum()
 }
 
+/// The key of each band of `sig`: a hash of the band index and the band's `rows` slots
+/// (slot values are already uniform, so a multiply-rotate mix with a full-avalanche
+/// finish is enough, at a few cycles per slot).
+pub fn band_keys(sig: &[u32], bands: usize, rows: usize) -> impl Iterator<Item = u64> + '_ {
+    (0..bands).map(move |band| {
+        let slots = sig.get(band * rows..(band + 1) * rows).unwrap_or(&[]);
+        let mut h = 0x6A09_E667_F3BC_C908 ^ band as u64;
+        for &v in slots {
+            h = (h ^ u64::from(v))
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .rotate_left(29);
+        }
+        finalize(h)
+    })
+}
+
 /// Appends one [`BandRecord`] per band of `sig` for paragraph `para`.
 pub fn band_records(sig: &[u32], bands: usize, rows: usize, para: u64, out: &mut Vec<BandRecord>) {
-    for band in 0..bands {
-        let slots = &sig[band * rows..(band + 1) * rows];
-        let mut bytes = [0u8; 4 * 64];
-        let n = slots.len().min(64);
-        for (i, v) in slots[..n].iter().enumerate() {
-            bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
-        }
-        let key = xxh3_64_with_seed(&bytes[..4 * n], band as u64);
-        out.push(BandRecord { key, para });
-    }
+    out.extend(band_keys(sig, bands, rows).map(|key| BandRecord { key, para }));
 }
 
 /// The reduce of the band stage: distinct candidate pairs (a < b) from band records,

@@ -18,11 +18,12 @@ use rayon::prelude::*;
 use crate::cluster::{passage_groups, split_by_kept, Interval, UnionFind};
 use crate::config::Config;
 use crate::corpus::Document;
-use crate::lsh::{band_records, candidate_pairs, choose_bands};
+use crate::lsh::{band_keys, candidate_pairs, choose_bands};
 use crate::normalize::{tokenize, Token};
 use crate::passage::{
     align_all, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
 };
+use crate::records::BandRecord;
 use crate::segment::{self, Paragraph};
 use crate::shingle::{jaccard, shingle_set};
 use crate::sketch::{estimate, MinHasher};
@@ -343,9 +344,10 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
     let (bands, rows) = choose_bands(config.threshold, config.num_perm);
     let sigs: Vec<Vec<u32>> = distinct
         .par_iter()
-        .map(|&p| {
-            let mut sig = Vec::new();
-            hasher.sign(&shingles(p), &mut sig);
+        .map_init(Vec::new, |buf, &p| {
+            crate::shingle::shingles(table.get(p as usize), config.shingle_size, buf);
+            let mut sig = Vec::with_capacity(config.num_perm);
+            hasher.sign(buf, &mut sig);
             sig
         })
         .collect();
@@ -353,9 +355,10 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
         .par_iter()
         .zip(&sigs)
         .flat_map_iter(|(&p, sig)| {
-            let mut out = Vec::with_capacity(bands);
-            band_records(sig, bands, rows, u64::from(p), &mut out);
-            out
+            band_keys(sig, bands, rows).map(move |key| BandRecord {
+                key,
+                para: u64::from(p),
+            })
         })
         .collect();
     let candidates: Vec<(u32, u32)> = candidate_pairs(records)

@@ -31,10 +31,11 @@ pub fn kgrams(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
     out.extend(tokens.windows(k).map(mix));
 }
 
-/// The shingle set of a paragraph: its k-gram hashes, sorted and deduplicated. A
+/// The shingles of a paragraph, in order, possibly repeated: its k-gram hashes. A
 /// paragraph shorter than `k` words but not empty is one shingle, the hash of all its
-/// words, so short paragraphs still compare by exact content.
-pub fn shingle_set(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+/// words, so short paragraphs still compare by exact content. MinHash needs no more than
+/// this (repeats do not change a minimum); Jaccard needs [`shingle_set`].
+pub fn shingles(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
     out.clear();
     if tokens.is_empty() {
         return;
@@ -44,6 +45,11 @@ pub fn shingle_set(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
     } else {
         kgrams(tokens, k, out);
     }
+}
+
+/// The shingle set of a paragraph: [`shingles`] sorted and deduplicated.
+pub fn shingle_set(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+    shingles(tokens, k, out);
     out.sort_unstable();
     out.dedup();
 }
