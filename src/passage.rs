@@ -113,8 +113,19 @@ impl Alignment {
 
 /// Winnowed seeds of one token sequence: (k-gram hash, token position), in position order.
 pub fn winnow(tokens: &[u64], k: usize, window: usize, out: &mut Vec<(u64, u32)>) {
-    let mut grams = Vec::new();
-    kgrams(tokens, k, &mut grams);
+    winnow_into(tokens, k, window, &mut Vec::new(), out);
+}
+
+/// [`winnow`] with a caller-provided buffer for the k-gram hashes.
+fn winnow_into(
+    tokens: &[u64],
+    k: usize,
+    window: usize,
+    grams: &mut Vec<u64>,
+    out: &mut Vec<(u64, u32)>,
+) {
+    grams.clear();
+    kgrams(tokens, k, grams);
     if grams.is_empty() {
         return;
     }
@@ -158,15 +169,22 @@ pub fn seed_postings(
 ) -> Vec<SeedPosting> {
     participants
         .par_iter()
-        .flat_map_iter(|&p| {
-            let mut seeds = Vec::new();
-            winnow(table.get(p as usize), params.k, params.window, &mut seeds);
-            seeds.into_iter().map(move |(hash, pos)| SeedPosting {
-                hash,
-                para: u64::from(p),
-                pos,
-            })
-        })
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(grams, seeds), &p| {
+                seeds.clear();
+                winnow_into(table.get(p as usize), params.k, params.window, grams, seeds);
+                seeds
+                    .iter()
+                    .map(|&(hash, pos)| SeedPosting {
+                        hash,
+                        para: u64::from(p),
+                        pos,
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .flatten_iter()
         .collect()
 }
 

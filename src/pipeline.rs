@@ -421,11 +421,9 @@ pub fn paragraph_clusters(
 
 /// Key of a token sequence for exact-duplicate grouping.
 fn sequence_key(tokens: &[u64]) -> u64 {
-    let mut bytes = Vec::with_capacity(tokens.len() * 8);
-    for t in tokens {
-        bytes.extend_from_slice(&t.to_le_bytes());
-    }
-    xxhash_rust::xxh3::xxh3_64(&bytes)
+    // Collisions only cost a failed verification: groups are re-checked against their
+    // kept member.
+    crate::shingle::mix(tokens)
 }
 
 /// The passage stage over paragraphs not already `reported` as duplicate paragraphs:
