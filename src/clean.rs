@@ -83,7 +83,7 @@ fn sentence_removals(
     let Some(p) = an.paragraphs.get(ordinal) else {
         return SentenceCut::None;
     };
-    let tokens = an.paragraph_tokens(ordinal);
+    let tokens = an.paragraph_tokens(text, ordinal);
     let sents = sentences(text, p.start as usize, p.end as usize);
     let drop: Vec<bool> = sents
         .iter()

@@ -6,7 +6,7 @@
 //! with probability ≥ [`MIN_RECALL_AT_THRESHOLD`]: every candidate is verified exactly
 //! afterwards, so extra candidates cost time, never precision.
 
-use crate::records::{partition, BandRecord, PARTITION_BITS};
+use crate::records::{partition, BandRecord};
 use crate::shingle::finalize;
 use rayon::prelude::*;
 
@@ -73,13 +73,12 @@ pub fn band_records(sig: &[u32], bands: usize, rows: usize, para: u64, out: &mut
 }
 
 /// The reduce of the band stage: distinct candidate pairs (a < b) from band records,
-/// sorted. Records are grouped by [`partition`] of their key and each partition is
-/// sorted and scanned on its own, in parallel.
-pub fn candidate_pairs(records: Vec<BandRecord>) -> Vec<(u64, u64)> {
-    let mut pairs: Vec<(u64, u64)> = partitioned(records, |r| r.key)
+/// sorted. Records are cut by [`partition`] of their key and each partition is scanned
+/// on its own, in parallel.
+pub fn candidate_pairs(mut records: Vec<BandRecord>) -> Vec<(u64, u64)> {
+    let mut pairs: Vec<(u64, u64)> = sort_into_partitions(&mut records, |r| r.key)
         .into_par_iter()
-        .flat_map_iter(|mut part| {
-            part.sort_unstable();
+        .flat_map_iter(|part| {
             let mut out = Vec::new();
             for run in part.chunk_by(|x, y| x.key == y.key) {
                 if run.len() > 1 {
@@ -89,6 +88,7 @@ pub fn candidate_pairs(records: Vec<BandRecord>) -> Vec<(u64, u64)> {
             out
         })
         .collect();
+    drop(records);
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
@@ -118,11 +118,23 @@ pub fn bucket_pairs(ids: impl Iterator<Item = u64> + Clone, out: &mut Vec<(u64, 
     }
 }
 
-/// Splits records into the 2^[`PARTITION_BITS`] partitions of their key.
-pub fn partitioned<T: Send>(records: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
-    let mut parts: Vec<Vec<T>> = (0..1usize << PARTITION_BITS).map(|_| Vec::new()).collect();
-    for r in records {
-        parts[partition(key(&r))].push(r);
+/// Sorts `records` in place and returns them cut into their partitions (the
+/// 2^[`PARTITION_BITS`](crate::records::PARTITION_BITS) values of [`partition`] of their key, in order; empty ones left
+/// out). The partition is the top bits of the key, so sorting by the record's order,
+/// which starts with the key, also sorts by partition: no copy is made.
+pub fn sort_into_partitions<T: Ord + Send + Sync>(
+    records: &mut [T],
+    key: impl Fn(&T) -> u64 + Sync,
+) -> Vec<&[T]> {
+    records.par_sort_unstable();
+    let mut parts = Vec::new();
+    let mut rest: &[T] = records;
+    while let Some(first) = rest.first() {
+        let part = partition(key(first));
+        let len = rest.partition_point(|r| partition(key(r)) == part);
+        let (head, tail) = rest.split_at(len);
+        parts.push(head);
+        rest = tail;
     }
     parts
 }

@@ -21,7 +21,7 @@
 
 use rayon::prelude::*;
 
-use crate::lsh::{partitioned, ALL_PAIRS_MAX};
+use crate::lsh::{sort_into_partitions, ALL_PAIRS_MAX};
 use crate::records::SeedPosting;
 use crate::shingle::kgrams;
 
@@ -50,6 +50,11 @@ impl TokenTable {
     /// Number of paragraphs.
     pub fn len(&self) -> usize {
         self.offsets.len().saturating_sub(1)
+    }
+
+    /// Number of tokens in all paragraphs.
+    pub fn n_tokens(&self) -> usize {
+        self.hashes.len()
     }
 
     /// True if there are no paragraphs.
@@ -191,11 +196,10 @@ pub fn seed_postings(
 /// The reduce of the seed stage: seed matches from postings, sorted by paragraph pair.
 /// A self match inside one paragraph is kept only when its two seeds are at least
 /// `min_words` apart, since the two copies of a repeat may not overlap.
-pub fn seed_matches(postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
-    let mut matches: Vec<SeedMatch> = partitioned(postings, |p| p.hash)
+pub fn seed_matches(mut postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
+    let mut matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
         .into_par_iter()
-        .flat_map_iter(|mut part| {
-            part.sort_unstable();
+        .flat_map_iter(|part| {
             let mut out = Vec::new();
             for run in part.chunk_by(|x, y| x.hash == y.hash) {
                 run_matches(run, min_words, &mut out);
@@ -203,6 +207,7 @@ pub fn seed_matches(postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMat
             out
         })
         .collect();
+    drop(postings);
     matches.par_sort_unstable();
     matches.dedup();
     matches

@@ -26,31 +26,33 @@ use crate::passage::{
 use crate::records::BandRecord;
 use crate::segment::{self, Paragraph};
 use crate::shingle::{jaccard, shingle_set};
-use crate::sketch::{estimate, MinHasher};
-
-/// A candidate whose MinHash estimate is this far below the threshold is rejected
-/// without computing its exact Jaccard: at 128 slots that is more than five standard
-/// errors, so no true pair is lost in practice, and the estimate never accepts a pair.
-const ESTIMATE_SLACK: f64 = 0.2;
+use crate::sketch::MinHasher;
 
 /// One file after segmentation and tokenization.
+///
+/// Only token hashes are kept, not their spans (a span costs twice a hash): the spans
+/// of the few paragraphs that are reported are recomputed by [`Self::paragraph_tokens`],
+/// which runs the same deterministic tokenizer again.
 #[derive(Clone, Debug, Default)]
 pub struct DocAnalysis {
     /// Paragraphs in file order.
     pub paragraphs: Vec<Paragraph>,
-    /// All tokens of the file's paragraphs, in order.
-    pub tokens: Vec<Token>,
-    /// For each paragraph, its range in `tokens`.
-    pub para_tokens: Vec<(u32, u32)>,
+    /// Token hashes of all paragraphs, in order. Emptied by [`take_token_table`].
+    pub hashes: Vec<u64>,
+    /// Number of tokens of each paragraph.
+    pub token_counts: Vec<u32>,
 }
 
 impl DocAnalysis {
-    /// The tokens of paragraph `ordinal`.
-    pub fn paragraph_tokens(&self, ordinal: usize) -> &[Token] {
-        match self.para_tokens.get(ordinal) {
-            Some(&(s, e)) => &self.tokens[s as usize..e as usize],
-            None => &[],
+    /// The tokens (hash and original byte span) of paragraph `ordinal` of `text`, the
+    /// text this analysis was made from.
+    pub fn paragraph_tokens(&self, text: &str, ordinal: usize) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        if let Some(p) = self.paragraphs.get(ordinal) {
+            let slice = text.get(p.start as usize..p.end as usize).unwrap_or("");
+            tokenize(slice, p.start, &mut tokens);
         }
+        tokens
     }
 }
 
@@ -58,17 +60,19 @@ impl DocAnalysis {
 pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
     let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
     let mut tokens = Vec::new();
-    let mut para_tokens = Vec::with_capacity(paragraphs.len());
+    let mut hashes = Vec::new();
+    let mut token_counts = Vec::with_capacity(paragraphs.len());
     for p in &paragraphs {
-        let begin = tokens.len() as u32;
+        tokens.clear();
         let text = doc.text.get(p.start as usize..p.end as usize).unwrap_or("");
         tokenize(text, p.start, &mut tokens);
-        para_tokens.push((begin, tokens.len() as u32));
+        hashes.extend(tokens.iter().map(|t| t.hash));
+        token_counts.push(tokens.len() as u32);
     }
     DocAnalysis {
         paragraphs,
-        tokens,
-        para_tokens,
+        hashes,
+        token_counts,
     }
 }
 
@@ -191,11 +195,29 @@ struct ParaRef {
 pub fn token_table(analyses: &[DocAnalysis]) -> TokenTable {
     let mut table = TokenTable::new();
     for an in analyses {
-        for &(s, e) in &an.para_tokens {
-            table.push(an.tokens[s as usize..e as usize].iter().map(|t| t.hash));
-        }
+        push_paragraphs(&mut table, an);
     }
     table
+}
+
+/// [`token_table`], moving the hashes out of `analyses` one document at a time, so they
+/// are never held twice.
+pub fn take_token_table(analyses: &mut [DocAnalysis]) -> TokenTable {
+    let mut table = TokenTable::new();
+    for an in analyses.iter_mut() {
+        push_paragraphs(&mut table, an);
+        an.hashes = Vec::new();
+    }
+    table
+}
+
+fn push_paragraphs(table: &mut TokenTable, an: &DocAnalysis) {
+    let mut at = 0usize;
+    for &n in &an.token_counts {
+        let end = (at + n as usize).min(an.hashes.len());
+        table.push(an.hashes[at..end].iter().copied());
+        at = end;
+    }
 }
 
 /// Runs the whole pipeline over `docs`, given in input order. In the findings, a
@@ -208,8 +230,8 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
         timings.push((name, now - clock));
         clock = now;
     };
-    let analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
-    let table = token_table(&analyses);
+    let mut analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
+    let table = take_token_table(&mut analyses);
     let refs: Vec<ParaRef> = analyses
         .iter()
         .enumerate()
@@ -223,7 +245,7 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
     lap("segment+normalize");
     let mut stats = Stats {
         paragraphs: refs.len(),
-        tokens: analyses.iter().map(|a| a.tokens.len()).sum(),
+        tokens: table.n_tokens(),
         ..Stats::default()
     };
 
@@ -268,12 +290,15 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
                     .into_iter()
                     .map(|(iv, sim)| {
                         let r = refs[iv.para as usize];
-                        let toks = analyses[r.doc as usize].paragraph_tokens(r.ordinal as usize);
+                        let toks = analyses[r.doc as usize]
+                            .paragraph_tokens(&docs[r.doc as usize].text, r.ordinal as usize);
                         Occurrence {
                             doc: r.doc,
                             paragraph: r.ordinal,
-                            start: toks[iv.start as usize].start,
-                            end: toks[iv.end as usize - 1].end,
+                            start: toks.get(iv.start as usize).map_or(0, |t| t.start),
+                            end: toks
+                                .get((iv.end as usize).saturating_sub(1))
+                                .map_or(0, |t| t.end),
                             words: iv.end - iv.start,
                             similarity: sim,
                         }
@@ -340,40 +365,35 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
     }
     distinct.sort_unstable();
 
+    // Signatures are consumed as soon as their band keys are made: only the 16-byte
+    // band records stay in memory, and candidates are verified by exact Jaccard.
     let hasher = MinHasher::new(config.num_perm);
     let (bands, rows) = choose_bands(config.threshold, config.num_perm);
-    let sigs: Vec<Vec<u32>> = distinct
+    let records: Vec<BandRecord> = distinct
         .par_iter()
-        .map_init(Vec::new, |buf, &p| {
-            crate::shingle::shingles(table.get(p as usize), config.shingle_size, buf);
-            let mut sig = Vec::with_capacity(config.num_perm);
-            hasher.sign(buf, &mut sig);
-            sig
-        })
-        .collect();
-    let records = distinct
-        .par_iter()
-        .zip(&sigs)
-        .flat_map_iter(|(&p, sig)| {
-            band_keys(sig, bands, rows).map(move |key| BandRecord {
-                key,
-                para: u64::from(p),
-            })
-        })
+        .map_init(
+            || (Vec::new(), Vec::with_capacity(config.num_perm)),
+            |(buf, sig), &p| {
+                crate::shingle::shingles(table.get(p as usize), config.shingle_size, buf);
+                hasher.sign(buf, sig);
+                band_keys(sig, bands, rows)
+                    .map(|key| BandRecord {
+                        key,
+                        para: u64::from(p),
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .flatten_iter()
         .collect();
     let candidates: Vec<(u32, u32)> = candidate_pairs(records)
         .into_iter()
         .map(|(a, b)| (a as u32, b as u32))
         .collect();
-    let row_of = |p: u32| distinct.binary_search(&p).unwrap_or(0);
     let verified = candidates
         .par_iter()
         .copied()
-        .filter(|&(a, b)| {
-            let est = estimate(&sigs[row_of(a)], &sigs[row_of(b)]);
-            est >= config.threshold - ESTIMATE_SLACK
-                && jaccard(&shingles(a), &shingles(b)) >= config.threshold
-        })
+        .filter(|&(a, b)| jaccard(&shingles(a), &shingles(b)) >= config.threshold)
         .collect();
     ParagraphPairs {
         exact,
