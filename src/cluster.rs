@@ -84,6 +84,35 @@ pub fn split_by_kept<T: Copy>(
     out
 }
 
+/// [`split_by_kept`] for passages: `fit(kept, member)` returns the part of the member
+/// that aligns with the kept occurrence and its similarity; the group holds that part.
+pub fn split_fitted(
+    members: &[Interval],
+    threshold: f64,
+    fit: impl Fn(Interval, Interval) -> (Interval, f64),
+) -> Vec<Vec<(Interval, f64)>> {
+    let mut out = Vec::new();
+    let mut rest: Vec<Interval> = members.to_vec();
+    while rest.len() >= 2 {
+        let kept = rest[0];
+        let mut group = vec![(kept, 1.0)];
+        let mut next = Vec::new();
+        for &m in &rest[1..] {
+            let (part, sim) = fit(kept, m);
+            if sim >= threshold && !part.is_empty() {
+                group.push((part, sim));
+            } else {
+                next.push(m);
+            }
+        }
+        if group.len() >= 2 {
+            out.push(group);
+        }
+        rest = next;
+    }
+    out
+}
+
 /// A passage occurrence: token range `[start, end)` of dense paragraph `para`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Interval {
@@ -96,61 +125,179 @@ pub struct Interval {
 }
 
 impl Interval {
-    fn len(&self) -> u32 {
+    /// Number of tokens.
+    pub fn len(&self) -> u32 {
         self.end - self.start
+    }
+
+    /// True if the interval holds no token.
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
     }
 }
 
 /// Groups passage occurrences into clusters of the same passage.
 ///
-/// Nodes are intervals. Two intervals of one paragraph are the same node when they
-/// overlap by at least half of the shorter one; each aligned pair joins its two nodes.
-/// In every resulting set, the intervals of one paragraph that overlap are merged into
-/// one occurrence (intervals that do not overlap stay apart: a passage can repeat
-/// inside a paragraph). Returns the sets' occurrences, sorted, ordered by first
-/// occurrence; the caller re-verifies them against the kept one.
+/// Two intervals of one paragraph are the same occurrence ("node") when they overlap by
+/// at least half of the longer one: different partners align the same passage with
+/// slightly different ends. A node's span is the union of its intervals. Each aligned
+/// pair joins its two nodes. Intervals that overlap less stay separate nodes, so a short
+/// passage inside a long aligned region is not swallowed by it. Returns each set's node
+/// spans, sorted; the caller re-verifies them against the kept one
+/// ([`split_by_kept`]) and drops overlapping leftovers ([`drop_overlapping`]).
 pub fn passage_groups(pairs: &[(Interval, Interval)]) -> Vec<Vec<Interval>> {
-    let mut nodes: Vec<Interval> = pairs.iter().flat_map(|&(x, y)| [x, y]).collect();
-    nodes.sort_unstable();
-    nodes.dedup();
-    let index = |iv: &Interval| nodes.binary_search(iv).unwrap_or(0) as u32;
-    let mut uf = UnionFind::new(nodes.len());
-    // Same-paragraph overlaps: nodes are sorted by (para, start), so the earlier
-    // intervals that can overlap the current one are those still open at its start.
+    let mut intervals: Vec<Interval> = pairs.iter().flat_map(|&(x, y)| [x, y]).collect();
+    intervals.sort_unstable();
+    intervals.dedup();
+    let index = |iv: &Interval| intervals.binary_search(iv).unwrap_or(0) as u32;
+    let mut same = UnionFind::new(intervals.len());
+    // Intervals are sorted by (para, start), so the earlier ones that can overlap the
+    // current one are those still open at its start.
     let mut open: Vec<usize> = Vec::new();
-    for (i, iv) in nodes.iter().enumerate() {
-        open.retain(|&j| nodes[j].para == iv.para && nodes[j].end > iv.start);
+    for (i, iv) in intervals.iter().enumerate() {
+        open.retain(|&j| intervals[j].para == iv.para && intervals[j].end > iv.start);
         for &j in &open {
-            let other = nodes[j];
+            let other = intervals[j];
             let overlap = other.end.min(iv.end) - iv.start;
-            if 2 * overlap >= other.len().min(iv.len()) {
-                uf.union(i as u32, j as u32);
+            if 2 * overlap >= other.len().max(iv.len()) {
+                same.union(i as u32, j as u32);
             }
         }
         open.push(i);
     }
-    for (x, y) in pairs {
-        uf.union(index(x), index(y));
+    // Node spans: the union of each node's intervals, held at the node's root.
+    let mut span: Vec<Interval> = intervals.clone();
+    for i in 0..intervals.len() as u32 {
+        let root = same.find(i) as usize;
+        let iv = intervals[i as usize];
+        span[root].start = span[root].start.min(iv.start);
+        span[root].end = span[root].end.max(iv.end);
     }
-    uf.groups()
+    let mut linked = UnionFind::new(intervals.len());
+    for (x, y) in pairs {
+        let (a, b) = (same.find(index(x)), same.find(index(y)));
+        linked.union(a, b);
+    }
+    linked
+        .groups()
         .into_iter()
-        .map(|members| merge_overlapping(members.iter().map(|&m| nodes[m as usize])))
-        .filter(|occ| occ.len() >= 2)
+        .map(|members| {
+            let mut nodes: Vec<Interval> = members
+                .into_iter()
+                .filter(|&m| same.find(m) == m)
+                .map(|m| span[m as usize])
+                .collect();
+            nodes.sort_unstable();
+            nodes
+        })
+        .filter(|nodes| nodes.len() >= 2)
         .collect()
 }
 
-/// Merges overlapping intervals of the same paragraph; input sorted.
-fn merge_overlapping(sorted: impl Iterator<Item = Interval>) -> Vec<Interval> {
-    let mut out: Vec<Interval> = Vec::new();
-    for iv in sorted {
-        match out.last_mut() {
-            Some(last) if last.para == iv.para && iv.start < last.end => {
-                last.end = last.end.max(iv.end);
-            }
-            _ => out.push(iv),
+/// Keeps, in each paragraph, only members that do not overlap a better one: the kept
+/// occurrence first, then by decreasing similarity. The group stays sorted, kept first;
+/// a group left with one member is emptied.
+pub fn drop_overlapping(group: Vec<(Interval, f64)>) -> Vec<(Interval, f64)> {
+    let mut order: Vec<usize> = (1..group.len()).collect();
+    order.sort_by(|&x, &y| group[y].1.total_cmp(&group[x].1).then(x.cmp(&y)));
+    let mut chosen: Vec<(Interval, f64)> = vec![group[0]];
+    for i in order {
+        let (iv, _) = group[i];
+        let clash = chosen
+            .iter()
+            .any(|(c, _)| c.para == iv.para && c.start < iv.end && iv.start < c.end);
+        if !clash {
+            chosen.push(group[i]);
         }
     }
-    out
+    chosen[1..].sort_by_key(|x| x.0);
+    if chosen.len() < 2 {
+        chosen.clear();
+    }
+    chosen
+}
+
+/// Most alignments of one paragraph examined by [`complete_groups`] for one group: bounds
+/// the work on a boilerplate paragraph aligned with thousands of others.
+pub const MAX_PROJECTIONS: usize = 4096;
+
+/// Completes passage groups through alignments that cover more than the passage.
+///
+/// Seed matches of boilerplate are stars to the first paragraph holding them, so a
+/// passage P of that paragraph K is aligned with each other paragraph on whatever span
+/// the two share, often much more than P. Such an alignment (K ⊇ P ↔ Y) proves that Y
+/// holds P too, at the same offset along the alignment. For each group, every alignment
+/// of the kept occurrence's paragraph whose span covers at least 90 % of the kept
+/// occurrence is projected onto its other side (trying a shift of up to ±2 words, for
+/// copies with insertions or deletions); the projection joins the group when its
+/// `similarity` to the kept occurrence passes `threshold` and it does not overlap a
+/// member already there. Groups stay sorted, the kept occurrence first.
+pub fn complete_groups(
+    groups: Vec<Vec<(Interval, f64)>>,
+    pairs: &[(Interval, Interval)],
+    threshold: f64,
+    similarity: impl Fn(Interval, Interval) -> f64 + Sync,
+) -> Vec<Vec<(Interval, f64)>> {
+    use rayon::prelude::*;
+    let mut edges: Vec<(Interval, Interval)> =
+        pairs.iter().flat_map(|&(x, y)| [(x, y), (y, x)]).collect();
+    edges.sort_unstable();
+    groups
+        .into_par_iter()
+        .map(|mut group| {
+            let kept = group[0].0;
+            let first = edges.partition_point(|e| e.0.para < kept.para);
+            let mut added = Vec::new();
+            for &(this, other) in edges[first..]
+                .iter()
+                .take_while(|e| e.0.para == kept.para)
+                .take(MAX_PROJECTIONS)
+            {
+                let overlap = this
+                    .end
+                    .min(kept.end)
+                    .saturating_sub(this.start.max(kept.start));
+                if 10 * overlap < 9 * kept.len() {
+                    continue;
+                }
+                let best = (-2i64..=2)
+                    .filter_map(|shift| project(kept, this, other, shift))
+                    .map(|iv| (iv, similarity(kept, iv)))
+                    .fold(None, |best: Option<(Interval, f64)>, c| match best {
+                        Some(b) if b.1 >= c.1 => Some(b),
+                        _ => Some(c),
+                    });
+                let Some((iv, sim)) = best else {
+                    continue;
+                };
+                let overlaps = |m: &(Interval, f64)| {
+                    m.0.para == iv.para && m.0.start < iv.end && iv.start < m.0.end
+                };
+                if sim >= threshold && !group.iter().any(overlaps) && !added.iter().any(overlaps) {
+                    added.push((iv, sim));
+                }
+            }
+            group.extend(added);
+            group[1..].sort_by_key(|x| x.0);
+            group
+        })
+        .collect()
+}
+
+/// `kept` (inside `this`) carried along the alignment `this ↔ other`, shifted by `shift`
+/// words and clipped to `other`.
+fn project(kept: Interval, this: Interval, other: Interval, shift: i64) -> Option<Interval> {
+    let offset = i64::from(other.start) - i64::from(this.start) + shift;
+    let start = (i64::from(kept.start) + offset).max(i64::from(other.start));
+    let end = (i64::from(kept.end) + offset).min(i64::from(other.end));
+    if start >= end {
+        return None;
+    }
+    Some(Interval {
+        para: other.para,
+        start: start as u32,
+        end: end as u32,
+    })
 }
 
 #[cfg(test)]

@@ -506,6 +506,53 @@ pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
     2.0 * banded_lcs(a, b, band) as f64 / (a.len() + b.len()) as f64
 }
 
+/// Where `pattern` best fits inside `region`: the sub-range of `region` that aligns with
+/// the whole of `pattern` with the fewest word edits (insertions, deletions,
+/// substitutions; leading and trailing words of `region` are free), ties broken by more
+/// equal words. Returns (start, end, equal words). Cost O(|pattern| × |region|); for
+/// pairs beyond [`MAX_FIT_CELLS`] the whole region is taken, as [`similarity`] would.
+pub fn fit(pattern: &[u64], region: &[u64]) -> (usize, usize, usize) {
+    let (m, n) = (pattern.len(), region.len());
+    if m == 0 || n == 0 || m.saturating_mul(n) > MAX_FIT_CELLS {
+        let lcs = if m == 0 || n == 0 {
+            0
+        } else {
+            (similarity(pattern, region) * (m + n) as f64 / 2.0).round() as usize
+        };
+        return (0, n, lcs);
+    }
+    // Cell = (edits, -matches, start in region), compared lexicographically.
+    type Cell = (u32, i32, u32);
+    let mut prev: Vec<Cell> = (0..=n as u32).map(|j| (0, 0, j)).collect();
+    let mut cur: Vec<Cell> = vec![(0, 0, 0); n + 1];
+    for i in 1..=m {
+        cur[0] = (i as u32, 0, 0);
+        for j in 1..=n {
+            let hit = pattern[i - 1] == region[j - 1];
+            let d = prev[j - 1];
+            let diag = if hit {
+                (d.0, d.1 - 1, d.2)
+            } else {
+                (d.0 + 1, d.1, d.2)
+            };
+            let up = (prev[j].0 + 1, prev[j].1, prev[j].2);
+            let left = (cur[j - 1].0 + 1, cur[j - 1].1, cur[j - 1].2);
+            cur[j] = diag.min(up).min(left);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let (end, best) = prev
+        .iter()
+        .enumerate()
+        .skip(1)
+        .min_by_key(|&(j, c)| (c.0, c.1, j))
+        .map_or((n, (0, 0, 0)), |(j, &c)| (j, c));
+    (best.2 as usize, end, (-best.1) as usize)
+}
+
+/// Largest |pattern| × |region| that [`fit`] aligns exactly.
+pub const MAX_FIT_CELLS: usize = 1 << 22;
+
 /// Widest band of [`similarity`].
 pub const MAX_SIM_BAND: usize = 256;
 
@@ -760,6 +807,19 @@ mod tests {
             let want = xdrop_reference(a.len(), b.len(), eq);
             assert_eq!(got, want, "{a:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn fit_finds_the_passage_inside_a_longer_region() {
+        let p = words("the final answer is the political solution");
+        let r = words("x y the final answer is the political solution z w");
+        assert_eq!(fit(&p, &r), (2, 9, 7));
+        // One word changed inside: still placed, one fewer equal word.
+        let r = words("a the final answer was the political solution b");
+        assert_eq!(fit(&p, &r), (1, 8, 6));
+        // A region shorter than the pattern is used whole.
+        let r = words("final answer is");
+        assert_eq!(fit(&p, &r), (0, 3, 3));
     }
 
     #[test]

@@ -15,13 +15,16 @@
 
 use rayon::prelude::*;
 
-use crate::cluster::{passage_groups, split_by_kept, Interval, UnionFind};
+use crate::cluster::{
+    complete_groups, drop_overlapping, passage_groups, split_by_kept, split_fitted, Interval,
+    UnionFind,
+};
 use crate::config::Config;
 use crate::corpus::Document;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands};
 use crate::normalize::{tokenize, Token};
 use crate::passage::{
-    align_all, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
+    align_all, fit, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
 };
 use crate::records::BandRecord;
 use crate::segment::{self, Paragraph};
@@ -487,13 +490,39 @@ pub fn passage_clusters(
             )
         })
         .collect();
-    let span = |iv: Interval| &table.get(iv.para as usize)[iv.start as usize..iv.end as usize];
-    passage_groups(&pairs)
+    let span = |iv: Interval| {
+        let tokens = table.get(iv.para as usize);
+        tokens
+            .get(iv.start as usize..iv.end as usize)
+            .unwrap_or(&[])
+    };
+    // A node's span is the union of what its partners aligned, often more than the
+    // passage; each member is therefore fitted to the kept occurrence, and its row is
+    // the part of it that aligns with the kept one.
+    let fitted = |kept: Interval, m: Interval| {
+        let (s, e, matches) = fit(span(kept), span(m));
+        let iv = Interval {
+            para: m.para,
+            start: m.start + s as u32,
+            end: m.start + e as u32,
+        };
+        let total = kept.len() + iv.len();
+        let sim = if total == 0 || (iv.len() as usize) < config.min_words {
+            0.0
+        } else {
+            2.0 * matches as f64 / total as f64
+        };
+        (iv, sim)
+    };
+    let groups: Vec<Vec<(Interval, f64)>> = passage_groups(&pairs)
         .par_iter()
-        .flat_map_iter(|occ| {
-            split_by_kept(occ, config.passage_similarity, |kept, m| {
-                similarity(span(kept), span(m))
-            })
-        })
-        .collect()
+        .flat_map_iter(|occ| split_fitted(occ, config.passage_similarity, fitted))
+        .collect();
+    complete_groups(groups, &pairs, config.passage_similarity, |kept, m| {
+        similarity(span(kept), span(m))
+    })
+    .into_iter()
+    .map(drop_overlapping)
+    .filter(|g| !g.is_empty())
+    .collect()
 }
