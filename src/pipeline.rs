@@ -286,8 +286,9 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
         }
         let groups = passage_clusters(&table, &reported, config, &mut stats);
         lap("passages");
-        clusters.extend(groups.into_iter().map(|g| {
-            Cluster {
+        let passages: Vec<Cluster> = groups
+            .into_par_iter()
+            .map(|g| Cluster {
                 kind: Kind::Passage,
                 occurrences: g
                     .into_iter()
@@ -307,8 +308,9 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
                         }
                     })
                     .collect(),
-            }
-        }));
+            })
+            .collect();
+        clusters.extend(passages);
     }
     clusters.sort_by(|x, y| {
         let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
