@@ -54,6 +54,12 @@ impl UnionFind {
     }
 }
 
+/// Most kept occurrences tried when splitting one linked set. Each round compares every
+/// remaining member with one kept occurrence, so this bounds the work on a set chained
+/// through many different texts (boilerplate variants) at O(rounds × members); members
+/// left after the last round are not reported.
+pub const MAX_SPLIT_ROUNDS: usize = 64;
+
 /// Star re-verification: splits `members` (sorted, the first is kept) into groups whose
 /// every member has `similarity(kept, member) >= threshold`. Returns each group with the
 /// members' similarities (1.0 for the kept one); groups of one are dropped.
@@ -64,7 +70,9 @@ pub fn split_by_kept<T: Copy>(
 ) -> Vec<Vec<(T, f64)>> {
     let mut out = Vec::new();
     let mut rest: Vec<T> = members.to_vec();
-    while rest.len() >= 2 {
+    let mut rounds = 0;
+    while rest.len() >= 2 && rounds < MAX_SPLIT_ROUNDS {
+        rounds += 1;
         let kept = rest[0];
         let mut group = vec![(kept, 1.0)];
         let mut next = Vec::new();
@@ -93,7 +101,9 @@ pub fn split_fitted(
 ) -> Vec<Vec<(Interval, f64)>> {
     let mut out = Vec::new();
     let mut rest: Vec<Interval> = members.to_vec();
-    while rest.len() >= 2 {
+    let mut rounds = 0;
+    while rest.len() >= 2 && rounds < MAX_SPLIT_ROUNDS {
+        rounds += 1;
         let kept = rest[0];
         let mut group = vec![(kept, 1.0)];
         let mut next = Vec::new();

@@ -513,6 +513,12 @@ pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
 /// pairs beyond [`MAX_FIT_CELLS`] the whole region is taken, as [`similarity`] would.
 pub fn fit(pattern: &[u64], region: &[u64]) -> (usize, usize, usize) {
     let (m, n) = (pattern.len(), region.len());
+    // The common case, an exact copy inside the region, needs no alignment.
+    if m > 0 && m <= n {
+        if let Some(s) = region.windows(m).position(|w| w == pattern) {
+            return (s, s + m, m);
+        }
+    }
     if m == 0 || n == 0 || m.saturating_mul(n) > MAX_FIT_CELLS {
         let lcs = if m == 0 || n == 0 {
             0
@@ -551,7 +557,7 @@ pub fn fit(pattern: &[u64], region: &[u64]) -> (usize, usize, usize) {
 }
 
 /// Largest |pattern| × |region| that [`fit`] aligns exactly.
-pub const MAX_FIT_CELLS: usize = 1 << 22;
+pub const MAX_FIT_CELLS: usize = 1 << 18;
 
 /// Widest band of [`similarity`].
 pub const MAX_SIM_BAND: usize = 256;

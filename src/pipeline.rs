@@ -286,6 +286,25 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
         }
         let groups = passage_clusters(&table, &reported, config, &mut stats);
         lap("passages");
+        // Token spans are recomputed once per paragraph that holds a passage.
+        let mut holders: Vec<u32> = groups.iter().flatten().map(|(iv, _)| iv.para).collect();
+        holders.sort_unstable();
+        holders.dedup();
+        let spans: Vec<Vec<Token>> = holders
+            .par_iter()
+            .map(|&p| {
+                let r = refs[p as usize];
+                analyses[r.doc as usize]
+                    .paragraph_tokens(&docs[r.doc as usize].text, r.ordinal as usize)
+            })
+            .collect();
+        let tokens_of = |p: u32| {
+            holders
+                .binary_search(&p)
+                .ok()
+                .and_then(|i| spans.get(i))
+                .map_or(&[][..], |v| v.as_slice())
+        };
         let passages: Vec<Cluster> = groups
             .into_par_iter()
             .map(|g| Cluster {
@@ -294,8 +313,7 @@ pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
                     .into_iter()
                     .map(|(iv, sim)| {
                         let r = refs[iv.para as usize];
-                        let toks = analyses[r.doc as usize]
-                            .paragraph_tokens(&docs[r.doc as usize].text, r.ordinal as usize);
+                        let toks = tokens_of(iv.para);
                         Occurrence {
                             doc: r.doc,
                             paragraph: r.ordinal,
@@ -451,6 +469,14 @@ fn sequence_key(tokens: &[u64]) -> u64 {
     crate::shingle::mix(tokens)
 }
 
+/// How many words of `a` (with repeats) also occur in `b`: an upper bound on the words
+/// any alignment of the two can match.
+fn shared_words(a: &[u64], b: &[u64]) -> usize {
+    let mut sorted = b.to_vec();
+    sorted.sort_unstable();
+    a.iter().filter(|t| sorted.binary_search(t).is_ok()).count()
+}
+
 /// The passage stage over paragraphs not already `reported` as duplicate paragraphs:
 /// groups of occurrences of one passage (sorted, the kept one first) with each one's
 /// similarity to the kept one.
@@ -502,6 +528,13 @@ pub fn passage_clusters(
     // passage; each member is therefore fitted to the kept occurrence, and its row is
     // the part of it that aligns with the kept one.
     let fitted = |kept: Interval, m: Interval| {
+        let rejected = (Interval { end: m.start, ..m }, 0.0);
+        // Cheap bound first: at most `shared` words can match, and the fitted part holds
+        // at least that many, so the similarity is at most 2·shared/(|kept| + shared).
+        let shared = shared_words(span(kept), span(m));
+        if 2.0 * (shared as f64) < config.passage_similarity * (kept.len() as f64 + shared as f64) {
+            return rejected;
+        }
         let (s, e, matches) = fit(span(kept), span(m));
         let iv = Interval {
             para: m.para,
