@@ -114,8 +114,19 @@ impl Class {
 fn classify(c: char) -> Class {
     match hot_entry(c) {
         Some(entry) => entry.class,
+        None if is_plain_cjk(c) => Class::Grapheme,
         None => classify_general(c),
     }
+}
+
+/// Han ideographs, Hiragana and Katakana letters that NFKC, case folding and diacritic
+/// folding all leave unchanged: the hot path of Chinese and Japanese text, where every
+/// such char is a token of its own (a test checks them against the general path).
+fn is_plain_cjk(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+    )
 }
 
 const fn classify_ascii(byte: u8) -> Class {
@@ -960,7 +971,14 @@ impl<F: FnMut(&str, Range<usize>)> Walker<'_, '_, F> {
         let chars = self.unit.chars(self.original);
         if !chars.is_empty() {
             let span = self.unit.start..self.unit.end;
-            if self.unit.fast && self.path == Path::Auto {
+            let mut it = chars.chars();
+            let single_cjk = match (it.next(), it.next()) {
+                (Some(c), None) => is_plain_cjk(c),
+                _ => false,
+            };
+            if single_cjk && self.path == Path::Auto {
+                emit_nonempty(chars, span, self.emit);
+            } else if self.unit.fast && self.path == Path::Auto {
                 let result = &mut self.buffers.result;
                 result.clear();
                 fold_fast(chars, result);
@@ -1529,6 +1547,28 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn plain_cjk_fast_path_agrees_with_the_general_path() {
+        let mut text = String::new();
+        for cp in (0x3000u32..=0x30FF)
+            .chain(0x3400..=0x4DBF)
+            .chain(0x4E00..=0x9FFF)
+        {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            if is_plain_cjk(c) {
+                assert_eq!(classify_general(c), Class::Grapheme, "U+{cp:04X}");
+            }
+            text.push(c);
+            text.push(' ');
+        }
+        assert_eq!(
+            words_via(&text, Path::Auto),
+            words_via(&text, Path::ForceSlow)
+        );
     }
 
     struct XorShift(u64);
