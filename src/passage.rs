@@ -276,6 +276,8 @@ pub fn align_pair(
     let mut extensions = 0;
     for m in group {
         let (ia, ib) = (m.pos_a as usize, m.pos_b as usize);
+        // Matches come in order of pos_a: a region ending before ia covers no later one.
+        covered.retain(|c| c.a_end as usize > ia);
         if covered.iter().any(|c| {
             (c.a_start as usize..c.a_end as usize).contains(&ia)
                 && (c.b_start as usize..c.b_end as usize).contains(&ib)
