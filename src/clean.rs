@@ -13,6 +13,7 @@
 use std::ops::Range;
 
 use crate::corpus::Document;
+use crate::normalize::Token;
 use crate::pipeline::{DocAnalysis, Findings, Kind};
 use crate::segment::{sentences, Paragraph};
 
@@ -39,13 +40,15 @@ pub fn removals(findings: &Findings, docs: &[Document]) -> Vec<Vec<Range<usize>>
         let Some(an) = findings.analyses.get(d) else {
             continue;
         };
-        let mut whole = dropped_paragraphs[d].clone();
+        let mut whole = std::mem::take(&mut dropped_paragraphs[d]);
+        whole.sort_unstable();
+        let n_dropped = whole.len();
         let mut partial: Vec<Range<usize>> = Vec::new();
         let spans = &mut passage_spans[d];
         spans.sort_unstable();
         for run in spans.chunk_by(|x, y| x.0 == y.0) {
             let ordinal = run[0].0;
-            if whole.contains(&ordinal) {
+            if whole[..n_dropped].binary_search(&ordinal).is_ok() {
                 continue;
             }
             let covered: Vec<(u32, u32)> = run.iter().map(|&(_, s, e)| (s, e)).collect();
@@ -84,19 +87,26 @@ fn sentence_removals(
         return SentenceCut::None;
     };
     let tokens = an.paragraph_tokens(text, ordinal);
+    let hit = covered_tokens(&tokens, covered);
     let sents = sentences(text, p.start as usize, p.end as usize);
+    // Tokens and sentences are both in text order: one sweep counts, per sentence, the
+    // tokens inside it and those of them a passage covers.
+    let mut next = 0;
     let drop: Vec<bool> = sents
         .iter()
         .map(|s| {
-            let inside: Vec<_> = tokens
-                .iter()
-                .filter(|t| t.start as usize >= s.start && t.end as usize <= s.end)
-                .collect();
-            let hit = inside
-                .iter()
-                .filter(|t| covered.iter().any(|&(cs, ce)| t.start >= cs && t.end <= ce))
-                .count();
-            !inside.is_empty() && hit as f64 >= SENTENCE_COVERAGE * inside.len() as f64
+            while next < tokens.len() && (tokens[next].start as usize) < s.start {
+                next += 1;
+            }
+            let (mut inside, mut covered) = (0usize, 0usize);
+            while next < tokens.len() && (tokens[next].start as usize) < s.end {
+                if tokens[next].end as usize <= s.end {
+                    inside += 1;
+                    covered += usize::from(hit[next]);
+                }
+                next += 1;
+            }
+            inside > 0 && covered as f64 >= SENTENCE_COVERAGE * inside as f64
         })
         .collect();
     if !drop.iter().any(|&d| d) {
@@ -126,6 +136,25 @@ fn sentence_removals(
         i = j + 1;
     }
     SentenceCut::Some(out)
+}
+
+/// For each token (in text order), whether one of the `covered` spans holds it whole.
+/// A sweep: a token is held iff some span starting at or before it ends at or after it.
+fn covered_tokens(tokens: &[Token], covered: &[(u32, u32)]) -> Vec<bool> {
+    let mut spans = covered.to_vec();
+    spans.sort_unstable();
+    let mut next = 0;
+    let mut reach = None;
+    tokens
+        .iter()
+        .map(|t| {
+            while next < spans.len() && spans[next].0 <= t.start {
+                reach = reach.max(Some(spans[next].1));
+                next += 1;
+            }
+            reach.is_some_and(|end| end >= t.end)
+        })
+        .collect()
 }
 
 /// The bytes that remove paragraph `ordinal` with its line: from the start of its first

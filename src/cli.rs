@@ -46,7 +46,8 @@ pub enum Command {
 /// Options shared by both subcommands.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Write the CSV report to PATH instead of standard output.
+    /// Write the CSV report to PATH instead of standard output. A file is replaced
+    /// atomically (a symlink is followed); a device or FIFO is written in place.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Paragraph similarity threshold: Jaccard of word 5-gram sets, in (0, 1].
@@ -71,7 +72,8 @@ pub struct Common {
     /// Exit with status 1 when any duplicate is found.
     #[arg(long)]
     pub fail_on_duplicates: bool,
-    /// Overwrite an existing cleaned output.
+    /// Overwrite an existing cleaned output (for scan: replace files of the same name in
+    /// OUTDIR, leaving others).
     #[arg(long)]
     pub force: bool,
     /// Print no summary and no warnings.

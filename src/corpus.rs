@@ -4,9 +4,10 @@
 //! (original bytes plus a same-length UTF-8 view) and reports, without failing the run,
 //! every file it had to skip.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -24,8 +25,28 @@ pub struct InputFile {
     /// Where to read it.
     pub path: PathBuf,
     /// Its name in the report: the path relative to the scanned directory with `/`
-    /// separators, or the path as given for a file named directly.
+    /// separators, or the path as given for a file named directly. A file name that is
+    /// not UTF-8 is converted lossily here (and only here).
     pub name: String,
+    /// The same name as a relative OS path, without lossy conversion and without `.`,
+    /// `..` or root components: where the file goes in a cleaned corpus.
+    pub rel_path: PathBuf,
+    /// Its size when it was listed, if known. A file whose size differs when it is read
+    /// is being written to, and is skipped.
+    pub len: Option<u64>,
+}
+
+impl InputFile {
+    /// A file to read from `path`, named `name` in the report, of unknown size.
+    pub fn new(path: PathBuf, name: String) -> InputFile {
+        let rel_path = relative_parts(Path::new(&name));
+        InputFile {
+            path,
+            name,
+            rel_path,
+            len: None,
+        }
+    }
 }
 
 /// Something a run could not do fully, reported on stderr; the run goes on.
@@ -116,41 +137,93 @@ fn decode_keeping_offsets(bytes: &[u8]) -> String {
 /// Lists the regular files under `roots`, in a deterministic order: roots in the order
 /// given, files of a directory sorted by path. Hidden entries (name starting with `.`)
 /// are left out unless `hidden`. A root that does not exist is an error; anything
-/// unreadable below a root is a warning.
+/// unreadable below a root is a warning. Special files (FIFOs, sockets, devices) are
+/// never listed, and so never opened. A file reached twice under the same name (roots
+/// that overlap, such as `corpus` and `./corpus`) is listed once.
 pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Vec<Warning>)> {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     for root in roots {
         let meta = fs::metadata(root).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound if root.is_symlink() => Error::io(
+                root,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "broken symlink"),
+            ),
             std::io::ErrorKind::NotFound => Error::MissingPath(root.clone()),
             _ => Error::io(root, e),
         })?;
         if meta.is_dir() {
-            let prefix = if roots.len() > 1 {
-                Some(display_name(root))
-            } else {
-                None
-            };
-            walk_dir(root, prefix.as_deref(), hidden, &mut files, &mut warnings);
+            let prefix = (roots.len() > 1).then_some(root.as_path());
+            walk_dir(root, prefix, hidden, &mut files, &mut warnings);
         } else if meta.is_file() {
-            files.push(InputFile {
-                path: root.clone(),
-                name: display_name(root),
-            });
+            let mut file = InputFile::new(root.clone(), display_name(root));
+            file.rel_path = relative_parts(root);
+            file.len = Some(meta.len());
+            files.push(file);
         } else {
             warnings.push(Warning {
                 path: root.clone(),
-                message: "not a regular file".to_string(),
+                message: "not a regular file (FIFO, socket or device)".to_string(),
                 skipped: true,
+            });
+        }
+    }
+    let files = drop_repeats(files, &mut warnings);
+    for f in &files {
+        if f.rel_path.to_str().is_none() {
+            warnings.push(Warning {
+                path: f.path.clone(),
+                message: format!("file name is not UTF-8; reported as {:?}", f.name),
+                skipped: false,
             });
         }
     }
     Ok((files, warnings))
 }
 
+/// Removes the second listing of a file reached twice under the same relative path
+/// (overlapping roots). Two different files that share a relative path are both kept.
+fn drop_repeats(files: Vec<InputFile>, warnings: &mut Vec<Warning>) -> Vec<InputFile> {
+    let mut first: HashMap<PathBuf, usize> = HashMap::with_capacity(files.len());
+    let mut out: Vec<InputFile> = Vec::with_capacity(files.len());
+    for f in files {
+        if let Some(&i) = first.get(&f.rel_path) {
+            if same_file(&out[i].path, &f.path) {
+                warnings.push(Warning {
+                    path: f.path,
+                    message: format!("already listed as {}; read once", out[i].path.display()),
+                    skipped: false,
+                });
+                continue;
+            }
+        } else {
+            first.insert(f.rel_path.clone(), out.len());
+        }
+        out.push(f);
+    }
+    out
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The normal components of `path`: no root, no `.`, no `..`.
+fn relative_parts(path: &Path) -> PathBuf {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(part) => Some(part),
+            _ => None,
+        })
+        .collect()
+}
+
 fn walk_dir(
     root: &Path,
-    prefix: Option<&str>,
+    prefix: Option<&Path>,
     hidden: bool,
     files: &mut Vec<InputFile>,
     warnings: &mut Vec<Warning>,
@@ -201,21 +274,27 @@ fn walk_dir(
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
+        let mut rel_path = relative_parts(rel);
         if let Some(prefix) = prefix {
-            name = format!("{}/{name}", prefix.trim_end_matches('/'));
+            name = format!("{}/{name}", display_name(prefix).trim_end_matches('/'));
+            rel_path = relative_parts(prefix).join(rel_path);
         }
         files.push(InputFile {
             path: entry.path().to_path_buf(),
             name,
+            rel_path,
+            len: entry.metadata().ok().map(|m| m.len()),
         });
     }
 }
 
 fn describe_io(err: &std::io::Error, path: &Path) -> String {
-    if err.kind() == std::io::ErrorKind::NotFound && path.is_symlink() {
-        "broken symlink".to_string()
-    } else {
-        err.to_string()
+    match err.kind() {
+        std::io::ErrorKind::NotFound if path.is_symlink() => "broken symlink".to_string(),
+        std::io::ErrorKind::NotFound => {
+            "no longer exists (removed after it was listed)".to_string()
+        }
+        _ => err.to_string(),
     }
 }
 
@@ -242,7 +321,12 @@ pub enum ReadOutcome {
 }
 
 /// Reads one file. Never fails the run: any problem becomes a skip with a warning.
-/// Special files are checked for before opening, so a FIFO never blocks the scan.
+///
+/// Special files are checked for before opening, so a FIFO or a device is never opened,
+/// and the file is opened non-blocking and checked again through its handle, so one
+/// swapped in after the check cannot block the scan either. A file that vanished since
+/// it was listed, or whose size differs from its listed size or changes while it is
+/// read (it is being written), is skipped: its text would not be consistent.
 pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
     let skip = |message: String| {
         ReadOutcome::Skipped(Warning {
@@ -258,22 +342,25 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
     if !meta.is_file() {
         return skip("not a regular file (FIFO, socket or device)".to_string());
     }
-    if meta.len() >= MAX_FILE_BYTES {
-        return skip(format!(
-            "file of {} bytes is too large (limit {} bytes)",
-            meta.len(),
-            MAX_FILE_BYTES - 1
-        ));
+    if let Some(listed) = file.len {
+        if listed != meta.len() {
+            return skip(format!(
+                "changed size since it was listed ({listed} bytes, now {}); it is being written",
+                meta.len()
+            ));
+        }
     }
-    let bytes = match read_bytes(&file.path, meta.len()) {
+    let bytes = match read_regular(&file.path) {
         Ok(bytes) => bytes,
-        Err(err) => return skip(err.to_string()),
+        Err(err) => return skip(describe_io(&err, &file.path)),
     };
-    if bytes.len() as u64 >= MAX_FILE_BYTES {
-        return skip("file grew past the size limit while being read".to_string());
-    }
     if bytes.contains(&0) {
-        return skip("binary file (contains NUL bytes)".to_string());
+        let message = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+            "UTF-16 text is not read, only UTF-8 (contains NUL bytes)"
+        } else {
+            "binary file (contains NUL bytes)"
+        };
+        return skip(message.to_string());
     }
     let doc = Document::from_bytes(id, file.name.clone(), file.path.clone(), bytes);
     let warning = doc.raw.as_ref().map(|_| Warning {
@@ -282,6 +369,54 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
         skipped: false,
     });
     ReadOutcome::Read(doc, warning)
+}
+
+/// Opens `path` for reading without ever blocking on a FIFO (non-blocking open on Unix,
+/// which regular files ignore) and checks through the handle that it is a regular file
+/// under the size limit. Returns the file and its size.
+pub fn open_regular(path: &Path) -> std::io::Result<(fs::File, u64)> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let f = options.open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (FIFO, socket or device)",
+        ));
+    }
+    if meta.len() >= MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "file of {} bytes is too large (limit {} bytes)",
+            meta.len(),
+            MAX_FILE_BYTES - 1
+        )));
+    }
+    Ok((f, meta.len()))
+}
+
+/// Reads a whole regular file (see [`open_regular`]). The read is bounded by the size
+/// limit, and a file whose size changes while it is read is an error.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let (f, len) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    // One byte more than expected tells a file that grows apart from one that does not.
+    f.take(len + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != len {
+        return Err(std::io::Error::other(format!(
+            "changed size while it was read ({len} bytes, then {}); it is being written",
+            if bytes.len() as u64 > len {
+                "more".to_string()
+            } else {
+                bytes.len().to_string()
+            }
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Reads `files` in parallel. Returns the documents read, in input order, and the
@@ -305,13 +440,6 @@ pub fn read_all(files: &[InputFile]) -> (Vec<Document>, Vec<Warning>) {
         }
     }
     (docs, warnings)
-}
-
-fn read_bytes(path: &Path, size_hint: u64) -> std::io::Result<Vec<u8>> {
-    let mut f = fs::File::open(path)?;
-    let mut bytes = Vec::with_capacity(size_hint as usize);
-    f.read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 #[cfg(test)]

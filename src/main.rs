@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -12,24 +13,54 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 use cli::{Cli, Command, Common, Paragraphs};
-use neardup::corpus::{list_files, read_all};
-use neardup::{clean, report, Config, Document, Findings, ParagraphMode, Warning};
+use neardup::corpus::{list_files, open_regular, read_all};
+use neardup::{clean, report, Config, Document, Findings, InputFile, ParagraphMode, Warning};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    if let Err(err) = interrupt::install() {
+        eprintln!("neardup: error: cannot install the signal handler: {err}");
+        return ExitCode::from(2);
+    }
+    let code = match run(cli) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("neardup: error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            // One line: the message and its causes, joined.
+            eprintln!("neardup: error: {err:#}");
             ExitCode::from(2)
         }
+    };
+    interrupt::hold_until_exit();
+    code
+}
+
+/// Prints a command-line error on one line and returns status 2. Help and version
+/// requests are printed by clap as usual.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
     }
+    let rendered = err.render().to_string();
+    // clap's message is its first paragraph; usage and tips follow a blank line.
+    let message = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("neardup: error: {message} (see neardup --help)");
+    ExitCode::from(2)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -74,32 +105,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             common,
         } => (paths, clean, common, hidden, false),
     };
+
+    // Everything that can be refused is refused here, before any file is read.
     let config = config(&common, hidden)?;
-    if let Some(threads) = common.threads {
-        if threads == 0 {
-            bail!("invalid option: --threads must be at least 1");
-        }
+    if common.threads == Some(0) {
+        bail!("invalid option: --threads must be at least 1");
     }
-    if article && clean_target.as_deref() == Some(Path::new("-")) && common.output.is_none() {
+    let stdout_clean = clean_target.as_deref() == Some(Path::new("-"));
+    if stdout_clean && !article {
+        bail!("--clean - (standard output) is only for article; scan needs a directory");
+    }
+    if stdout_clean && common.output.is_none() {
         bail!("--clean - writes the article to standard output; give the report a file with -o");
     }
-    if let Some(target) = &clean_target {
-        check_clean_target(target, &roots, article, common.force)?;
-    }
+    check_roots(&roots, article)?;
     if let Some(out) = &common.output {
         check_output(out, &roots)?;
     }
-    let (files, mut warnings) = list_files(&roots, config.hidden())?;
-    if article {
-        if let Some(w) = warnings.first() {
-            bail!("{w}");
+    if let Some(target) = clean_target.as_deref().filter(|_| !stdout_clean) {
+        check_clean_target(target, &roots, article, common.force)?;
+        if let Some(out) = &common.output {
+            check_report_apart(out, target, article)?;
         }
     }
-
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(common.threads.unwrap_or(0))
         .build()
         .context("starting worker threads")?;
+
+    let (files, mut warnings) = list_files(&roots, config.hidden())?;
+    if article {
+        if let Some(w) = warnings.iter().find(|w| w.skipped) {
+            bail!("{w}");
+        }
+    }
+    if let Some(out) = &common.output {
+        check_output_not_listed(out, &files)?;
+    }
+    if let Some(outdir) = clean_target.as_deref().filter(|_| !article) {
+        check_clean_layout(outdir, &files)?;
+    }
+
     let read_started = Instant::now();
     let (docs, findings, read_warnings, read_time) = pool.install(|| {
         let (docs, read_warnings) = read_all(&files);
@@ -175,33 +221,213 @@ fn summary(findings: &Findings, n_docs: usize, warnings: &[Warning], started: In
     );
 }
 
-/// Writes `path` through a temporary file in the same directory, renamed into place only
-/// once complete: a reader never sees a half-written file, and a failed run leaves the
-/// old one untouched.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut io::BufWriter<&mut tempfile::NamedTempFile>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let dir = match path.parent() {
+/// Removal of unfinished outputs when the run is interrupted.
+///
+/// Every temporary file or directory that is to become an output is registered here for
+/// as long as it exists. SIGINT, SIGTERM and SIGHUP are taken by a thread that removes
+/// the registered paths and exits with status 128 + the signal number, the status a
+/// shell gives a process killed by that signal. Moving a finished output into place
+/// holds the same lock, so a signal finds either the temporary file, and removes it, or
+/// the output complete; never half of it.
+mod interrupt {
+    use std::fs;
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    fn lock() -> MutexGuard<'static, Vec<PathBuf>> {
+        IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn install() -> io::Result<()> {
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        std::thread::Builder::new()
+            .name("signals".to_string())
+            .spawn(move || {
+                if let Some(signo) = signals.forever().next() {
+                    // Kept locked until the process ends: nothing is moved into place
+                    // after this point.
+                    let paths = lock();
+                    for path in paths.iter() {
+                        remove(path);
+                    }
+                    std::process::exit(128 + signo);
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Called once the run is over: a signal arriving now waits for the normal exit
+    /// instead of racing it.
+    pub fn hold_until_exit() {
+        std::mem::forget(lock());
+    }
+
+    fn remove(path: &Path) {
+        let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+        let _ = if is_dir {
+            fs::remove_dir_all(path)
+        } else {
+            fs::remove_file(path)
+        };
+    }
+
+    /// A temporary file or directory (`T` removes it when dropped), registered for
+    /// removal on a signal for as long as it exists.
+    pub struct Tracked<T> {
+        value: Option<T>,
+        path: PathBuf,
+    }
+
+    impl<T> Tracked<T> {
+        /// Creates the temporary with `create` and registers it, with the lock held, so
+        /// a signal cannot come between the two.
+        pub fn new(
+            create: impl FnOnce() -> io::Result<T>,
+            path: impl FnOnce(&T) -> &Path,
+        ) -> io::Result<Tracked<T>> {
+            let mut paths = lock();
+            let value = create()?;
+            let path = path(&value).to_path_buf();
+            paths.push(path.clone());
+            Ok(Tracked {
+                value: Some(value),
+                path,
+            })
+        }
+
+        pub fn value_mut(&mut self) -> &mut T {
+            self.value.as_mut().expect("present until finished")
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+
+        /// Runs `finish` (which moves the temporary into place, or drops it) with the
+        /// lock held, then unregisters it.
+        pub fn finish<R>(mut self, finish: impl FnOnce(T) -> R) -> R {
+            let mut paths = lock();
+            let value = self.value.take().expect("present until finished");
+            let result = finish(value);
+            unregister(&mut paths, &self.path);
+            result
+        }
+    }
+
+    impl<T> Drop for Tracked<T> {
+        fn drop(&mut self) {
+            if let Some(value) = self.value.take() {
+                // Removed first, unregistered second: a signal in between finds nothing.
+                drop(value);
+                unregister(&mut lock(), &self.path);
+            }
+        }
+    }
+
+    fn unregister(paths: &mut Vec<PathBuf>, path: &Path) {
+        if let Some(i) = paths.iter().rposition(|p| p == path) {
+            paths.swap_remove(i);
+        }
+    }
+}
+
+/// A builder for temporary files and directories that become outputs: named
+/// `.neardup-*`, created with the usual permissions (umask applies), not 0600/0700.
+fn temp_builder(mode: u32) -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".neardup-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    builder
+}
+
+/// The directory a file at `path` is written in.
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".neardup-")
-        .tempfile_in(&dir)
-        .with_context(|| format!("{}: cannot create a file there", dir.display()))?;
-    {
-        let mut w = io::BufWriter::new(&mut tmp);
-        write(&mut w).with_context(|| format!("{}: writing failed", path.display()))?;
-        w.flush()
-            .with_context(|| format!("{}: writing failed", path.display()))?;
     }
-    tmp.persist(path).map_err(|e| e.error).with_context(|| {
-        format!(
-            "{}: cannot move the finished file into place",
-            path.display()
-        )
-    })?;
+}
+
+/// Writes `path` through a temporary file in the same directory, renamed into place only
+/// once complete: a reader never sees a half-written file, and a failed or interrupted
+/// run leaves the old one untouched. A symlink is followed (the file it names is
+/// replaced, not the link), and a special file such as `/dev/null` or a FIFO is written
+/// in place, since it cannot be replaced.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<&mut fs::File>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let failed = || format!("{}: writing failed", path.display());
+    let mut target = path.to_path_buf();
+    if let Ok(meta) = fs::metadata(path) {
+        if !meta.is_file() && !meta.is_dir() {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("{}: cannot open for writing", path.display()))?;
+            let mut w = io::BufWriter::new(&mut f);
+            write(&mut w).with_context(failed)?;
+            w.flush().with_context(failed)?;
+            return Ok(());
+        }
+        if path.is_symlink() {
+            target = fs::canonicalize(path)
+                .with_context(|| format!("{}: cannot resolve the symlink", path.display()))?;
+        }
+    }
+    let dir = parent_dir(&target);
+    let mut tmp = interrupt::Tracked::new(
+        || temp_builder(0o666).tempfile_in(&dir),
+        tempfile::NamedTempFile::path,
+    )
+    .with_context(|| format!("{}: cannot create a file there", dir.display()))?;
+    {
+        let mut w = io::BufWriter::new(tmp.value_mut().as_file_mut());
+        write(&mut w).with_context(failed)?;
+        w.flush().with_context(failed)?;
+    }
+    tmp.finish(|t| t.persist(&target).map(drop).map_err(|e| e.error))
+        .with_context(|| {
+            format!(
+                "{}: cannot move the finished file into place",
+                path.display()
+            )
+        })?;
+    Ok(())
+}
+
+/// Every input path exists; `article` takes one regular file.
+fn check_roots(roots: &[PathBuf], article: bool) -> anyhow::Result<()> {
+    for root in roots {
+        let meta = match fs::metadata(root) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && root.is_symlink() => {
+                bail!("{}: broken symlink", root.display())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                bail!("{}: no such file or directory", root.display())
+            }
+            Err(e) => bail!("{}: {e}", root.display()),
+        };
+        if article && meta.is_dir() {
+            bail!(
+                "{}: is a directory; article reads one file (use scan for a directory)",
+                root.display()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -211,7 +437,98 @@ fn check_output(out: &Path, roots: &[PathBuf]) -> anyhow::Result<()> {
             bail!("{}: the report would overwrite an input", out.display());
         }
     }
+    check_writable_file(out, "the report")
+}
+
+/// Refuses a report that would replace one of the listed input files (`scan corpus -o
+/// corpus/a.txt`, or a symlink to an input). Only files of the same size are compared.
+fn check_output_not_listed(out: &Path, files: &[InputFile]) -> anyhow::Result<()> {
+    let Ok(meta) = fs::metadata(out) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let same = |f: &InputFile| match fs::metadata(&f.path) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino()) == (meta.dev(), meta.ino())
+        }
+        #[cfg(not(unix))]
+        Ok(_) => same_file(&f.path, out),
+        Err(_) => false,
+    };
+    if let Some(f) = files
+        .iter()
+        .filter(|f| f.len.map_or(true, |len| len == meta.len()))
+        .find(|f| same(f))
+    {
+        bail!(
+            "{}: the report would overwrite an input ({})",
+            out.display(),
+            f.path.display()
+        );
+    }
     Ok(())
+}
+
+/// That a file can be written at `path`, checked before any work: it is not a
+/// directory, and its directory exists and is writable. A special file (`/dev/null`, a
+/// FIFO) only needs to exist: it is written in place.
+fn check_writable_file(path: &Path, what: &str) -> anyhow::Result<()> {
+    let shown = path.display();
+    if path.as_os_str().to_string_lossy().ends_with('/') {
+        bail!("{shown}: {what} must be a file, not a directory");
+    }
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => bail!("{shown}: is a directory; {what} must be a file"),
+        Ok(m) if !m.is_file() => return Ok(()),
+        _ => {}
+    }
+    let target = if path.is_symlink() {
+        fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    } else {
+        path.to_path_buf()
+    };
+    let dir = parent_dir(&target);
+    check_writable_dir(&dir).with_context(|| format!("{shown}: cannot write {what} there"))
+}
+
+/// That `dir` is an existing, writable directory.
+fn check_writable_dir(dir: &Path) -> anyhow::Result<()> {
+    let meta = fs::metadata(dir).with_context(|| dir.display().to_string())?;
+    if !meta.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
+    writable(dir).with_context(|| dir.display().to_string())
+}
+
+/// Whether files can be created in `dir`: by creating one and removing it. Permission
+/// bits alone do not tell (root ignores them, but not a read-only file system, an
+/// immutable directory or `/proc`).
+fn writable(dir: &Path) -> io::Result<()> {
+    let probe = interrupt::Tracked::new(
+        || temp_builder(0o600).tempfile_in(dir),
+        tempfile::NamedTempFile::path,
+    )
+    .map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot create a file there: {}", strip_path(&e)),
+        )
+    })?;
+    drop(probe);
+    Ok(())
+}
+
+/// An I/O error's message without the "at path ..." that tempfile appends.
+fn strip_path(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at path ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -221,17 +538,15 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Refuses a clean target that is an input, lies inside an input tree, or exists
-/// already (without `--force`).
+/// Refuses a clean target that is an input, lies inside an input tree, holds an input,
+/// exists already (without `--force`), or cannot be written.
 fn check_clean_target(
     target: &Path,
     roots: &[PathBuf],
     article: bool,
     force: bool,
 ) -> anyhow::Result<()> {
-    if target == Path::new("-") {
-        return Ok(());
-    }
+    let shown = target.display();
     let resolved = resolve_nonexistent(target);
     for root in roots {
         let Ok(root) = fs::canonicalize(root) else {
@@ -239,23 +554,123 @@ fn check_clean_target(
         };
         if resolved == root || (root.is_dir() && resolved.starts_with(&root)) {
             bail!(
-                "{}: the cleaned output must not be inside an input ({})",
-                target.display(),
+                "{shown}: the cleaned output must not be inside an input ({})",
+                root.display()
+            );
+        }
+        if root.starts_with(&resolved) {
+            bail!(
+                "{shown}: the cleaned output must not contain an input ({})",
                 root.display()
             );
         }
     }
-    if target.exists() && !force {
-        let empty_dir = !article
-            && target.is_dir()
-            && fs::read_dir(target)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-        if !empty_dir {
+    if article {
+        if target.exists() && !force {
+            bail!("{shown}: already exists (use --force to overwrite)");
+        }
+        return check_writable_file(target, "the cleaned article");
+    }
+    match fs::metadata(target) {
+        Ok(meta) if !meta.is_dir() => {
+            bail!("{shown}: exists and is not a directory; --clean for scan takes a directory")
+        }
+        Ok(_) => {
+            let empty = fs::read_dir(target)
+                .with_context(|| shown.to_string())?
+                .next()
+                .is_none();
+            if !empty && !force {
+                bail!("{shown}: already exists (use --force to overwrite)");
+            }
+            check_writable_dir(target).with_context(|| format!("{shown}: cannot write there"))
+        }
+        Err(_) => {
+            // Created at the end, with its missing parents, under the deepest ancestor
+            // that exists.
+            let ancestor = resolve_nonexistent(target)
+                .ancestors()
+                .find(|a| a.exists())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            check_writable_dir(&ancestor).with_context(|| format!("{shown}: cannot write there"))
+        }
+    }
+}
+
+/// Refuses a report that the cleaned output would overwrite or contain.
+fn check_report_apart(out: &Path, clean_target: &Path, article: bool) -> anyhow::Result<()> {
+    let (out_r, clean_r) = (resolve_nonexistent(out), resolve_nonexistent(clean_target));
+    if out_r == clean_r {
+        bail!(
+            "{}: the report and the cleaned output cannot be the same file",
+            out.display()
+        );
+    }
+    if !article && out_r.starts_with(&clean_r) {
+        bail!(
+            "{}: the report cannot be written inside the cleaned corpus ({})",
+            out.display(),
+            clean_target.display()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses, before reading, a cleaned corpus that could not be complete or would be
+/// written through a symlink: two inputs with the same relative path, or a directory
+/// on the way that is a symlink in an existing OUTDIR.
+fn check_clean_layout(outdir: &Path, files: &[InputFile]) -> anyhow::Result<()> {
+    let mut seen: HashMap<&Path, &Path> = HashMap::with_capacity(files.len());
+    for f in files {
+        if let Some(other) = seen.insert(&f.rel_path, &f.path) {
             bail!(
-                "{}: already exists (use --force to overwrite)",
-                target.display()
+                "{} and {} would both be written to {} in the cleaned corpus; give the inputs as paths that do not collide",
+                other.display(),
+                f.path.display(),
+                outdir.join(&f.rel_path).display()
             );
+        }
+    }
+    if outdir.is_dir() {
+        let mut checked = HashSet::new();
+        for f in files {
+            check_no_symlink(outdir, &f.rel_path, &mut checked)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every directory between `base` and `base/rel` is a real directory or
+/// missing, and that `base/rel` is not a directory. Directories already `checked` are
+/// skipped.
+fn check_no_symlink(base: &Path, rel: &Path, checked: &mut HashSet<PathBuf>) -> anyhow::Result<()> {
+    let mut cur = base.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        cur.push(part);
+        let last = i + 1 == parts.len();
+        if !last && checked.contains(&cur) {
+            continue;
+        }
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() && !last => bail!(
+                "{}: is a symlink; the cleaned corpus is never written through one (remove it, or choose another --clean directory)",
+                cur.display()
+            ),
+            Ok(m) if m.is_dir() && last => {
+                bail!("{}: is a directory where the cleaned file goes", cur.display())
+            }
+            Ok(m) if !m.is_dir() && !m.file_type().is_symlink() && !last => {
+                bail!("{}: is not a directory", cur.display())
+            }
+            Ok(_) => {}
+            // Missing: created when the corpus is moved into place, and nothing below
+            // it exists either.
+            Err(_) => return Ok(()),
+        }
+        if !last {
+            checked.insert(cur.clone());
         }
     }
     Ok(())
@@ -308,52 +723,123 @@ fn write_clean_article(
     write_atomically(target, |w| Ok(w.write_all(&cleaned)?))
 }
 
+/// Writes the cleaned corpus under `outdir`: every listed file, cleaned if it was read,
+/// copied unchanged if it was not (binary, unreadable). It is written into a staging
+/// directory first and moved into place only once complete, so a failed or interrupted
+/// run leaves no partial corpus. A new OUTDIR is the staging directory renamed; into an
+/// existing one (empty, or with `--force`) the files are moved one by one, replacing
+/// files of the same name, and a symlink on the way is refused, never followed.
 fn write_clean_corpus(
     outdir: &Path,
     findings: &Findings,
     docs: &[Document],
-    files: &[neardup::InputFile],
+    files: &[InputFile],
 ) -> anyhow::Result<()> {
     let removals = clean::removals(findings, docs);
-    fs::create_dir_all(outdir).with_context(|| format!("{}: cannot create", outdir.display()))?;
+    let existing = outdir.is_dir();
+    let base = if existing {
+        fs::canonicalize(outdir).with_context(|| outdir.display().to_string())?
+    } else {
+        outdir.to_path_buf()
+    };
+    let staging_parent = if existing {
+        base.clone()
+    } else {
+        let parent = parent_dir(outdir);
+        fs::create_dir_all(&parent)
+            .with_context(|| format!("{}: cannot create", parent.display()))?;
+        parent
+    };
+    let staging = interrupt::Tracked::new(
+        || temp_builder(0o777).tempdir_in(&staging_parent),
+        tempfile::TempDir::path,
+    )
+    .with_context(|| {
+        format!(
+            "{}: cannot create a directory there",
+            staging_parent.display()
+        )
+    })?;
+    let stage = |rel: &Path| -> anyhow::Result<PathBuf> {
+        let path = staging.path().join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create", parent.display()))?;
+        }
+        Ok(path)
+    };
     let mut read = vec![false; files.len()];
     for (doc, ranges) in docs.iter().zip(&removals) {
+        let Some(file) = files.get(doc.id as usize) else {
+            continue;
+        };
         read[doc.id as usize] = true;
         let cleaned = clean::apply(doc.bytes(), ranges);
-        let path = clean_path(outdir, &doc.name)?;
-        write_atomically(&path, |w| Ok(w.write_all(&cleaned)?))?;
+        let path = stage(&file.rel_path)?;
+        fs::write(&path, &cleaned)
+            .with_context(|| format!("{}: writing failed", path.display()))?;
     }
-    // Files that were listed but not analyzed (binary, unreadable) are copied unchanged,
-    // so the cleaned corpus is complete; one that cannot be read is reported.
+    // Files listed but not analyzed (binary, unreadable) are copied unchanged, so the
+    // cleaned corpus is complete; one that cannot be read now is reported.
     for (file, was_read) in files.iter().zip(read) {
         if was_read {
             continue;
         }
-        let path = clean_path(outdir, &file.name)?;
-        match fs::read(&file.path) {
-            Ok(bytes) => write_atomically(&path, |w| Ok(w.write_all(&bytes)?))?,
-            Err(err) => eprintln!(
+        let path = stage(&file.rel_path)?;
+        let copied = open_regular(&file.path).and_then(|(mut src, _)| {
+            let mut dst = fs::File::create(&path)?;
+            io::copy(&mut src, &mut dst)
+        });
+        if let Err(err) = copied {
+            let _ = fs::remove_file(&path);
+            eprintln!(
                 "neardup: {}: not copied to the cleaned corpus: {err}",
                 file.path.display()
-            ),
+            );
+        }
+    }
+    staging.finish(|dir| {
+        if existing {
+            // `dir` is dropped afterwards, which removes what is left of it.
+            move_into(dir.path(), &base)
+        } else {
+            fs::rename(dir.path(), outdir).with_context(|| {
+                format!(
+                    "{}: cannot move the cleaned corpus into place",
+                    outdir.display()
+                )
+            })?;
+            let _ = dir.keep();
+            Ok(())
+        }
+    })
+}
+
+/// Moves every file under `staged` to the same relative path under `base`, creating
+/// directories as needed. A symlink where a directory is needed is refused; a file or
+/// symlink where a file goes is replaced (rename never writes through a link).
+fn move_into(staged: &Path, base: &Path) -> anyhow::Result<()> {
+    let mut stack = vec![PathBuf::new()];
+    let mut checked = HashSet::new();
+    while let Some(rel) = stack.pop() {
+        let dir = staged.join(&rel);
+        let entries = fs::read_dir(&dir).with_context(|| dir.display().to_string())?;
+        for entry in entries {
+            let entry = entry.with_context(|| dir.display().to_string())?;
+            let rel = rel.join(entry.file_name());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(rel);
+                continue;
+            }
+            check_no_symlink(base, &rel, &mut checked)?;
+            let dest = base.join(&rel);
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("{}: cannot create", parent.display()))?;
+            }
+            fs::rename(entry.path(), &dest)
+                .with_context(|| format!("{}: cannot move into place", dest.display()))?;
         }
     }
     Ok(())
-}
-
-/// Where a file named `name` (relative, `/`-separated) goes under `outdir`. Names never
-/// hold `..` (they come from walking a directory), but this is checked, not assumed.
-fn clean_path(outdir: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let mut path = outdir.to_path_buf();
-    for part in name.split('/') {
-        if part.is_empty() || part == "." || part == ".." {
-            continue;
-        }
-        path.push(part);
-    }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("{}: cannot create", parent.display()))?;
-    }
-    Ok(path)
 }

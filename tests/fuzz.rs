@@ -1,0 +1,704 @@
+//! Property tests over arbitrary input: the normalizer, the segmenter, the passage
+//! aligner and the report never panic and keep their invariants.
+//!
+//! Inputs are arbitrary bytes (decoded with `Document::from_bytes`, which keeps
+//! offsets) mixed with fragments chosen to hit the special cases: invalid UTF-8, BOM,
+//! every line terminator, combining marks, Arabic, CJK and Thai, HTML entities, digits of
+//! several scripts, format characters.
+//!
+//! Runs are deterministic (fixed seed) and short by default. For a longer run:
+//! `PROPTEST_CASES=20000 cargo test --release --test fuzz`, and `PROPTEST_RNG_SEED=N`
+//! for other inputs.
+
+use std::path::PathBuf;
+
+use neardup::normalize::{normalized_words, tokenize, Token};
+use neardup::passage::{
+    align_all, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
+};
+use neardup::segment::{paragraphs, sentences, ParagraphMode};
+use neardup::{find_duplicates, report, Config, Document, Kind};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PtConfig, RngSeed};
+
+/// `default_cases` cases unless PROPTEST_CASES says otherwise; a fixed seed unless
+/// PROPTEST_RNG_SEED says otherwise; no regression files.
+fn config(default_cases: u32) -> PtConfig {
+    let base = PtConfig::default();
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
+        base.cases
+    } else {
+        default_cases
+    };
+    let rng_seed = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+        base.rng_seed
+    } else {
+        RngSeed::Fixed(0x006e_6561_7264_7570)
+    };
+    PtConfig {
+        cases,
+        rng_seed,
+        failure_persistence: None,
+        ..base
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------------------
+
+const FRAGMENTS: &[&str] = &[
+    // Latin, with the cases the rules single out.
+    "the",
+    "minister",
+    "said",
+    "talks",
+    "bridge",
+    "Don't",
+    "rock'n'roll",
+    "U.S.",
+    "3.5",
+    "e.g.",
+    "Mr.",
+    "example.com",
+    "ﬁne",
+    "Straße",
+    "İstanbul",
+    "ǅemal",
+    "ΣΑΣ",
+    "ς",
+    "Æ",
+    "naïve",
+    "e\u{301}",
+    "\u{301}",
+    "a\u{338}",
+    "ŉ",
+    "ﬀ",
+    "Ⅻ",
+    "½",
+    "²",
+    "x²",
+    "Ｆｕｌｌ",
+    // Arabic: hamza seats, teh marbuta, tatweel, harakat, digits, presentation forms.
+    "وأضاف",
+    "الوزير",
+    "الأمريكي",
+    "مسؤولية",
+    "مسوولية",
+    "هيئة",
+    "جنيف-2",
+    "ـــ",
+    "\u{64e}",
+    "\u{651}\u{64f}",
+    "٣٤",
+    "۴۵",
+    "ﷺ",
+    "ﻻ",
+    "ﷲ",
+    "؟",
+    "،",
+    "۔",
+    "؛",
+    "\u{600}",
+    // CJK, Thai, Korean, emoji and format characters.
+    "漢字",
+    "かな",
+    "カタカナ",
+    "ภาษาไทย",
+    "한국어",
+    "👨\u{200d}👩\u{200d}👧",
+    "🇫🇷",
+    "\u{200d}",
+    "\u{200c}",
+    "\u{feff}",
+    "\u{200b}",
+    "\u{2060}",
+    "\u{ad}",
+    "\u{1a}",
+    "\u{fffd}",
+    "\u{10ffff}",
+    "\u{e000}",
+    "\0",
+    "\u{7f}",
+    "\u{85}",
+    // Whitespace and line ends.
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    "\n\n",
+    "\r\r",
+    "\n \n",
+    "\u{2029}",
+    "\u{2028}",
+    "\u{a0}",
+    "\u{3000}",
+    "\u{b}",
+    "\u{c}",
+    // Punctuation that sentence rules look at.
+    ".",
+    "!",
+    "?",
+    "…",
+    "..",
+    "...",
+    "‥",
+    ":",
+    ";",
+    ",",
+    "\"",
+    "'",
+    "’",
+    "«",
+    "»",
+    "(",
+    ")",
+    "-",
+    "—",
+    "?!",
+    "!\"",
+    ".)",
+    "。",
+    "！",
+    // HTML character references, whole and broken.
+    "&amp;",
+    "&amp;quot;",
+    "&#x41;",
+    "&#1575;",
+    "&nbsp;",
+    "&",
+    "&#",
+    "&#xFFFFFFFF;",
+    "&#0;",
+    "&lt;",
+    "&#x;",
+    "&amp",
+    "&#55296;",
+    // Digits of several scripts.
+    "١٢٣",
+    "१२",
+    "٠",
+    "12,5",
+    "1.000.000",
+];
+
+/// Byte sequences that are not UTF-8: lone continuation and lead bytes, truncated
+/// sequences, a surrogate, a code point past U+10FFFF, an overlong form.
+const INVALID: &[&[u8]] = &[
+    b"\xff",
+    b"\xfe",
+    b"\x80",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\xf0\x9f\x98",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xc0\x80",
+    b"caf\xe9",
+];
+
+/// Blocks where normalization does the most: Latin with diacritics, combining marks,
+/// Greek, Arabic and its presentation forms, Hebrew, Devanagari, Thai, Hangul jamo and
+/// syllables, CJK compatibility, fullwidth forms, letterlike and number forms.
+const RANGES: &[(u32, u32)] = &[
+    (0x00C0, 0x024F),
+    (0x0300, 0x036F),
+    (0x0370, 0x03FF),
+    (0x0590, 0x05FF),
+    (0x0600, 0x06FF),
+    (0x0750, 0x077F),
+    (0x08A0, 0x08FF),
+    (0x0900, 0x097F),
+    (0x0E00, 0x0E7F),
+    (0x1100, 0x11FF),
+    (0x1E00, 0x1EFF),
+    (0x2000, 0x206F),
+    (0x2100, 0x218F),
+    (0x3000, 0x30FF),
+    (0x3300, 0x33FF),
+    (0xAC00, 0xAC40),
+    (0xFB00, 0xFB4F),
+    (0xFB50, 0xFDFF),
+    (0xFE70, 0xFEFF),
+    (0xFF00, 0xFFEF),
+    (0x1D400, 0x1D7FF),
+];
+
+fn fragment() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => prop::sample::select(FRAGMENTS).prop_map(|s| s.as_bytes().to_vec()),
+        3 => prop::sample::select(RANGES)
+            .prop_flat_map(|(lo, hi)| lo..=hi)
+            .prop_map(|u| char::from_u32(u).unwrap_or('\u{fffd}').to_string().into_bytes()),
+        1 => prop::sample::select(INVALID).prop_map(<[u8]>::to_vec),
+        1 => any::<u8>().prop_map(|b| vec![b]),
+        1 => any::<char>().prop_map(|c| c.to_string().into_bytes()),
+    ]
+}
+
+/// Arbitrary bytes: fragments glued together, or plain random bytes.
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => prop::collection::vec(fragment(), 0..80).prop_map(|v| v.concat()),
+        1 => prop::collection::vec(any::<u8>(), 0..200),
+    ]
+}
+
+fn document(bytes: Vec<u8>) -> Document {
+    Document::from_bytes(0, "x.txt".into(), PathBuf::from("x.txt"), bytes)
+}
+
+fn mode() -> impl Strategy<Value = ParagraphMode> {
+    prop::sample::select(
+        &[
+            ParagraphMode::Line,
+            ParagraphMode::Blank,
+            ParagraphMode::Auto,
+        ][..],
+    )
+}
+
+/// What the segmenter trims: whitespace, BOM, zero-width characters, word joiner, and
+/// the stand-in for an invalid byte.
+fn is_trimmed(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{feff}' | '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{1a}'
+        )
+}
+
+/// 1-based line of `offset`: `\n`, `\r\n` and a lone `\r` end a line.
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    let mut line = 1;
+    for i in 0..offset.min(bytes.len()) {
+        match bytes[i] {
+            b'\n' => line += 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => line += 1,
+            _ => {}
+        }
+    }
+    line
+}
+
+// ---------------------------------------------------------------------------------------
+// Normalizer
+// ---------------------------------------------------------------------------------------
+
+fn check_tokens(text: &str, base: u32, tokens: &[Token]) -> Result<(), TestCaseError> {
+    let mut last_start = base;
+    for t in tokens {
+        let (s, e) = ((t.start - base) as usize, (t.end - base) as usize);
+        prop_assert!(
+            t.start >= base && s < e && e <= text.len(),
+            "{t:?} in {text:?}"
+        );
+        prop_assert!(
+            text.is_char_boundary(s) && text.is_char_boundary(e),
+            "{t:?}"
+        );
+        prop_assert!(t.start >= last_start, "tokens in text order");
+        last_start = t.start;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(2048))]
+
+    /// Spans are non-empty, on char boundaries, inside the text and in order; tokenize
+    /// and normalized_words agree, and the hash is that of the normalized word.
+    #[test]
+    fn normalizer_spans_are_char_boundaries_in_order(raw in bytes(), base in 0u32..1000) {
+        let doc = document(raw);
+        let mut tokens = Vec::new();
+        tokenize(&doc.text, base, &mut tokens);
+        check_tokens(&doc.text, base, &tokens)?;
+        let words = normalized_words(&doc.text);
+        prop_assert_eq!(words.len(), tokens.len());
+        for ((word, span), t) in words.iter().zip(&tokens) {
+            prop_assert!(!word.is_empty());
+            prop_assert_eq!(span.start as u32 + base, t.start);
+            prop_assert_eq!(span.end as u32 + base, t.end);
+            prop_assert_eq!(xxhash_rust::xxh3::xxh3_64(word.as_bytes()), t.hash);
+        }
+    }
+
+    /// Normalizing the normalized words, joined by spaces, gives the same words.
+    #[test]
+    fn normalizer_is_idempotent(raw in bytes()) {
+        let doc = document(raw);
+        let once: Vec<String> = normalized_words(&doc.text).into_iter().map(|w| w.0).collect();
+        let twice: Vec<String> =
+            normalized_words(&once.join(" ")).into_iter().map(|w| w.0).collect();
+        prop_assert_eq!(&twice, &once, "text {:?}", doc.text);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Segmenter
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    /// Paragraphs are trimmed, non-empty, ordered, disjoint spans on char boundaries;
+    /// their line is the line of their start; every word character is in one; in line
+    /// mode none holds a line break.
+    #[test]
+    fn paragraphs_are_trimmed_ordered_spans(raw in bytes(), mode in mode()) {
+        let doc = document(raw);
+        let text = &doc.text;
+        let paras = paragraphs(text, mode);
+        let mut last_end = 0usize;
+        for p in &paras {
+            let (s, e) = (p.start as usize, p.end as usize);
+            prop_assert!(s >= last_end && s < e && e <= text.len(), "{p:?}");
+            prop_assert!(text.is_char_boundary(s) && text.is_char_boundary(e));
+            let body = &text[s..e];
+            prop_assert!(!body.starts_with(is_trimmed) && !body.ends_with(is_trimmed), "{body:?}");
+            prop_assert_eq!(p.line as usize, line_of(doc.bytes(), s));
+            if mode == ParagraphMode::Line {
+                prop_assert!(!body.contains(['\n', '\r']), "{body:?}");
+            }
+            last_end = e;
+        }
+        for (i, c) in text.char_indices() {
+            if !is_trimmed(c) {
+                let inside = paras.iter().any(|p| p.start as usize <= i && i < p.end as usize);
+                prop_assert!(inside, "{c:?} at {i} is in no paragraph");
+            }
+        }
+    }
+
+    /// Sentences of any range (even reversed, past the end or inside a char) are
+    /// trimmed, ordered, disjoint spans on char boundaries inside the range, and cover
+    /// every non-whitespace character of it.
+    #[test]
+    fn sentences_cover_their_range(raw in bytes(), a in 0usize..400, b in 0usize..400) {
+        let doc = document(raw);
+        let text = &doc.text;
+        let sents = sentences(text, a, b);
+        let mut last_end = 0usize;
+        for r in &sents {
+            prop_assert!(r.start >= last_end && r.start < r.end && r.end <= text.len());
+            prop_assert!(r.start >= a.min(text.len()) && r.end <= b.min(text.len()));
+            prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
+            let body = &text[r.clone()];
+            prop_assert!(!body.starts_with(is_trimmed) && !body.ends_with(is_trimmed), "{body:?}");
+            last_end = r.end;
+        }
+        let (lo, hi) = (a.min(text.len()), b.min(text.len()));
+        for (i, c) in text.char_indices() {
+            if i >= lo && i + c.len_utf8() <= hi && !is_trimmed(c) {
+                prop_assert!(
+                    sents.iter().any(|r| r.start <= i && i < r.end),
+                    "{c:?} at {i} is in no sentence of {lo}..{hi}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The whole pipeline and the report
+// ---------------------------------------------------------------------------------------
+
+const WORDS: &[&str] = &[
+    "the",
+    "council",
+    "said",
+    "budget",
+    "river",
+    "bridge",
+    "school",
+    "minister",
+    "report",
+    "would",
+    "open",
+    "next",
+    "week",
+    "after",
+    "talks",
+    "with",
+    "union",
+    "الوزير",
+    "المؤتمر",
+    "جنيف",
+    "واشنطن",
+    "漢字",
+    "ภาษา",
+    "Don't",
+    "3.5",
+    "U.S.",
+    "naïve",
+    "café",
+];
+
+/// One piece of a document: a planted passage, random words, a line break, or noise.
+#[derive(Clone, Debug)]
+enum Piece {
+    Passage(usize, Option<usize>),
+    Words(Vec<usize>),
+    Break(&'static str),
+    Noise(Vec<u8>),
+}
+
+fn piece(n_passages: usize) -> impl Strategy<Value = Piece> {
+    prop_oneof![
+        3 => (0..n_passages, prop::option::of(0usize..30))
+            .prop_map(|(i, edit)| Piece::Passage(i, edit)),
+        3 => prop::collection::vec(0..WORDS.len(), 1..12).prop_map(Piece::Words),
+        2 => prop::sample::select(&[" ", "\n", "\r\n", "\r", "\n\n", "\r\n\r\n", ". "][..])
+            .prop_map(Piece::Break),
+        1 => fragment().prop_map(Piece::Noise),
+    ]
+}
+
+/// Documents built from planted passages (6 to 20 words, sometimes with one word
+/// changed), random words, line breaks and noise.
+fn corpus() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop::collection::vec(prop::collection::vec(0..WORDS.len(), 6..20), 1..4).prop_flat_map(
+        |passages| {
+            let n = passages.len();
+            prop::collection::vec(prop::collection::vec(piece(n), 0..14), 1..5).prop_map(
+                move |docs| {
+                    docs.into_iter()
+                        .map(|pieces| {
+                            let mut out = Vec::new();
+                            for p in pieces {
+                                match p {
+                                    Piece::Passage(i, edit) => {
+                                        let mut words: Vec<&str> =
+                                            passages[i].iter().map(|&w| WORDS[w]).collect();
+                                        if let Some(at) = edit {
+                                            let at = at % words.len();
+                                            words[at] = "CHANGED";
+                                        }
+                                        out.extend_from_slice(words.join(" ").as_bytes());
+                                    }
+                                    Piece::Words(ws) => {
+                                        let ws: Vec<&str> = ws.iter().map(|&w| WORDS[w]).collect();
+                                        out.extend_from_slice(ws.join(" ").as_bytes());
+                                    }
+                                    Piece::Break(b) => out.extend_from_slice(b.as_bytes()),
+                                    Piece::Noise(n) => out.extend_from_slice(&n),
+                                }
+                                out.push(b' ');
+                            }
+                            out
+                        })
+                        .collect()
+                },
+            )
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Every row of the report is the file's bytes at start..end, a trimmed span on char
+    /// boundaries inside its paragraph, on its line; each cluster keeps its first row
+    /// and every other row passes its threshold against it; the CSV reads back the same;
+    /// the output does not depend on the thread count.
+    #[test]
+    fn report_rows_are_exact_spans(
+        raw_docs in corpus(),
+        mode in mode(),
+        min_words in 2usize..10,
+        threshold in 0.3f64..=1.0,
+        passage_similarity in 0.5f64..=1.0,
+        passages in any::<bool>(),
+    ) {
+        let docs: Vec<Document> = raw_docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| Document::from_bytes(i as u32, format!("d{i}.txt"), PathBuf::from(format!("d{i}.txt")), b))
+            .collect();
+        let config = Config::builder()
+            .paragraph_mode(mode)
+            .min_words(min_words)
+            .threshold(threshold)
+            .passage_similarity(passage_similarity)
+            .passages(passages)
+            .build()
+            .expect("valid config");
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("pool");
+        let findings = pool(1).install(|| find_duplicates(&docs, &config));
+        let again = pool(3).install(|| find_duplicates(&docs, &config));
+        prop_assert_eq!(&findings.clusters, &again.clusters, "thread count changed the output");
+
+        let rows = report::rows(&findings, &docs);
+        let mut cluster = 0;
+        let mut kept = None;
+        for r in &rows {
+            let doc = docs.iter().find(|d| d.name == r.file).expect("a document");
+            let (s, e) = (r.start as usize, r.end as usize);
+            prop_assert!(s < e && e <= doc.bytes().len(), "{r:?}");
+            prop_assert_eq!(r.text, &doc.bytes()[s..e]);
+            prop_assert!(doc.text.is_char_boundary(s) && doc.text.is_char_boundary(e));
+            let body = &doc.text[s..e];
+            prop_assert!(!body.starts_with(is_trimmed) && !body.ends_with(is_trimmed), "{body:?}");
+            let paras = paragraphs(&doc.text, mode);
+            let p = paras[r.paragraph as usize - 1];
+            prop_assert!(p.start as usize <= s && e <= p.end as usize, "{r:?} outside {p:?}");
+            if r.kind == Kind::Paragraph {
+                prop_assert_eq!((p.start, p.end), (r.start, r.end));
+            }
+            prop_assert_eq!(r.line as usize, line_of(doc.bytes(), s));
+            if r.cluster != cluster {
+                prop_assert_eq!(r.cluster, cluster + 1, "clusters numbered in order");
+                prop_assert!(r.keep, "the first row of a cluster is kept");
+                prop_assert_eq!(r.similarity, 1.0);
+                let key = (doc.id, r.start);
+                if let Some(prev) = kept {
+                    prop_assert!(prev <= key, "clusters ordered by their kept row");
+                }
+                kept = Some(key);
+                cluster = r.cluster;
+            } else {
+                prop_assert!(!r.keep, "one kept row per cluster");
+                let floor = match r.kind {
+                    Kind::Paragraph => threshold,
+                    Kind::Passage => passage_similarity,
+                };
+                prop_assert!(r.similarity >= floor - 1e-9, "{r:?}");
+            }
+        }
+
+        let mut csv_bytes = Vec::new();
+        report::write_csv(&mut csv_bytes, &findings, &docs).expect("written");
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(&csv_bytes[..]);
+        let read: Vec<csv::ByteRecord> = rdr.byte_records().map(|r| r.expect("valid CSV")).collect();
+        prop_assert_eq!(read.len(), rows.len());
+        for (rec, row) in read.iter().zip(&rows) {
+            prop_assert_eq!(&rec[2], row.file.as_bytes());
+            let start = row.start.to_string();
+            prop_assert_eq!(&rec[5], start.as_bytes());
+            prop_assert_eq!(&rec[10], row.text);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Passage aligner
+// ---------------------------------------------------------------------------------------
+
+/// Exact LCS length, quadratic: the oracle.
+fn lcs(a: &[u64], b: &[u64]) -> usize {
+    let mut row = vec![0usize; b.len() + 1];
+    for &x in a {
+        let mut diag = 0;
+        for (j, &y) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if x == y { diag + 1 } else { up.max(row[j]) };
+            diag = up;
+        }
+    }
+    row[b.len()]
+}
+
+/// Paragraphs of token hashes from a small alphabet, with a base sequence copied (with
+/// edits) into several of them, sometimes twice into the same one.
+fn token_paragraphs() -> impl Strategy<Value = Vec<Vec<u64>>> {
+    let base = prop::collection::vec(0u64..40, 4..40);
+    let paras = prop::collection::vec(prop::collection::vec(0u64..12, 0..60), 1..7);
+    let plants = prop::collection::vec(
+        (
+            0usize..7,
+            0usize..60,
+            prop::collection::vec((0u8..3, 0usize..40, 0u64..40), 0..4),
+        ),
+        0..8,
+    );
+    (base, paras, plants).prop_map(|(base, mut paras, plants)| {
+        for (p, at, edits) in plants {
+            let p = p % paras.len();
+            let mut copy = base.clone();
+            for (kind, i, w) in edits {
+                let i = i % copy.len().max(1);
+                match kind {
+                    0 if !copy.is_empty() => copy[i] = w + 100,
+                    1 if !copy.is_empty() => {
+                        copy.remove(i);
+                    }
+                    _ => copy.insert(i, w + 100),
+                }
+            }
+            let at = at % (paras[p].len() + 1);
+            paras[p].splice(at..at, copy);
+        }
+        paras
+    })
+}
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    /// Aligned spans are non-empty, inside their paragraphs, long enough, with the two
+    /// copies of a self-repeat apart (a_end <= b_start); their similarity passes the
+    /// threshold, and the equal words they claim exist (exact LCS).
+    #[test]
+    fn alignments_stay_inside_and_pass_the_threshold(
+        paras in token_paragraphs(),
+        k in 1usize..6,
+        window in 1usize..5,
+        min_words in 1usize..12,
+        min_similarity in 0.5f64..=1.0,
+    ) {
+        let mut table = TokenTable::new();
+        for p in &paras {
+            table.push(p.iter().copied());
+        }
+        let params = PassageParams { k, window, min_words, min_similarity };
+        let ids: Vec<u32> = (0..paras.len() as u32).collect();
+        let postings = seed_postings(&table, &ids, &params);
+        let matches = seed_matches(postings, min_words);
+        for al in align_all(&table, &matches, &params) {
+            prop_assert!(al.a <= al.b, "{al:?}");
+            let (a, b) = (table.get(al.a as usize), table.get(al.b as usize));
+            let (sa, ea, sb, eb) = (al.a_start as usize, al.a_end as usize, al.b_start as usize, al.b_end as usize);
+            prop_assert!(sa < ea && ea <= a.len() && sb < eb && eb <= b.len(), "{al:?}");
+            if al.a == al.b {
+                prop_assert!(ea <= sb, "self copies overlap: {al:?}");
+            }
+            prop_assert!(ea - sa >= min_words && eb - sb >= min_words, "{al:?}");
+            prop_assert!(al.similarity() >= min_similarity, "{al:?}");
+            prop_assert!((al.matches as usize) <= lcs(&a[sa..ea], &b[sb..eb]), "{al:?}");
+        }
+    }
+
+    /// `similarity` is 2·LCS/(la+lb) from a banded LCS: never above the exact value,
+    /// equal to it for short sequences, symmetric, 1 for equal sequences.
+    #[test]
+    fn similarity_never_exceeds_the_exact_lcs(
+        a in prop::collection::vec(0u64..5, 0..80),
+        edits in prop::collection::vec((0u8..3, 0usize..80, 0u64..7), 0..10),
+    ) {
+        let mut b = a.clone();
+        for (kind, i, w) in edits {
+            let i = i % b.len().max(1);
+            match kind {
+                0 if !b.is_empty() => b[i] = w,
+                1 if !b.is_empty() => {
+                    b.remove(i);
+                }
+                _ => b.insert(i, w),
+            }
+        }
+        let s = similarity(&a, &b);
+        prop_assert!((0.0..=1.0).contains(&s));
+        prop_assert_eq!(s, similarity(&b, &a));
+        prop_assert_eq!(similarity(&a, &a), 1.0);
+        if !a.is_empty() && !b.is_empty() {
+            let exact = 2.0 * lcs(&a, &b) as f64 / (a.len() + b.len()) as f64;
+            prop_assert!(s <= exact + 1e-12, "{s} > {exact}");
+            if a.len().max(b.len()) <= 8 {
+                prop_assert!((s - exact).abs() < 1e-12, "{s} != {exact}");
+            }
+        }
+    }
+}
