@@ -34,6 +34,7 @@ pub mod cluster;
 pub mod config;
 pub mod corpus;
 pub mod error;
+pub mod eval;
 pub mod lsh;
 pub mod normalize;
 pub mod passage;
