@@ -58,7 +58,7 @@ impl UnionFind {
 /// remaining member with one kept occurrence, so this bounds the work on a set chained
 /// through many different texts (boilerplate variants) at O(rounds × members); members
 /// left after the last round are not reported.
-pub const MAX_SPLIT_ROUNDS: usize = 64;
+pub const MAX_SPLIT_ROUNDS: usize = 4096;
 
 /// Star re-verification: splits `members` (sorted, the first is kept) into groups whose
 /// every member has `similarity(kept, member) >= threshold`. Returns each group with the
@@ -210,13 +210,19 @@ pub fn passage_groups(pairs: &[(Interval, Interval)]) -> Vec<Vec<Interval>> {
 pub fn drop_overlapping(group: Vec<(Interval, f64)>) -> Vec<(Interval, f64)> {
     let mut order: Vec<usize> = (1..group.len()).collect();
     order.sort_by(|&x, &y| group[y].1.total_cmp(&group[x].1).then(x.cmp(&y)));
+    // Chosen intervals per paragraph, so each check looks at one paragraph only.
+    let mut chosen_in: std::collections::HashMap<u32, Vec<Interval>> =
+        std::collections::HashMap::new();
+    chosen_in
+        .entry(group[0].0.para)
+        .or_default()
+        .push(group[0].0);
     let mut chosen: Vec<(Interval, f64)> = vec![group[0]];
     for i in order {
         let (iv, _) = group[i];
-        let clash = chosen
-            .iter()
-            .any(|(c, _)| c.para == iv.para && c.start < iv.end && iv.start < c.end);
-        if !clash {
+        let here = chosen_in.entry(iv.para).or_default();
+        if !here.iter().any(|c| c.start < iv.end && iv.start < c.end) {
+            here.push(iv);
             chosen.push(group[i]);
         }
     }

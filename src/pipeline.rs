@@ -469,14 +469,6 @@ fn sequence_key(tokens: &[u64]) -> u64 {
     crate::shingle::mix(tokens)
 }
 
-/// How many words of `a` (with repeats) also occur in `b`: an upper bound on the words
-/// any alignment of the two can match.
-fn shared_words(a: &[u64], b: &[u64]) -> usize {
-    let mut sorted = b.to_vec();
-    sorted.sort_unstable();
-    a.iter().filter(|t| sorted.binary_search(t).is_ok()).count()
-}
-
 /// The passage stage over paragraphs not already `reported` as duplicate paragraphs:
 /// groups of occurrences of one passage (sorted, the kept one first) with each one's
 /// similarity to the kept one.
@@ -527,11 +519,14 @@ pub fn passage_clusters(
     // A node's span is the union of what its partners aligned, often more than the
     // passage; each member is therefore fitted to the kept occurrence, and its row is
     // the part of it that aligns with the kept one.
-    let fitted = |kept: Interval, m: Interval| {
+    let fitted = |kept: Interval, m: Interval, m_sorted: &[u64]| {
         let rejected = (Interval { end: m.start, ..m }, 0.0);
         // Cheap bound first: at most `shared` words can match, and the fitted part holds
         // at least that many, so the similarity is at most 2·shared/(|kept| + shared).
-        let shared = shared_words(span(kept), span(m));
+        let shared = span(kept)
+            .iter()
+            .filter(|t| m_sorted.binary_search(t).is_ok())
+            .count();
         if 2.0 * (shared as f64) < config.passage_similarity * (kept.len() as f64 + shared as f64) {
             return rejected;
         }
@@ -551,7 +546,21 @@ pub fn passage_clusters(
     };
     let groups: Vec<Vec<(Interval, f64)>> = passage_groups(&pairs)
         .par_iter()
-        .flat_map_iter(|occ| split_fitted(occ, config.passage_similarity, fitted))
+        .flat_map_iter(|occ| {
+            // Each member's sorted words, made once for all the rounds of the split.
+            let sorted: std::collections::HashMap<Interval, Vec<u64>> = occ
+                .iter()
+                .map(|&iv| {
+                    let mut words = span(iv).to_vec();
+                    words.sort_unstable();
+                    (iv, words)
+                })
+                .collect();
+            split_fitted(occ, config.passage_similarity, |kept, m| {
+                let words = sorted.get(&m).map_or(&[][..], |w| w.as_slice());
+                fitted(kept, m, words)
+            })
+        })
         .collect();
     complete_groups(groups, &pairs, config.passage_similarity, |kept, m| {
         similarity(span(kept), span(m))
