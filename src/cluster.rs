@@ -68,28 +68,10 @@ pub fn split_by_kept<T: Copy>(
     threshold: f64,
     similarity: impl Fn(T, T) -> f64,
 ) -> Vec<Vec<(T, f64)>> {
-    let mut out = Vec::new();
-    let mut rest: Vec<T> = members.to_vec();
-    let mut rounds = 0;
-    while rest.len() >= 2 && rounds < MAX_SPLIT_ROUNDS {
-        rounds += 1;
-        let kept = rest[0];
-        let mut group = vec![(kept, 1.0)];
-        let mut next = Vec::new();
-        for &m in &rest[1..] {
-            let s = similarity(kept, m);
-            if s >= threshold {
-                group.push((m, s));
-            } else {
-                next.push(m);
-            }
-        }
-        if group.len() >= 2 {
-            out.push(group);
-        }
-        rest = next;
-    }
-    out
+    split_rounds(members, |kept, m| {
+        let s = similarity(kept, m);
+        (s >= threshold).then_some((m, s))
+    })
 }
 
 /// [`split_by_kept`] for passages: `fit(kept, member)` returns the part of the member
@@ -99,8 +81,20 @@ pub fn split_fitted(
     threshold: f64,
     fit: impl Fn(Interval, Interval) -> (Interval, f64),
 ) -> Vec<Vec<(Interval, f64)>> {
+    split_rounds(members, |kept, m| {
+        let (part, sim) = fit(kept, m);
+        (sim >= threshold && !part.is_empty()).then_some((part, sim))
+    })
+}
+
+/// The rounds shared by both splits: the first remaining member is kept, `join(kept, m)`
+/// says whether (and as what) each other one joins it, the rest go to the next round.
+fn split_rounds<T: Copy>(
+    members: &[T],
+    join: impl Fn(T, T) -> Option<(T, f64)>,
+) -> Vec<Vec<(T, f64)>> {
     let mut out = Vec::new();
-    let mut rest: Vec<Interval> = members.to_vec();
+    let mut rest: Vec<T> = members.to_vec();
     let mut rounds = 0;
     while rest.len() >= 2 && rounds < MAX_SPLIT_ROUNDS {
         rounds += 1;
@@ -108,11 +102,9 @@ pub fn split_fitted(
         let mut group = vec![(kept, 1.0)];
         let mut next = Vec::new();
         for &m in &rest[1..] {
-            let (part, sim) = fit(kept, m);
-            if sim >= threshold && !part.is_empty() {
-                group.push((part, sim));
-            } else {
-                next.push(m);
+            match join(kept, m) {
+                Some(joined) => group.push(joined),
+                None => next.push(m),
             }
         }
         if group.len() >= 2 {
