@@ -239,6 +239,13 @@ mod interrupt {
     use signal_hook::iterator::Signals;
 
     static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// True once a signal has arrived: writers stop creating files in temporaries that
+    /// are being removed.
+    pub fn stopping() -> bool {
+        STOPPING.load(std::sync::atomic::Ordering::SeqCst)
+    }
 
     fn lock() -> MutexGuard<'static, Vec<PathBuf>> {
         IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
@@ -252,9 +259,18 @@ mod interrupt {
                 if let Some(signo) = signals.forever().next() {
                     // Kept locked until the process ends: nothing is moved into place
                     // after this point.
+                    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
                     let paths = lock();
                     for path in paths.iter() {
-                        remove(path);
+                        // A writer may have been between its check and its write: try
+                        // again until the temporary is really gone.
+                        for _ in 0..200 {
+                            remove(path);
+                            if fs::symlink_metadata(path).is_err() {
+                                break;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
                     }
                     std::process::exit(128 + signo);
                 }
@@ -761,6 +777,9 @@ fn write_clean_corpus(
         )
     })?;
     let stage = |rel: &Path| -> anyhow::Result<PathBuf> {
+        if interrupt::stopping() {
+            bail!("interrupted");
+        }
         let path = staging.path().join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)

@@ -1485,7 +1485,7 @@ sys.stdout.buffer.write("\x1e".join(r[10] for r in rows[1:]).encode("utf-8"))
 /// works; three copies give two rows (the first and the third: the middle one is in no
 /// row) and four give two rows of two copies each, so the cleaned text keeps two.
 #[test]
-#[ignore = "needs core fix: a sentence repeated 3+ times back to back in one paragraph yields only 2 occurrences (passage clustering in cluster.rs/passage.rs), so cleaning keeps 2 copies"]
+
 fn sentence_repeated_back_to_back_is_reported_once_per_copy() {
     const SENTENCE: &str =
         "The minister said the talks on the new bridge would open next week after the rain.";
