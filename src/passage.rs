@@ -272,21 +272,10 @@ pub fn align_pair(
     let b = table.get(first.b as usize);
     let self_pair = first.a == first.b;
     let mut covered: Vec<Alignment> = Vec::new();
-    // Self alignments already made, as (shift, first token, end): in a tandem repeat
-    // (S S S) every seed of the periodic region gives the same shift, and extending
-    // again from a later copy would only yield the copies again, cut at other places.
-    let mut periodic: Vec<(usize, usize, usize)> = Vec::new();
     let mut accepted = Vec::new();
     let mut extensions = 0;
     for m in group {
         let (ia, ib) = (m.pos_a as usize, m.pos_b as usize);
-        if self_pair
-            && periodic
-                .iter()
-                .any(|&(shift, start, end)| (ib - ia) % shift == 0 && (start..end).contains(&ia))
-        {
-            continue;
-        }
         // Matches come in order of pos_a: a region ending before ia covers no later one.
         covered.retain(|c| c.a_end as usize > ia);
         if covered.iter().any(|c| {
@@ -308,31 +297,6 @@ pub fn align_pair(
             ..al
         };
         covered.push(al);
-        if self_pair {
-            // The whole periodic run: one alignment per pair of consecutive copies.
-            let shift = ib - ia;
-            let (start, len) = (al.a_start as usize, (al.a_end - al.a_start) as usize);
-            let mut run_end = al.a_end as usize;
-            while run_end + shift < a.len() && a[run_end] == a[run_end + shift] {
-                run_end += 1;
-            }
-            periodic.push((shift, start, run_end + shift));
-            let mut copy = start + shift;
-            while copy + shift + len <= run_end + shift && copy + shift + len <= a.len() {
-                let next = Alignment {
-                    a_start: copy as u32,
-                    a_end: (copy + len) as u32,
-                    b_start: (copy + shift) as u32,
-                    b_end: (copy + shift + len) as u32,
-                    matches: len as u32,
-                    ..al
-                };
-                if len >= params.min_words && next.similarity() >= params.min_similarity {
-                    accepted.push(next);
-                }
-                copy += shift;
-            }
-        }
         let la = (al.a_end - al.a_start) as usize;
         let lb = (al.b_end - al.b_start) as usize;
         if la >= params.min_words
@@ -362,24 +326,17 @@ fn extend(a: &[u64], b: &[u64], ia: usize, ib: usize, self_pair: bool) -> Option
     if ia >= a.len() || ib >= b.len() || a[ia] != b[ib] {
         return None;
     }
-    // For a paragraph with itself, the backward extension goes first and the forward one
-    // stops where the second copy begins: a seed in the middle of a tandem repeat
-    // (S S S) then yields copies aligned on their own boundaries, not straddling them.
-    let b_back_limit = if self_pair { ib - ia - 1 } else { ib };
-    let back = xdrop(ia, b_back_limit, |i, j| a[ia - 1 - i] == b[ib - 1 - j]);
-    let b_start = ib - back.lb;
-    let a_fwd_limit = if self_pair {
-        b_start - ia
-    } else {
-        a.len() - ia
-    };
+    let a_fwd_limit = if self_pair { ib - ia } else { a.len() - ia };
     let fwd = xdrop(a_fwd_limit, b.len() - ib, |i, j| a[ia + i] == b[ib + j]);
+    let a_end = ia + fwd.la;
+    let b_back_limit = if self_pair { ib - a_end } else { ib };
+    let back = xdrop(ia, b_back_limit, |i, j| a[ia - 1 - i] == b[ib - 1 - j]);
     Some(Alignment {
         a: 0,
         a_start: (ia - back.la) as u32,
-        a_end: (ia + fwd.la) as u32,
+        a_end: a_end as u32,
         b: 0,
-        b_start: b_start as u32,
+        b_start: (ib - back.lb) as u32,
         b_end: (ib + fwd.lb) as u32,
         matches: (fwd.matches + back.matches) as u32,
     })
