@@ -226,12 +226,32 @@ fn push_paragraphs(table: &mut TokenTable, an: &DocAnalysis) {
 /// Runs the whole pipeline over `docs`, given in input order. In the findings, a
 /// document is named by its position in `docs`.
 pub fn find_duplicates(docs: &[Document], config: &Config) -> Findings {
+    find_duplicates_observed(docs, config, &|_| {})
+}
+
+/// [`find_duplicates`], calling `on_stage` with the name of each stage as it starts
+/// (for a progress display).
+pub fn find_duplicates_observed(
+    docs: &[Document],
+    config: &Config,
+    on_stage: &(dyn Fn(&'static str) + Sync),
+) -> Findings {
     let mut clock = std::time::Instant::now();
     let mut timings = Vec::new();
+    let stages = ["segment+normalize", "paragraphs", "passages", "assemble"];
+    on_stage(stages[0]);
     let mut lap = |name: &'static str| {
         let now = std::time::Instant::now();
         timings.push((name, now - clock));
         clock = now;
+        if let Some(i) = stages.iter().position(|&s| s == name) {
+            let next = stages[i + 1..]
+                .iter()
+                .find(|&&s| s != "passages" || config.passages);
+            if let Some(next) = next {
+                on_stage(next);
+            }
+        }
     };
     let mut analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
     let table = take_token_table(&mut analyses);
