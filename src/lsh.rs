@@ -78,20 +78,24 @@ pub fn band_records(sig: &[u32], bands: usize, rows: usize, para: u64, out: &mut
 pub fn candidate_pairs(mut records: Vec<BandRecord>) -> Vec<(u64, u64)> {
     let mut pairs: Vec<(u64, u64)> = sort_into_partitions(&mut records, |r| r.key)
         .into_par_iter()
-        .flat_map_iter(|part| {
-            let mut out = Vec::new();
-            for run in part.chunk_by(|x, y| x.key == y.key) {
-                if run.len() > 1 {
-                    bucket_pairs(run.iter().map(|r| r.para), &mut out);
-                }
-            }
-            out
-        })
+        .flat_map_iter(partition_pairs)
         .collect();
     drop(records);
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
+}
+
+/// The candidate pairs of one partition of band records sorted by key (the reduce of
+/// one partition; pairs are not yet sorted or deduplicated).
+pub fn partition_pairs(part: &[BandRecord]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for run in part.chunk_by(|x, y| x.key == y.key) {
+        if run.len() > 1 {
+            bucket_pairs(run.iter().map(|r| r.para), &mut out);
+        }
+    }
+    out
 }
 
 /// Emits the pairs of one bucket of ids sorted ascending: all pairs if small, a star to

@@ -19,6 +19,8 @@
 //! Everything here works on plain token-hash sequences indexed by dense paragraph
 //! index: no text, no I/O.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use crate::lsh::{sort_into_partitions, ALL_PAIRS_MAX};
@@ -68,6 +70,19 @@ impl TokenTable {
             (Some(&s), Some(&e)) => &self.hashes[s..e],
             _ => &[],
         }
+    }
+}
+
+/// Read access to the token hashes of paragraphs by dense index: a [`TokenTable`] in
+/// memory, or a table spilled to disk ([`crate::spill`]).
+pub trait TokenSource: Sync {
+    /// Token hashes of paragraph `p` (empty if there is no such paragraph).
+    fn tokens(&self, p: u32) -> Cow<'_, [u64]>;
+}
+
+impl TokenSource for TokenTable {
+    fn tokens(&self, p: u32) -> Cow<'_, [u64]> {
+        Cow::Borrowed(self.get(p as usize))
     }
 }
 
@@ -199,18 +214,22 @@ pub fn seed_postings(
 pub fn seed_matches(mut postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
     let mut matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
         .into_par_iter()
-        .flat_map_iter(|part| {
-            let mut out = Vec::new();
-            for run in part.chunk_by(|x, y| x.hash == y.hash) {
-                run_matches(run, min_words, &mut out);
-            }
-            out
-        })
+        .flat_map_iter(|part| partition_matches(part, min_words))
         .collect();
     drop(postings);
     matches.par_sort_unstable();
     matches.dedup();
     matches
+}
+
+/// The seed matches of one partition of postings, sorted by hash (the reduce of one
+/// partition; matches are not yet sorted or deduplicated).
+pub fn partition_matches(part: &[SeedPosting], min_words: usize) -> Vec<SeedMatch> {
+    let mut out = Vec::new();
+    for run in part.chunk_by(|x, y| x.hash == y.hash) {
+        run_matches(run, min_words, &mut out);
+    }
+    out
 }
 
 fn run_matches(run: &[SeedPosting], min_words: usize, out: &mut Vec<SeedMatch>) {
@@ -247,8 +266,8 @@ pub const MAX_EXTENSIONS_PER_PAIR: usize = 256;
 
 /// Aligns every paragraph pair that shares seeds; returns the accepted spans, in
 /// paragraph-pair order.
-pub fn align_all(
-    table: &TokenTable,
+pub fn align_all<T: TokenSource + ?Sized>(
+    table: &T,
     matches: &[SeedMatch],
     params: &PassageParams,
 ) -> Vec<Alignment> {
@@ -260,16 +279,17 @@ pub fn align_all(
 }
 
 /// Aligns one paragraph pair from its seed matches (all with the same a and b).
-pub fn align_pair(
-    table: &TokenTable,
+pub fn align_pair<T: TokenSource + ?Sized>(
+    table: &T,
     group: &[SeedMatch],
     params: &PassageParams,
 ) -> Vec<Alignment> {
     let Some(first) = group.first() else {
         return Vec::new();
     };
-    let a = table.get(first.a as usize);
-    let b = table.get(first.b as usize);
+    let a = table.tokens(first.a);
+    let b = table.tokens(first.b);
+    let (a, b) = (a.as_ref(), b.as_ref());
     let self_pair = first.a == first.b;
     let mut covered: Vec<Alignment> = Vec::new();
     let mut accepted = Vec::new();

@@ -13,6 +13,8 @@
 //! rayon, and every parallel result is collected in a fixed order, so the output does
 //! not depend on the number of threads.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use crate::cluster::{
@@ -24,7 +26,8 @@ use crate::corpus::Document;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands};
 use crate::normalize::{tokenize, Token};
 use crate::passage::{
-    align_all, fit, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
+    align_all, fit, seed_matches, seed_postings, similarity, Alignment, PassageParams, TokenSource,
+    TokenTable,
 };
 use crate::records::BandRecord;
 use crate::segment::{self, Paragraph};
@@ -274,86 +277,21 @@ pub fn find_duplicates_observed(
 
     let para_groups = paragraph_clusters(&table, config, &mut stats);
     lap("paragraphs");
-    let mut clusters: Vec<Cluster> = para_groups
-        .iter()
-        .map(|g| Cluster {
-            kind: Kind::Paragraph,
-            occurrences: g
-                .iter()
-                .map(|&(p, sim)| {
-                    let r = refs[p as usize];
-                    let an = &analyses[r.doc as usize];
-                    let para = an.paragraphs[r.ordinal as usize];
-                    Occurrence {
-                        doc: r.doc,
-                        paragraph: r.ordinal,
-                        start: para.start,
-                        end: para.end,
-                        words: table.get(p as usize).len() as u32,
-                        similarity: sim,
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-
-    if config.passages {
-        let mut reported = vec![false; refs.len()];
-        for g in &para_groups {
-            for &(p, _) in &g[1..] {
-                reported[p as usize] = true;
-            }
-        }
+    let passage_groups = if config.passages {
+        let reported = reported_paragraphs(refs.len(), &para_groups);
         let groups = passage_clusters(&table, &reported, config, &mut stats);
         lap("passages");
-        // Token spans are recomputed once per paragraph that holds a passage.
-        let mut holders: Vec<u32> = groups.iter().flatten().map(|(iv, _)| iv.para).collect();
-        holders.sort_unstable();
-        holders.dedup();
-        let spans: Vec<Vec<Token>> = holders
-            .par_iter()
-            .map(|&p| {
-                let r = refs[p as usize];
-                analyses[r.doc as usize]
-                    .paragraph_tokens(&docs[r.doc as usize].text, r.ordinal as usize)
-            })
-            .collect();
-        let tokens_of = |p: u32| {
-            holders
-                .binary_search(&p)
-                .ok()
-                .and_then(|i| spans.get(i))
-                .map_or(&[][..], |v| v.as_slice())
-        };
-        let passages: Vec<Cluster> = groups
-            .into_par_iter()
-            .map(|g| Cluster {
-                kind: Kind::Passage,
-                occurrences: g
-                    .into_iter()
-                    .map(|(iv, sim)| {
-                        let r = refs[iv.para as usize];
-                        let toks = tokens_of(iv.para);
-                        Occurrence {
-                            doc: r.doc,
-                            paragraph: r.ordinal,
-                            start: toks.get(iv.start as usize).map_or(0, |t| t.start),
-                            end: toks
-                                .get((iv.end as usize).saturating_sub(1))
-                                .map_or(0, |t| t.end),
-                            words: iv.end - iv.start,
-                            similarity: sim,
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
-        clusters.extend(passages);
-    }
-    clusters.sort_by(|x, y| {
-        let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
-        (a.doc, a.start, x.kind, a.end).cmp(&(b.doc, b.start, y.kind, b.end))
-    });
+        groups
+    } else {
+        Vec::new()
+    };
+    let layout = MemoryLayout {
+        refs: &refs,
+        analyses: &analyses,
+        docs,
+        table: &table,
+    };
+    let clusters = assemble(&para_groups, passage_groups, &layout);
     lap("assemble");
     stats.timings = timings;
     Findings {
@@ -361,6 +299,129 @@ pub fn find_duplicates_observed(
         analyses,
         stats,
     }
+}
+
+/// Where the paragraphs of the dense index are: what turns clusters of dense paragraph
+/// indices and token intervals into byte spans of documents.
+pub trait Layout: Sync {
+    /// Document, 0-based paragraph position in it, and byte span of paragraph `p`.
+    fn paragraph(&self, p: u32) -> (u32, u32, u32, u32);
+    /// Number of tokens of paragraph `p`.
+    fn words(&self, p: u32) -> u32;
+    /// The tokens of paragraph `p` with their byte spans in the document.
+    fn token_spans(&self, p: u32) -> Vec<Token>;
+}
+
+/// The [`Layout`] of documents held in memory.
+struct MemoryLayout<'a> {
+    refs: &'a [ParaRef],
+    analyses: &'a [DocAnalysis],
+    docs: &'a [Document],
+    table: &'a TokenTable,
+}
+
+impl Layout for MemoryLayout<'_> {
+    fn paragraph(&self, p: u32) -> (u32, u32, u32, u32) {
+        let r = self.refs[p as usize];
+        let para = self.analyses[r.doc as usize].paragraphs[r.ordinal as usize];
+        (r.doc, r.ordinal, para.start, para.end)
+    }
+
+    fn words(&self, p: u32) -> u32 {
+        self.table.get(p as usize).len() as u32
+    }
+
+    fn token_spans(&self, p: u32) -> Vec<Token> {
+        let r = self.refs[p as usize];
+        self.analyses[r.doc as usize]
+            .paragraph_tokens(&self.docs[r.doc as usize].text, r.ordinal as usize)
+    }
+}
+
+/// Which paragraphs (of `n`) are reported as non-kept members of paragraph clusters:
+/// the passage stage leaves them out.
+pub fn reported_paragraphs(n: usize, para_groups: &[Vec<(u32, f64)>]) -> Vec<bool> {
+    let mut reported = vec![false; n];
+    for g in para_groups {
+        for &(p, _) in &g[1..] {
+            reported[p as usize] = true;
+        }
+    }
+    reported
+}
+
+/// Turns the groups of both stages into clusters of byte spans, ordered by their kept
+/// occurrence.
+pub fn assemble<L: Layout + ?Sized>(
+    para_groups: &[Vec<(u32, f64)>],
+    passage_groups: Vec<Vec<(Interval, f64)>>,
+    layout: &L,
+) -> Vec<Cluster> {
+    let mut clusters: Vec<Cluster> = para_groups
+        .iter()
+        .map(|g| Cluster {
+            kind: Kind::Paragraph,
+            occurrences: g
+                .iter()
+                .map(|&(p, sim)| {
+                    let (doc, paragraph, start, end) = layout.paragraph(p);
+                    Occurrence {
+                        doc,
+                        paragraph,
+                        start,
+                        end,
+                        words: layout.words(p),
+                        similarity: sim,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    // Token spans are recomputed once per paragraph that holds a passage.
+    let mut holders: Vec<u32> = passage_groups
+        .iter()
+        .flatten()
+        .map(|(iv, _)| iv.para)
+        .collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let spans: Vec<Vec<Token>> = holders.par_iter().map(|&p| layout.token_spans(p)).collect();
+    let tokens_of = |p: u32| {
+        holders
+            .binary_search(&p)
+            .ok()
+            .and_then(|i| spans.get(i))
+            .map_or(&[][..], |v| v.as_slice())
+    };
+    let passages: Vec<Cluster> = passage_groups
+        .into_par_iter()
+        .map(|g| Cluster {
+            kind: Kind::Passage,
+            occurrences: g
+                .into_iter()
+                .map(|(iv, sim)| {
+                    let (doc, paragraph, _, _) = layout.paragraph(iv.para);
+                    let toks = tokens_of(iv.para);
+                    Occurrence {
+                        doc,
+                        paragraph,
+                        start: toks.get(iv.start as usize).map_or(0, |t| t.start),
+                        end: toks
+                            .get((iv.end as usize).saturating_sub(1))
+                            .map_or(0, |t| t.end),
+                        words: iv.end - iv.start,
+                        similarity: sim,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    clusters.extend(passages);
+    clusters.sort_by(|x, y| {
+        let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
+        (a.doc, a.start, x.kind, a.end).cmp(&(b.doc, b.start, y.kind, b.end))
+    });
+    clusters
 }
 
 /// What the paragraph stage compared, before clustering.
@@ -382,16 +443,15 @@ pub fn eligible_paragraphs(table: &TokenTable, config: &Config) -> Vec<u32> {
 }
 
 /// The shingle set of paragraph `p`.
-pub fn paragraph_shingles(table: &TokenTable, config: &Config, p: u32) -> Vec<u64> {
+pub fn paragraph_shingles<T: TokenSource + ?Sized>(table: &T, config: &Config, p: u32) -> Vec<u64> {
     let mut s = Vec::new();
-    shingle_set(table.get(p as usize), config.shingle_size, &mut s);
+    shingle_set(&table.tokens(p), config.shingle_size, &mut s);
     s
 }
 
 /// The first half of the paragraph stage: exact-duplicate groups, then MinHash + LSH
 /// candidates among distinct paragraphs, each verified by exact Jaccard.
 pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
-    let shingles = |p: u32| paragraph_shingles(table, config, p);
     // Exact duplicates first: identical token sequences need no sketch.
     let mut keyed: Vec<(u64, u32)> = eligible_paragraphs(table, config)
         .par_iter()
@@ -433,11 +493,7 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
         .into_iter()
         .map(|(a, b)| (a as u32, b as u32))
         .collect();
-    let verified = candidates
-        .par_iter()
-        .copied()
-        .filter(|&(a, b)| jaccard(&shingles(a), &shingles(b)) >= config.threshold)
-        .collect();
+    let verified = verify_candidates(table, &candidates, config);
     ParagraphPairs {
         exact,
         candidates,
@@ -455,13 +511,40 @@ pub fn paragraph_clusters(
     let pairs = paragraph_pairs(table, config);
     stats.candidates_verified = pairs.candidates.len();
     stats.pairs_accepted = pairs.verified.len();
-    let mut uf = UnionFind::new(table.len());
-    for group in &pairs.exact {
+    cluster_paragraphs(table, table.len(), &pairs.exact, &pairs.verified, config)
+}
+
+/// The candidate pairs whose exact Jaccard passes the threshold, in order.
+pub fn verify_candidates<T: TokenSource + ?Sized>(
+    table: &T,
+    candidates: &[(u32, u32)],
+    config: &Config,
+) -> Vec<(u32, u32)> {
+    let shingles = |p: u32| paragraph_shingles(table, config, p);
+    candidates
+        .par_iter()
+        .copied()
+        .filter(|&(a, b)| jaccard(&shingles(a), &shingles(b)) >= config.threshold)
+        .collect()
+}
+
+/// The reduce of the paragraph stage over `n` paragraphs: exact groups and verified
+/// pairs joined by union-find, then each linked set split into groups whose members
+/// all pass the threshold against the group's kept paragraph.
+pub fn cluster_paragraphs<T: TokenSource + ?Sized>(
+    table: &T,
+    n: usize,
+    exact: &[Vec<u32>],
+    verified: &[(u32, u32)],
+    config: &Config,
+) -> Vec<Vec<(u32, f64)>> {
+    let mut uf = UnionFind::new(n);
+    for group in exact {
         for &p in &group[1..] {
             uf.union(group[0], p);
         }
     }
-    for &(a, b) in &pairs.verified {
+    for &(a, b) in verified {
         uf.union(a, b);
     }
     let shingles = |p: u32| paragraph_shingles(table, config, p);
@@ -470,7 +553,7 @@ pub fn paragraph_clusters(
         .flat_map_iter(|members| {
             let kept_set = shingles(members[0]);
             split_by_kept(members, config.threshold, |kept, m| {
-                if table.get(kept as usize) == table.get(m as usize) {
+                if table.tokens(kept) == table.tokens(m) {
                     1.0
                 } else if kept == members[0] {
                     jaccard(&kept_set, &shingles(m))
@@ -498,12 +581,7 @@ pub fn passage_clusters(
     config: &Config,
     stats: &mut Stats,
 ) -> Vec<Vec<(Interval, f64)>> {
-    let params = PassageParams {
-        k: config.seed_k,
-        window: config.seed_window,
-        min_words: config.min_words,
-        min_similarity: config.passage_similarity,
-    };
+    let params = passage_params(config);
     let participants: Vec<u32> = (0..table.len() as u32)
         .filter(|&p| !reported[p as usize] && table.get(p as usize).len() >= config.min_words)
         .collect();
@@ -513,6 +591,27 @@ pub fn passage_clusters(
     stats.seed_matches = matches.len();
     let alignments = align_all(table, &matches, &params);
     stats.alignments = alignments.len();
+    group_passages(table, &alignments, config)
+}
+
+/// The passage parameters of `config`.
+pub fn passage_params(config: &Config) -> PassageParams {
+    PassageParams {
+        k: config.seed_k,
+        window: config.seed_window,
+        min_words: config.min_words,
+        min_similarity: config.passage_similarity,
+    }
+}
+
+/// The reduce of the passage stage: aligned spans (in paragraph-pair order) joined into
+/// linked sets of intervals, each split into groups fitted to their kept occurrence,
+/// completed through longer alignments, with overlapping members dropped.
+pub fn group_passages<T: TokenSource + ?Sized>(
+    table: &T,
+    alignments: &[Alignment],
+    config: &Config,
+) -> Vec<Vec<(Interval, f64)>> {
     let pairs: Vec<(Interval, Interval)> = alignments
         .iter()
         .map(|al| {
@@ -530,11 +629,17 @@ pub fn passage_clusters(
             )
         })
         .collect();
-    let span = |iv: Interval| {
-        let tokens = table.get(iv.para as usize);
-        tokens
-            .get(iv.start as usize..iv.end as usize)
-            .unwrap_or(&[])
+    let span = |iv: Interval| -> Cow<'_, [u64]> {
+        match table.tokens(iv.para) {
+            Cow::Borrowed(t) => {
+                Cow::Borrowed(t.get(iv.start as usize..iv.end as usize).unwrap_or(&[]))
+            }
+            Cow::Owned(t) => Cow::Owned(
+                t.get(iv.start as usize..iv.end as usize)
+                    .unwrap_or(&[])
+                    .to_vec(),
+            ),
+        }
     };
     // A node's span is the union of what its partners aligned, often more than the
     // passage; each member is therefore fitted to the kept occurrence, and its row is
@@ -550,7 +655,7 @@ pub fn passage_clusters(
         if 2.0 * (shared as f64) < config.passage_similarity * (kept.len() as f64 + shared as f64) {
             return rejected;
         }
-        let (s, e, matches) = fit(span(kept), span(m));
+        let (s, e, matches) = fit(&span(kept), &span(m));
         let iv = Interval {
             para: m.para,
             start: m.start + s as u32,
@@ -583,7 +688,7 @@ pub fn passage_clusters(
         })
         .collect();
     complete_groups(groups, &pairs, config.passage_similarity, |kept, m| {
-        similarity(span(kept), span(m))
+        similarity(&span(kept), &span(m))
     })
     .into_iter()
     .map(drop_overlapping)
