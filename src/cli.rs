@@ -76,6 +76,15 @@ pub struct Common {
     /// OUTDIR, leaving others).
     #[arg(long)]
     pub force: bool,
+    /// Keep peak memory near SIZE (bytes, or with a K, M or G suffix: powers of 1024):
+    /// when an in-memory run would need more, intermediate data are spilled to
+    /// temporary files and reduced one partition bucket at a time. Without it, the
+    /// limit is three quarters of the physical memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+    /// Directory for spilled data (default: the system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
     /// Print no summary and no warnings.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -93,4 +102,58 @@ pub enum Paragraphs {
     Blank,
     /// Blank for hard-wrapped files, line otherwise.
     Auto,
+}
+
+/// Parses a size: bytes, or a number with a K, M, G or T suffix (powers of 1024, an
+/// optional trailing `B` or `iB`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (number, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 800M, 2G)"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("{text:?} is not a size of at least one byte"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("1", Some(1)),
+            ("1024", Some(1024)),
+            ("1K", Some(1024)),
+            ("1k", Some(1024)),
+            ("800M", Some(800 << 20)),
+            ("1G", Some(1 << 30)),
+            ("1GiB", Some(1 << 30)),
+            ("1.5G", Some(3 << 29)),
+            ("2TB", Some(2 << 40)),
+            ("0", None),
+            ("-1G", None),
+            ("G", None),
+            ("lots", None),
+            ("", None),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(parse_size(text).ok(), want, "{text}");
+        }
+    }
 }

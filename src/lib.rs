@@ -44,6 +44,7 @@ pub mod report;
 pub mod segment;
 pub mod shingle;
 pub mod sketch;
+pub mod spill;
 
 pub use config::{Config, ConfigBuilder};
 pub use corpus::{Document, InputFile, Warning};

@@ -146,13 +146,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         check_clean_layout(outdir, &files)?;
     }
 
+    let corpus_bytes: u64 = files.iter().map(|f| f.len.unwrap_or(0)).sum();
+    let limit = common.memory_limit.unwrap_or_else(default_memory_limit);
+    let spilling = neardup::spill::in_memory_estimate(corpus_bytes) > limit;
+    if spilling && clean_target.is_some() {
+        bail!(
+            "--clean cannot be combined with a run that spills to disk: {corpus_bytes} bytes of \
+             input need more than the memory limit of {limit} bytes (raise --memory-limit)"
+        );
+    }
+
     let read_started = Instant::now();
-    let (docs, findings, read_warnings, read_time) = pool.install(|| {
-        let (docs, read_warnings) = read_all(&files);
-        let read_time = read_started.elapsed();
-        let findings = neardup::find_duplicates(&docs, &config);
-        (docs, findings, read_warnings, read_time)
-    });
+    let mut spill_dir = None;
+    let (docs, spilled, findings, read_warnings, read_time) = if spilling {
+        let parent = common.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let dir = interrupt::Tracked::new(
+            || {
+                tempfile::Builder::new()
+                    .prefix(".neardup-spill-")
+                    .tempdir_in(&parent)
+            },
+            tempfile::TempDir::path,
+        )
+        .with_context(|| format!("{}: cannot create a spill directory", parent.display()))?;
+        let options = neardup::spill::SpillOptions::for_limit(limit);
+        let read_one = |f: &InputFile| read_all(std::slice::from_ref(f));
+        let result = pool.install(|| {
+            neardup::spill::find_duplicates_spilled(
+                &files,
+                &read_one,
+                &config,
+                &options,
+                dir.path(),
+                &|_| {},
+            )
+        })?;
+        spill_dir = Some(dir);
+        let neardup::spill::Spilled {
+            findings,
+            texts,
+            warnings,
+        } = result;
+        (Vec::new(), Some(texts), findings, warnings, std::time::Duration::ZERO)
+    } else {
+        pool.install(|| {
+            let (docs, read_warnings) = read_all(&files);
+            let read_time = read_started.elapsed();
+            let findings = neardup::find_duplicates(&docs, &config);
+            (docs, None, findings, read_warnings, read_time)
+        })
+    };
+    let n_docs = spilled.as_ref().map_or(docs.len(), |t| t.len());
     let write_started = Instant::now();
     warnings.extend(read_warnings);
     if article {
@@ -166,12 +210,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 
+    let write_report = |w: &mut dyn Write| -> anyhow::Result<()> {
+        match &spilled {
+            Some(texts) => report::write_csv(w, &findings, texts)?,
+            None => report::write_csv(w, &findings, &docs)?,
+        }
+        Ok(())
+    };
     match &common.output {
-        Some(path) => write_atomically(path, |w| Ok(report::write_csv(w, &findings, &docs)?))?,
+        Some(path) => write_atomically(path, |w| write_report(w))?,
         None => {
             let stdout = io::stdout();
             let mut lock = io::BufWriter::new(stdout.lock());
-            report::write_csv(&mut lock, &findings, &docs)?;
+            write_report(&mut lock)?;
             lock.flush()?;
         }
     }
@@ -183,8 +234,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // The spilled data go once the report is written.
+    drop(spill_dir);
     if common.verbose {
-        let bytes: u64 = docs.iter().map(|d| d.text.len() as u64).sum();
+        let bytes: u64 = match &spilled {
+            Some(texts) => texts.total_bytes(),
+            None => docs.iter().map(|d| d.text.len() as u64).sum(),
+        };
+        if spilling {
+            eprintln!("neardup: spilled to disk (memory limit {limit} bytes)");
+        }
         eprintln!("neardup: {bytes} bytes, {} tokens", findings.stats.tokens);
         eprintln!("neardup: stage read: {:.3} s", read_time.as_secs_f64());
         for (name, t) in &findings.stats.timings {
@@ -201,12 +260,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     if !common.quiet {
-        summary(&findings, docs.len(), &warnings, started);
+        summary(&findings, n_docs, &warnings, started);
     }
     if common.fail_on_duplicates && !findings.clusters.is_empty() {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Three quarters of the physical memory, or 8 GiB if it cannot be known.
+fn default_memory_limit() -> u64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf has no preconditions; it returns -1 for an unknown name.
+        let (pages, size) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        if pages > 0 && size > 0 {
+            return (pages as u64).saturating_mul(size as u64) / 4 * 3;
+        }
+    }
+    8 << 30
 }
 
 fn summary(findings: &Findings, n_docs: usize, warnings: &[Warning], started: Instant) {

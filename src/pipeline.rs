@@ -217,7 +217,8 @@ pub fn take_token_table(analyses: &mut [DocAnalysis]) -> TokenTable {
     table
 }
 
-fn push_paragraphs(table: &mut TokenTable, an: &DocAnalysis) {
+/// Appends the paragraphs of one analysis to `table`.
+pub fn push_paragraphs(table: &mut TokenTable, an: &DocAnalysis) {
     let mut at = 0usize;
     for &n in &an.token_counts {
         let end = (at + n as usize).min(an.hashes.len());
@@ -468,27 +469,7 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
     }
     distinct.sort_unstable();
 
-    // Signatures are consumed as soon as their band keys are made: only the 16-byte
-    // band records stay in memory, and candidates are verified by exact Jaccard.
-    let hasher = MinHasher::new(config.num_perm);
-    let (bands, rows) = choose_bands(config.threshold, config.num_perm);
-    let records: Vec<BandRecord> = distinct
-        .par_iter()
-        .map_init(
-            || (Vec::new(), Vec::with_capacity(config.num_perm)),
-            |(buf, sig), &p| {
-                crate::shingle::shingles(table.get(p as usize), config.shingle_size, buf);
-                hasher.sign(buf, sig);
-                band_keys(sig, bands, rows)
-                    .map(|key| BandRecord {
-                        key,
-                        para: u64::from(p),
-                    })
-                    .collect::<Vec<_>>()
-            },
-        )
-        .flatten_iter()
-        .collect();
+    let records = band_records(table, &distinct, config, 0);
     let candidates: Vec<(u32, u32)> = candidate_pairs(records)
         .into_iter()
         .map(|(a, b)| (a as u32, b as u32))
@@ -499,6 +480,36 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
         candidates,
         verified,
     }
+}
+
+/// The map of the paragraph stage: the LSH band records of paragraphs `paras` of
+/// `table`, the record of paragraph `p` naming it `base + p`. Signatures are consumed
+/// as soon as their band keys are made: only the 16-byte records stay.
+pub fn band_records(
+    table: &TokenTable,
+    paras: &[u32],
+    config: &Config,
+    base: u64,
+) -> Vec<BandRecord> {
+    let hasher = MinHasher::new(config.num_perm);
+    let (bands, rows) = choose_bands(config.threshold, config.num_perm);
+    paras
+        .par_iter()
+        .map_init(
+            || (Vec::new(), Vec::with_capacity(config.num_perm)),
+            |(buf, sig), &p| {
+                crate::shingle::shingles(table.get(p as usize), config.shingle_size, buf);
+                hasher.sign(buf, sig);
+                band_keys(sig, bands, rows)
+                    .map(|key| BandRecord {
+                        key,
+                        para: base + u64::from(p),
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .flatten_iter()
+        .collect()
 }
 
 /// The paragraph stage: groups of near-duplicate paragraphs (dense indices, sorted, the
@@ -566,7 +577,7 @@ pub fn cluster_paragraphs<T: TokenSource + ?Sized>(
 }
 
 /// Key of a token sequence for exact-duplicate grouping.
-fn sequence_key(tokens: &[u64]) -> u64 {
+pub fn sequence_key(tokens: &[u64]) -> u64 {
     // Collisions only cost a failed verification: groups are re-checked against their
     // kept member.
     crate::shingle::mix(tokens)

@@ -10,6 +10,8 @@
 //! The binary form of a record is little-endian and fixed-width, and a file of records
 //! starts with a [`Header`]: magic, format version, record kind.
 
+use crate::passage::SeedMatch;
+
 /// Number of key bits that pick a partition: 2^8 = 256 partitions.
 pub const PARTITION_BITS: u32 = 8;
 
@@ -61,6 +63,32 @@ pub enum RecordKind {
     Band = 1,
     /// [`SeedPosting`]s.
     Seed = 2,
+    /// [`BandRecord`]s whose key is the hash of the paragraph's whole token sequence
+    /// (exact-duplicate groups).
+    Exact = 3,
+    /// [`SeedMatch`]es.
+    Match = 4,
+    /// Token hashes, `u64` each, of all paragraphs in order.
+    Tokens = 5,
+    /// Paragraph spans: start and end byte offsets, `u32` each, of all paragraphs.
+    Paragraphs = 6,
+    /// Document bytes, concatenated.
+    Texts = 7,
+}
+
+impl RecordKind {
+    fn from_u16(k: u16) -> Option<RecordKind> {
+        Some(match k {
+            1 => RecordKind::Band,
+            2 => RecordKind::Seed,
+            3 => RecordKind::Exact,
+            4 => RecordKind::Match,
+            5 => RecordKind::Tokens,
+            6 => RecordKind::Paragraphs,
+            7 => RecordKind::Texts,
+            _ => return None,
+        })
+    }
 }
 
 /// The 16-byte header of a record file: magic, version, kind, and a fingerprint of the
@@ -99,11 +127,8 @@ impl Header {
                 "record format version {version}, this build reads {FORMAT_VERSION}"
             ));
         }
-        let kind = match u16::from_le_bytes([bytes[6], bytes[7]]) {
-            1 => RecordKind::Band,
-            2 => RecordKind::Seed,
-            k => return Err(format!("unknown record kind {k}")),
-        };
+        let k = u16::from_le_bytes([bytes[6], bytes[7]]);
+        let kind = RecordKind::from_u16(k).ok_or_else(|| format!("unknown record kind {k}"))?;
         let mut fp = [0u8; 8];
         fp.copy_from_slice(&bytes[8..16]);
         Ok(Header {
@@ -159,6 +184,27 @@ impl FixedRecord for SeedPosting {
     }
 }
 
+impl FixedRecord for SeedMatch {
+    const SIZE: usize = 16;
+    fn encode(&self, out: &mut Vec<u8>) {
+        for v in [self.a, self.b, self.pos_a, self.pos_b] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let at = |i: usize| -> Option<u32> {
+            let b: [u8; 4] = bytes.get(i..i + 4)?.try_into().ok()?;
+            Some(u32::from_le_bytes(b))
+        };
+        Some(SeedMatch {
+            a: at(0)?,
+            b: at(4)?,
+            pos_a: at(8)?,
+            pos_b: at(12)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +236,16 @@ mod tests {
         assert_eq!(buf.len(), SeedPosting::SIZE);
         assert_eq!(SeedPosting::decode(&buf), Some(seed));
         assert_eq!(SeedPosting::decode(&buf[..10]), None);
+        let m = SeedMatch {
+            a: 1,
+            b: u32::MAX,
+            pos_a: 7,
+            pos_b: 0,
+        };
+        buf.clear();
+        m.encode(&mut buf);
+        assert_eq!(buf.len(), SeedMatch::SIZE);
+        assert_eq!(SeedMatch::decode(&buf), Some(m));
     }
 
     #[test]

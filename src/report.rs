@@ -20,6 +20,8 @@
 //! never altered, so a field may begin with `=`, `+`, `-` or `@`: import the file into a
 //! spreadsheet as text, not by opening it directly.
 
+use std::borrow::Cow;
+use std::collections::hash_map::{Entry, HashMap};
 use std::io::Write;
 
 use crate::corpus::Document;
@@ -66,21 +68,76 @@ pub struct Row<'a> {
     /// Whether this is the kept row.
     pub keep: bool,
     /// The original bytes of the span.
-    pub text: &'a [u8],
+    pub text: Cow<'a, [u8]>,
 }
 
-/// The rows of `findings`, in report order.
-pub fn rows<'a>(findings: &Findings, docs: &'a [Document]) -> Vec<Row<'a>> {
-    let mut starts: Vec<Option<Vec<u32>>> = vec![None; docs.len()];
-    let mut out = Vec::new();
+/// Where the report reads the documents' names and bytes from: documents in memory,
+/// or documents spilled to disk ([`crate::spill::TextStore`]).
+pub trait DocSource {
+    /// Name of document `doc` in the report.
+    fn name(&self, doc: u32) -> &str;
+    /// The whole document `doc` (its text and original bytes).
+    fn document(&self, doc: u32) -> Result<Cow<'_, Document>>;
+    /// The original bytes `start..end` of document `doc`.
+    fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>>;
+}
+
+impl DocSource for [Document] {
+    fn name(&self, doc: u32) -> &str {
+        self.get(doc as usize).map_or("", |d| d.name.as_str())
+    }
+
+    fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
+        match self.get(doc as usize) {
+            Some(d) => Ok(Cow::Borrowed(d)),
+            None => Ok(Cow::Owned(Document::from_bytes(
+                doc,
+                String::new(),
+                Default::default(),
+                Vec::new(),
+            ))),
+        }
+    }
+
+    fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
+        Ok(Cow::Borrowed(
+            self.get(doc as usize).map_or(&[][..], |d| d.slice(start, end)),
+        ))
+    }
+}
+
+impl DocSource for Vec<Document> {
+    fn name(&self, doc: u32) -> &str {
+        self.as_slice().name(doc)
+    }
+
+    fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
+        self.as_slice().document(doc)
+    }
+
+    fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
+        self.as_slice().slice(doc, start, end)
+    }
+}
+
+/// Calls `each` with the rows of `findings`, in report order, reading each span's bytes
+/// only when its row is made.
+pub fn for_each_row<'a, S: DocSource + ?Sized>(
+    findings: &Findings,
+    docs: &'a S,
+    mut each: impl FnMut(Row<'a>) -> Result<()>,
+) -> Result<()> {
+    let mut starts: HashMap<u32, Vec<u32>> = HashMap::new();
     for (i, cluster) in findings.clusters.iter().enumerate() {
         for (j, occ) in cluster.occurrences.iter().enumerate() {
-            let doc = &docs[occ.doc as usize];
-            let lines = starts[occ.doc as usize].get_or_insert_with(|| line_starts(&doc.text));
-            out.push(Row {
+            let lines = match starts.entry(occ.doc) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(line_starts(&docs.document(occ.doc)?.text)),
+            };
+            each(Row {
                 cluster: i + 1,
                 kind: cluster.kind,
-                file: &doc.name,
+                file: docs.name(occ.doc),
                 paragraph: occ.paragraph + 1,
                 line: line_of(lines, occ.start),
                 start: occ.start,
@@ -88,20 +145,35 @@ pub fn rows<'a>(findings: &Findings, docs: &'a [Document]) -> Vec<Row<'a>> {
                 words: occ.words,
                 similarity: occ.similarity,
                 keep: j == 0,
-                text: doc.slice(occ.start, occ.end),
-            });
+                text: docs.slice(occ.doc, occ.start, occ.end)?,
+            })?;
         }
     }
+    Ok(())
+}
+
+/// The rows of `findings`, in report order.
+pub fn rows<'a>(findings: &Findings, docs: &'a [Document]) -> Vec<Row<'a>> {
+    let mut out = Vec::new();
+    // Documents in memory: no read can fail.
+    let _ = for_each_row(findings, docs, |row| {
+        out.push(row);
+        Ok(())
+    });
     out
 }
 
 /// Writes the report as CSV.
-pub fn write_csv<W: Write>(out: W, findings: &Findings, docs: &[Document]) -> Result<()> {
+pub fn write_csv<W: Write, S: DocSource + ?Sized>(
+    out: W,
+    findings: &Findings,
+    docs: &S,
+) -> Result<()> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(out);
     w.write_record(HEADER)?;
-    for row in rows(findings, docs) {
+    for_each_row(findings, docs, |row| {
         let cluster = row.cluster.to_string();
         let paragraph = row.paragraph.to_string();
         let line = row.line.to_string();
@@ -120,10 +192,11 @@ pub fn write_csv<W: Write>(out: W, findings: &Findings, docs: &[Document]) -> Re
             words.as_bytes(),
             similarity.as_bytes(),
             if row.keep { b"true" } else { b"false" },
-            row.text,
+            &row.text,
         ];
         w.write_record(fields)?;
-    }
+        Ok(())
+    })?;
     w.flush().map_err(csv::Error::from)?;
     Ok(())
 }

@@ -1,0 +1,750 @@
+//! The pipeline for corpora larger than memory.
+//!
+//! [`find_duplicates_spilled`] runs the same stages as
+//! [`find_duplicates`](crate::pipeline::find_duplicates), with the same results, but
+//! holds neither the corpus nor its intermediate data in memory:
+//!
+//! ```text
+//! map (files in batches of at most batch_bytes, each batch in parallel)
+//!   read → segment → tokenize ──> texts, tokens, paragraphs   (stores, read back by offset)
+//!                             ──> exact, band, seed records   (BUCKETS files per kind)
+//! reduce, one bucket at a time (partitions inside a bucket in parallel)
+//!   exact buckets → exact groups
+//!   band buckets  → candidate pairs → exact Jaccard (tokens read back) → paragraph clusters
+//!   seed buckets  → seed matches ──> match buckets (by paragraph pair)
+//!   match buckets → X-drop alignment → passage clusters
+//! ```
+//!
+//! Every file starts with a [`Header`] (magic, format version, kind, and a fingerprint of
+//! the parameters) and holds fixed-width little-endian records; a file that does not
+//! carry the expected header is refused. A record goes to the bucket of its key's
+//! [`partition`] (the top [`BUCKET_BITS`] of it), so a bucket holds whole partitions and
+//! its reduce is the in-memory one. What stays in memory is per paragraph (its token
+//! offset, 8 bytes, and a few flags), per document (its text offset and name), and the
+//! results (pairs, alignments, clusters).
+//!
+//! The directory is the caller's: it creates it, and removes it after the report and
+//! the cleaned output have been written (they read the stores).
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::corpus::{Document, InputFile, Warning};
+use crate::error::{Error, Result};
+use crate::lsh::{partition_pairs, sort_into_partitions};
+use crate::normalize::{tokenize, Token};
+use crate::passage::{
+    align_all, partition_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
+};
+use crate::pipeline::{
+    analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params,
+    push_paragraphs, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
+    Findings, Layout, Stats,
+};
+use crate::records::{
+    partition, BandRecord, FixedRecord, Header, RecordKind, SeedPosting, PARTITION_BITS,
+};
+use crate::report::DocSource;
+
+/// Number of key bits that pick a bucket file: 2^6 = 64 files per kind of record, each
+/// holding 2^([`PARTITION_BITS`] − 6) = 4 whole partitions.
+pub const BUCKET_BITS: u32 = 6;
+/// Bucket files per kind of record.
+pub const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// The bucket of a key: the top [`BUCKET_BITS`] of its [`partition`].
+#[inline]
+pub fn bucket(key: u64) -> usize {
+    partition(key) >> (PARTITION_BITS - BUCKET_BITS)
+}
+
+/// How a spilled run uses memory.
+#[derive(Clone, Copy, Debug)]
+pub struct SpillOptions {
+    /// Bytes of input read, analyzed and mapped at a time. Peak memory is about five
+    /// times this, plus the per-paragraph state and the largest bucket's reduce.
+    pub batch_bytes: u64,
+}
+
+impl SpillOptions {
+    /// Options for a memory limit of `limit` bytes.
+    pub fn for_limit(limit: u64) -> SpillOptions {
+        SpillOptions {
+            batch_bytes: (limit / 10).max(1 << 20),
+        }
+    }
+}
+
+/// Estimated peak memory of an in-memory run over `corpus_bytes` of input (measured:
+/// 5 to 6.5 times the corpus, see BENCHMARKS.md), used to decide when to spill.
+pub fn in_memory_estimate(corpus_bytes: u64) -> u64 {
+    corpus_bytes.saturating_mul(6).saturating_add(64 << 20)
+}
+
+/// Fingerprint of the parameters that shape spilled records: files of another run are
+/// never mixed in.
+fn fingerprint(config: &Config) -> u64 {
+    let text = format!(
+        "{}/{}/{}/{}/{}/{}/{:?}",
+        config.shingle_size,
+        config.num_perm,
+        config.threshold,
+        config.seed_k,
+        config.seed_window,
+        config.min_words,
+        config.paragraph_mode
+    );
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+/// A spill file being written: header first, then records.
+struct SpillWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    /// Bytes written after the header.
+    len: u64,
+}
+
+impl SpillWriter {
+    fn create(path: PathBuf, kind: RecordKind, fingerprint: u64) -> Result<SpillWriter> {
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut out = BufWriter::with_capacity(128 << 10, file);
+        out.write_all(&Header { kind, fingerprint }.encode())
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(SpillWriter { path, out, len: 0 })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes and reopens the file for reading, checking its header.
+    fn finish(self) -> Result<Store> {
+        let SpillWriter { path, out, .. } = self;
+        out.into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?
+            .sync_data()
+            .ok();
+        Store::open(path)
+    }
+}
+
+/// A finished spill file, read back by offset.
+struct Store {
+    path: PathBuf,
+    file: File,
+    kind: RecordKind,
+    fingerprint: u64,
+}
+
+impl Store {
+    fn open(path: PathBuf) -> Result<Store> {
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut head = [0u8; Header::SIZE];
+        read_at(&file, &mut head, 0).map_err(|e| Error::io(&path, e))?;
+        let header = Header::decode(&head)
+            .map_err(|m| Error::io(&path, io::Error::new(io::ErrorKind::InvalidData, m)))?;
+        Ok(Store {
+            path,
+            file,
+            kind: header.kind,
+            fingerprint: header.fingerprint,
+        })
+    }
+
+    fn check(&self, kind: RecordKind, fingerprint: u64) -> Result<()> {
+        if self.kind != kind || self.fingerprint != fingerprint {
+            return Err(Error::io(
+                &self.path,
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "spill file of another kind or another run",
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads `buf.len()` bytes at `offset` past the header.
+    fn read(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        read_at(&self.file, buf, Header::SIZE as u64 + offset)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One file per bucket for records of one kind.
+struct Buckets<R> {
+    files: Vec<SpillWriter>,
+    kind: RecordKind,
+    fingerprint: u64,
+    _records: PhantomData<R>,
+}
+
+impl<R: FixedRecord + Send + Sync> Buckets<R> {
+    fn create(dir: &Path, name: &str, kind: RecordKind, fingerprint: u64) -> Result<Self> {
+        let files = (0..BUCKETS)
+            .map(|b| SpillWriter::create(dir.join(format!("{name}-{b:02}.bin")), kind, fingerprint))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Buckets {
+            files,
+            kind,
+            fingerprint,
+            _records: PhantomData,
+        })
+    }
+
+    /// Appends `records`, each to the bucket of `key(record)`; buckets are written in
+    /// parallel.
+    fn append(&mut self, records: &[R], key: impl Fn(&R) -> u64 + Sync) -> Result<()> {
+        let mut by_bucket: Vec<Vec<u8>> = vec![Vec::new(); BUCKETS];
+        for r in records {
+            r.encode(&mut by_bucket[bucket(key(r))]);
+        }
+        self.files
+            .par_iter_mut()
+            .zip(by_bucket.par_iter())
+            .try_for_each(|(f, bytes)| f.write(bytes))
+    }
+
+    fn finish(self) -> Result<BucketFiles<R>> {
+        let stores = self
+            .files
+            .into_iter()
+            .map(SpillWriter::finish)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BucketFiles {
+            stores,
+            kind: self.kind,
+            fingerprint: self.fingerprint,
+            _records: PhantomData,
+        })
+    }
+}
+
+/// The finished bucket files of one kind of record.
+struct BucketFiles<R> {
+    stores: Vec<Store>,
+    kind: RecordKind,
+    fingerprint: u64,
+    _records: PhantomData<R>,
+}
+
+impl<R: FixedRecord> BucketFiles<R> {
+    /// The records of bucket `b` that pass `keep`.
+    fn read(&self, b: usize, keep: impl Fn(&R) -> bool) -> Result<Vec<R>> {
+        let Some(store) = self.stores.get(b) else {
+            return Ok(Vec::new());
+        };
+        store.check(self.kind, self.fingerprint)?;
+        let bad = |e: io::Error| Error::io(&store.path, e);
+        let mut file = BufReader::with_capacity(1 << 20, &store.file);
+        let mut head = [0u8; Header::SIZE];
+        file.read_exact(&mut head).map_err(bad)?;
+        let mut out = Vec::new();
+        let mut chunk = vec![0u8; R::SIZE * 4096];
+        loop {
+            let n = read_full(&mut file, &mut chunk).map_err(bad)?;
+            for bytes in chunk[..n].chunks_exact(R::SIZE) {
+                let r = R::decode(bytes).ok_or_else(|| {
+                    bad(io::Error::new(io::ErrorKind::InvalidData, "bad record"))
+                })?;
+                if keep(&r) {
+                    out.push(r);
+                }
+            }
+            if n % R::SIZE != 0 {
+                return Err(bad(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "truncated record",
+                )));
+            }
+            if n < chunk.len() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Reads until `buf` is full or the end of the input; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The token hashes of every paragraph, spilled; read back per paragraph.
+pub struct TokenStore {
+    store: Store,
+    /// Token offset of each paragraph, and the total at the end.
+    offsets: Vec<u64>,
+    /// The first read error, reported after the stage that met it.
+    failed: Mutex<Option<Error>>,
+}
+
+impl TokenStore {
+    fn error(&self) -> Result<()> {
+        match self
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn len_of(&self, p: u32) -> u32 {
+        let p = p as usize;
+        match (self.offsets.get(p), self.offsets.get(p + 1)) {
+            (Some(&s), Some(&e)) => (e - s) as u32,
+            _ => 0,
+        }
+    }
+}
+
+impl TokenSource for TokenStore {
+    fn tokens(&self, p: u32) -> Cow<'_, [u64]> {
+        let i = p as usize;
+        let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else {
+            return Cow::Owned(Vec::new());
+        };
+        let mut bytes = vec![0u8; ((e - s) * 8) as usize];
+        if let Err(err) = self.store.read(&mut bytes, s * 8) {
+            let mut failed = self
+                .failed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            failed.get_or_insert(Error::io(&self.store.path, err));
+            return Cow::Owned(Vec::new());
+        }
+        Cow::Owned(
+            bytes
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                .collect(),
+        )
+    }
+}
+
+/// The documents of a spilled run: their bytes in one file, read back by offset.
+pub struct TextStore {
+    store: Store,
+    /// Byte offset of each document in the store, and the end.
+    offsets: Vec<u64>,
+    /// Every document's name, concatenated.
+    names: String,
+    /// End of each name in `names`.
+    name_ends: Vec<usize>,
+    /// Index, in the listed input files, of the file each document was read from.
+    files: Vec<u32>,
+    /// Dense index of each document's first paragraph, and the total at the end.
+    first_paragraph: Vec<u32>,
+}
+
+impl TextStore {
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True if no document was read.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Index, in the listed input files, of the file document `doc` was read from.
+    pub fn file_of(&self, doc: u32) -> Option<u32> {
+        self.files.get(doc as usize).copied()
+    }
+
+    /// Total bytes of all documents.
+    pub fn total_bytes(&self) -> u64 {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+
+    fn bytes(&self, doc: u32, start: u64, end: u64) -> Result<Vec<u8>> {
+        let i = doc as usize;
+        let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else {
+            return Ok(Vec::new());
+        };
+        let (from, to) = ((s + start).min(e), (s + end).min(e));
+        let mut buf = vec![0u8; (to.saturating_sub(from)) as usize];
+        self.store
+            .read(&mut buf, from)
+            .map_err(|e| Error::io(&self.store.path, e))?;
+        Ok(buf)
+    }
+}
+
+impl DocSource for TextStore {
+    fn name(&self, doc: u32) -> &str {
+        let i = doc as usize;
+        let start = if i == 0 { 0 } else { self.name_ends[i - 1] };
+        self.name_ends
+            .get(i)
+            .and_then(|&end| self.names.get(start..end))
+            .unwrap_or("")
+    }
+
+    fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
+        let bytes = self.bytes(doc, 0, u64::MAX / 2)?;
+        Ok(Cow::Owned(Document::from_bytes(
+            doc,
+            self.name(doc).to_string(),
+            PathBuf::new(),
+            bytes,
+        )))
+    }
+
+    fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
+        Ok(Cow::Owned(self.bytes(doc, start.into(), end.into())?))
+    }
+}
+
+/// Where the paragraphs of a spilled run are.
+struct SpilledLayout<'a> {
+    texts: &'a TextStore,
+    tokens: &'a TokenStore,
+    /// Start and end byte offsets of every paragraph, 8 bytes each.
+    spans: &'a Store,
+    failed: Mutex<Option<Error>>,
+}
+
+impl SpilledLayout<'_> {
+    fn fail(&self, e: Error) {
+        self.failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert(e);
+    }
+}
+
+impl Layout for SpilledLayout<'_> {
+    fn paragraph(&self, p: u32) -> (u32, u32, u32, u32) {
+        let first = &self.texts.first_paragraph;
+        let doc = first.partition_point(|&f| f <= p).saturating_sub(1);
+        let ordinal = p - first.get(doc).copied().unwrap_or(0);
+        let mut span = [0u8; 8];
+        if let Err(e) = self.spans.read(&mut span, u64::from(p) * 8) {
+            self.fail(Error::io(&self.spans.path, e));
+        }
+        let start = u32::from_le_bytes([span[0], span[1], span[2], span[3]]);
+        let end = u32::from_le_bytes([span[4], span[5], span[6], span[7]]);
+        (doc as u32, ordinal, start, end)
+    }
+
+    fn words(&self, p: u32) -> u32 {
+        self.tokens.len_of(p)
+    }
+
+    fn token_spans(&self, p: u32) -> Vec<Token> {
+        let (doc, _, start, end) = self.paragraph(p);
+        let mut tokens = Vec::new();
+        match self.texts.bytes(doc, start.into(), end.into()) {
+            Ok(bytes) => {
+                let text = Document::from_bytes(doc, String::new(), PathBuf::new(), bytes);
+                tokenize(&text.text, start, &mut tokens);
+            }
+            Err(e) => self.fail(e),
+        }
+        tokens
+    }
+}
+
+/// What a spilled run found, with the stores the report and the cleaner read from.
+pub struct Spilled {
+    /// Clusters and counts; `analyses` is empty (documents are re-read from `texts`).
+    pub findings: Findings,
+    /// The documents read.
+    pub texts: TextStore,
+    /// Files skipped or read with a caveat.
+    pub warnings: Vec<Warning>,
+}
+
+/// Runs the whole pipeline over `files` with its intermediate data spilled under `dir`
+/// (an existing directory, removed by the caller when done with the result). `read`
+/// reads one listed file into its documents. Findings are the same as those of
+/// [`find_duplicates`](crate::pipeline::find_duplicates) over the same documents.
+pub fn find_duplicates_spilled(
+    files: &[InputFile],
+    read: &(dyn Fn(&InputFile) -> (Vec<Document>, Vec<Warning>) + Sync),
+    config: &Config,
+    options: &SpillOptions,
+    dir: &Path,
+    on_stage: &(dyn Fn(&'static str) + Sync),
+) -> Result<Spilled> {
+    let fp = fingerprint(config);
+    let mut clock = Instant::now();
+    let mut timings = Vec::new();
+    let mut lap = |name: &'static str, next: Option<&'static str>| {
+        let now = Instant::now();
+        timings.push((name, now - clock));
+        clock = now;
+        if let Some(next) = next {
+            on_stage(next);
+        }
+    };
+    on_stage("read+map");
+
+    // ---- Map: files in batches.
+    let mut text_out = SpillWriter::create(dir.join("texts.bin"), RecordKind::Texts, fp)?;
+    let mut token_out = SpillWriter::create(dir.join("tokens.bin"), RecordKind::Tokens, fp)?;
+    let mut span_out =
+        SpillWriter::create(dir.join("paragraphs.bin"), RecordKind::Paragraphs, fp)?;
+    let mut exact_out = Buckets::<BandRecord>::create(dir, "exact", RecordKind::Exact, fp)?;
+    let mut band_out = Buckets::<BandRecord>::create(dir, "bands", RecordKind::Band, fp)?;
+    let mut seed_out = Buckets::<SeedPosting>::create(dir, "seeds", RecordKind::Seed, fp)?;
+    let params = passage_params(config);
+
+    let mut warnings = Vec::new();
+    let mut text_offsets = vec![0u64];
+    let mut names = String::new();
+    let mut name_ends = Vec::new();
+    let mut doc_files = Vec::new();
+    let mut first_paragraph = vec![0u32];
+    let mut token_offsets = vec![0u64];
+    let mut eligible_flags: Vec<bool> = Vec::new();
+    let mut buf = Vec::new();
+    let mut next = 0;
+    while next < files.len() {
+        let mut end = next;
+        let mut bytes = 0u64;
+        while end < files.len() && (end == next || bytes < options.batch_bytes) {
+            bytes += files[end].len.unwrap_or(0);
+            end += 1;
+        }
+        let batch: Vec<(Vec<Document>, Vec<Warning>)> =
+            files[next..end].par_iter().map(read).collect();
+        let mut docs = Vec::new();
+        for (i, (read_docs, read_warnings)) in batch.into_iter().enumerate() {
+            warnings.extend(read_warnings);
+            for doc in read_docs {
+                docs.push(((next + i) as u32, doc));
+            }
+        }
+        next = end;
+
+        let analyses: Vec<DocAnalysis> = docs.par_iter().map(|(_, d)| analyze(d, config)).collect();
+        let base = first_paragraph.last().copied().unwrap_or(0);
+        let mut table = TokenTable::new();
+        for ((file, doc), an) in docs.iter().zip(&analyses) {
+            text_out.write(doc.bytes())?;
+            text_offsets.push(text_out.len);
+            names.push_str(&doc.name);
+            name_ends.push(names.len());
+            doc_files.push(*file);
+            let last = first_paragraph.last().copied().unwrap_or(0);
+            first_paragraph.push(last + an.paragraphs.len() as u32);
+            buf.clear();
+            for p in &an.paragraphs {
+                buf.extend_from_slice(&p.start.to_le_bytes());
+                buf.extend_from_slice(&p.end.to_le_bytes());
+            }
+            span_out.write(&buf)?;
+            buf.clear();
+            for h in &an.hashes {
+                buf.extend_from_slice(&h.to_le_bytes());
+            }
+            token_out.write(&buf)?;
+            push_paragraphs(&mut table, an);
+        }
+        drop(analyses);
+        drop(docs);
+        for p in 0..table.len() {
+            let n = table.get(p).len();
+            token_offsets.push(token_offsets.last().copied().unwrap_or(0) + n as u64);
+            eligible_flags.push(n >= config.min_words);
+        }
+        let eligible: Vec<u32> = (0..table.len() as u32)
+            .filter(|&p| eligible_flags[base as usize + p as usize])
+            .collect();
+        let exact: Vec<BandRecord> = eligible
+            .par_iter()
+            .map(|&p| BandRecord {
+                key: sequence_key(table.get(p as usize)),
+                para: u64::from(base + p),
+            })
+            .collect();
+        exact_out.append(&exact, |r| r.key)?;
+        drop(exact);
+        let bands = band_records(&table, &eligible, config, u64::from(base));
+        band_out.append(&bands, |r| r.key)?;
+        drop(bands);
+        if config.passages {
+            let mut seeds = seed_postings(&table, &eligible, &params);
+            for s in &mut seeds {
+                s.para += u64::from(base);
+            }
+            seed_out.append(&seeds, |s| s.hash)?;
+        }
+    }
+    let texts = TextStore {
+        store: text_out.finish()?,
+        offsets: text_offsets,
+        names,
+        name_ends,
+        files: doc_files,
+        first_paragraph,
+    };
+    let tokens = TokenStore {
+        store: token_out.finish()?,
+        offsets: token_offsets,
+        failed: Mutex::new(None),
+    };
+    let spans = span_out.finish()?;
+    let exact_in = exact_out.finish()?;
+    let band_in = band_out.finish()?;
+    let seed_in = seed_out.finish()?;
+    let n = eligible_flags.len();
+    let mut stats = Stats {
+        paragraphs: n,
+        tokens: tokens.offsets.last().copied().unwrap_or(0) as usize,
+        ..Stats::default()
+    };
+    lap("read+map", Some("paragraphs"));
+
+    // ---- Paragraph stage: exact groups, then LSH candidates among distinct paragraphs.
+    let mut exact_groups = Vec::new();
+    let mut duplicate = vec![false; n];
+    for b in 0..BUCKETS {
+        let mut records = exact_in.read(b, |_| true)?;
+        for part in sort_into_partitions(&mut records, |r| r.key) {
+            for run in part.chunk_by(|x, y| x.key == y.key) {
+                if run.len() > 1 {
+                    for r in &run[1..] {
+                        duplicate[r.para as usize] = true;
+                    }
+                    exact_groups.push(run.iter().map(|r| r.para as u32).collect::<Vec<u32>>());
+                }
+            }
+        }
+    }
+    let mut candidates: Vec<(u32, u32)> = Vec::new();
+    for b in 0..BUCKETS {
+        let mut records = band_in.read(b, |r| !duplicate[r.para as usize])?;
+        let pairs: Vec<(u64, u64)> = sort_into_partitions(&mut records, |r| r.key)
+            .into_par_iter()
+            .flat_map_iter(partition_pairs)
+            .collect();
+        candidates.extend(pairs.into_iter().map(|(a, b)| (a as u32, b as u32)));
+    }
+    drop(duplicate);
+    candidates.par_sort_unstable();
+    candidates.dedup();
+    let verified = verify_candidates(&tokens, &candidates, config);
+    tokens.error()?;
+    stats.candidates_verified = candidates.len();
+    stats.pairs_accepted = verified.len();
+    drop(candidates);
+    let para_groups = cluster_paragraphs(&tokens, n, &exact_groups, &verified, config);
+    tokens.error()?;
+    drop(exact_groups);
+    drop(verified);
+    lap(
+        "paragraphs",
+        Some(if config.passages { "passages" } else { "assemble" }),
+    );
+
+    // ---- Passage stage: seed matches, shuffled by paragraph pair, then aligned.
+    let mut passage_groups = Vec::new();
+    if config.passages {
+        let reported = reported_paragraphs(n, &para_groups);
+        let mut match_out = Buckets::<SeedMatch>::create(dir, "matches", RecordKind::Match, fp)?;
+        for b in 0..BUCKETS {
+            let mut postings = seed_in.read(b, |s| !reported[s.para as usize])?;
+            stats.seed_postings += postings.len();
+            let matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
+                .into_par_iter()
+                .flat_map_iter(|part| partition_matches(part, config.min_words))
+                .collect();
+            drop(postings);
+            match_out.append(&matches, pair_key)?;
+        }
+        let match_in = match_out.finish()?;
+        let mut alignments = Vec::new();
+        for b in 0..BUCKETS {
+            let mut matches = match_in.read(b, |_| true)?;
+            matches.par_sort_unstable();
+            matches.dedup();
+            stats.seed_matches += matches.len();
+            alignments.extend(align_all(&tokens, &matches, &params));
+            tokens.error()?;
+        }
+        // The in-memory run aligns pairs in (a, b) order; so does this one.
+        alignments.par_sort_by_key(|al| (al.a, al.b));
+        stats.alignments = alignments.len();
+        passage_groups = group_passages(&tokens, &alignments, config);
+        tokens.error()?;
+        lap("passages", Some("assemble"));
+    }
+
+    let layout = SpilledLayout {
+        texts: &texts,
+        tokens: &tokens,
+        spans: &spans,
+        failed: Mutex::new(None),
+    };
+    let clusters = assemble(&para_groups, passage_groups, &layout);
+    if let Some(e) = layout
+        .failed
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        return Err(e);
+    }
+    lap("assemble", None);
+    stats.timings = timings;
+    Ok(Spilled {
+        findings: Findings {
+            clusters,
+            analyses: Vec::new(),
+            stats,
+        },
+        texts,
+        warnings,
+    })
+}
+
+/// Key of a seed match's paragraph pair: all matches of one pair share a bucket.
+fn pair_key(m: &SeedMatch) -> u64 {
+    crate::shingle::mix(&[u64::from(m.a), u64::from(m.b)])
+}
