@@ -187,7 +187,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             texts,
             warnings,
         } = result;
-        (Vec::new(), Some(texts), findings, warnings, std::time::Duration::ZERO)
+        (
+            Vec::new(),
+            Some(texts),
+            findings,
+            warnings,
+            std::time::Duration::ZERO,
+        )
     } else {
         pool.install(|| {
             let (docs, read_warnings) = read_all(&files);

@@ -101,7 +101,8 @@ impl DocSource for [Document] {
 
     fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
         Ok(Cow::Borrowed(
-            self.get(doc as usize).map_or(&[][..], |d| d.slice(start, end)),
+            self.get(doc as usize)
+                .map_or(&[][..], |d| d.slice(start, end)),
         ))
     }
 }

@@ -28,7 +28,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -46,8 +46,8 @@ use crate::passage::{
 };
 use crate::pipeline::{
     analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params,
-    push_paragraphs, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
-    Findings, Layout, Stats,
+    push_paragraphs, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis, Findings,
+    Layout, Stats,
 };
 use crate::records::{
     partition, BandRecord, FixedRecord, Header, RecordKind, SeedPosting, PARTITION_BITS,
@@ -133,10 +133,11 @@ impl SpillWriter {
     /// Flushes and reopens the file for reading, checking its header.
     fn finish(self) -> Result<Store> {
         let SpillWriter { path, out, .. } = self;
-        out.into_inner()
-            .map_err(|e| Error::io(&path, e.into_error()))?
-            .sync_data()
-            .ok();
+        // Temporary data: flushed to the page cache, never synced.
+        drop(
+            out.into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?,
+        );
         Store::open(path)
     }
 }
@@ -268,7 +269,10 @@ impl<R: FixedRecord> BucketFiles<R> {
         };
         store.check(self.kind, self.fingerprint)?;
         let bad = |e: io::Error| Error::io(&store.path, e);
-        let mut file = BufReader::with_capacity(1 << 20, &store.file);
+        // One reader of a bucket at a time: the file's own cursor is used.
+        let mut handle = &store.file;
+        handle.seek(SeekFrom::Start(0)).map_err(bad)?;
+        let mut file = BufReader::with_capacity(1 << 20, handle);
         let mut head = [0u8; Header::SIZE];
         file.read_exact(&mut head).map_err(bad)?;
         let mut out = Vec::new();
@@ -276,9 +280,8 @@ impl<R: FixedRecord> BucketFiles<R> {
         loop {
             let n = read_full(&mut file, &mut chunk).map_err(bad)?;
             for bytes in chunk[..n].chunks_exact(R::SIZE) {
-                let r = R::decode(bytes).ok_or_else(|| {
-                    bad(io::Error::new(io::ErrorKind::InvalidData, "bad record"))
-                })?;
+                let r = R::decode(bytes)
+                    .ok_or_else(|| bad(io::Error::new(io::ErrorKind::InvalidData, "bad record")))?;
                 if keep(&r) {
                     out.push(r);
                 }
@@ -500,13 +503,16 @@ pub struct Spilled {
     pub warnings: Vec<Warning>,
 }
 
+/// Reads one listed input file into its documents, with what went wrong.
+pub type ReadFn<'a> = dyn Fn(&InputFile) -> (Vec<Document>, Vec<Warning>) + Sync + 'a;
+
 /// Runs the whole pipeline over `files` with its intermediate data spilled under `dir`
 /// (an existing directory, removed by the caller when done with the result). `read`
 /// reads one listed file into its documents. Findings are the same as those of
 /// [`find_duplicates`](crate::pipeline::find_duplicates) over the same documents.
 pub fn find_duplicates_spilled(
     files: &[InputFile],
-    read: &(dyn Fn(&InputFile) -> (Vec<Document>, Vec<Warning>) + Sync),
+    read: &ReadFn<'_>,
     config: &Config,
     options: &SpillOptions,
     dir: &Path,
@@ -528,8 +534,7 @@ pub fn find_duplicates_spilled(
     // ---- Map: files in batches.
     let mut text_out = SpillWriter::create(dir.join("texts.bin"), RecordKind::Texts, fp)?;
     let mut token_out = SpillWriter::create(dir.join("tokens.bin"), RecordKind::Tokens, fp)?;
-    let mut span_out =
-        SpillWriter::create(dir.join("paragraphs.bin"), RecordKind::Paragraphs, fp)?;
+    let mut span_out = SpillWriter::create(dir.join("paragraphs.bin"), RecordKind::Paragraphs, fp)?;
     let mut exact_out = Buckets::<BandRecord>::create(dir, "exact", RecordKind::Exact, fp)?;
     let mut band_out = Buckets::<BandRecord>::create(dir, "bands", RecordKind::Band, fp)?;
     let mut seed_out = Buckets::<SeedPosting>::create(dir, "seeds", RecordKind::Seed, fp)?;
@@ -681,7 +686,11 @@ pub fn find_duplicates_spilled(
     drop(verified);
     lap(
         "paragraphs",
-        Some(if config.passages { "passages" } else { "assemble" }),
+        Some(if config.passages {
+            "passages"
+        } else {
+            "assemble"
+        }),
     );
 
     // ---- Passage stage: seed matches, shuffled by paragraph pair, then aligned.
@@ -747,4 +756,100 @@ pub fn find_duplicates_spilled(
 /// Key of a seed match's paragraph pair: all matches of one pair share a bucket.
 fn pair_key(m: &SeedMatch) -> u64 {
     crate::shingle::mix(&[u64::from(m.a), u64::from(m.b)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(n: u64) -> Vec<BandRecord> {
+        (0..n)
+            .map(|i| BandRecord {
+                key: i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                para: i,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn buckets_hold_whole_partitions_and_read_back_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Buckets::<BandRecord>::create(dir.path(), "t", RecordKind::Band, 7).unwrap();
+        let all = records(10_000);
+        out.append(&all[..6000], |r| r.key).unwrap();
+        out.append(&all[6000..], |r| r.key).unwrap();
+        let files = out.finish().unwrap();
+        let mut back = Vec::new();
+        for b in 0..BUCKETS {
+            let part = files.read(b, |_| true).unwrap();
+            assert!(part.iter().all(|r| bucket(r.key) == b));
+            back.extend(part);
+        }
+        back.sort_unstable_by_key(|r| r.para);
+        assert_eq!(back, all);
+        let odd = files.read(3, |r| r.para % 2 == 1).unwrap();
+        assert!(odd.iter().all(|r| r.para % 2 == 1 && bucket(r.key) == 3));
+    }
+
+    #[test]
+    fn foreign_truncated_or_other_run_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Buckets::<BandRecord>::create(dir.path(), "t", RecordKind::Band, 7).unwrap();
+        out.append(&records(1000), |r| r.key).unwrap();
+        let files = out.finish().unwrap();
+        // Another run's parameters.
+        let other = BucketFiles::<BandRecord> {
+            stores: vec![Store::open(files.stores[0].path.clone()).unwrap()],
+            kind: RecordKind::Band,
+            fingerprint: 8,
+            _records: PhantomData,
+        };
+        assert!(other.read(0, |_| true).is_err());
+        // A truncated record.
+        let path = files.stores[1].path.clone();
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len > Header::SIZE as u64);
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len - 3).unwrap();
+        let err = files.read(1, |_| true).unwrap_err().to_string();
+        assert!(
+            err.contains("truncated") && err.contains("t-01.bin"),
+            "{err}"
+        );
+        // Not a neardup file at all.
+        let foreign = dir.path().join("foreign.bin");
+        std::fs::write(&foreign, b"PK\x03\x04 something else entirely").unwrap();
+        let err = Store::open(foreign)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("magic") && err.contains("foreign.bin"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn token_store_reads_back_each_paragraph() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SpillWriter::create(dir.path().join("tok.bin"), RecordKind::Tokens, 1).unwrap();
+        let paras: Vec<Vec<u64>> = vec![vec![1, 2, 3], vec![], vec![u64::MAX, 0]];
+        let mut offsets = vec![0u64];
+        for p in &paras {
+            let bytes: Vec<u8> = p.iter().flat_map(|h| h.to_le_bytes()).collect();
+            w.write(&bytes).unwrap();
+            offsets.push(offsets.last().unwrap() + p.len() as u64);
+        }
+        let store = TokenStore {
+            store: w.finish().unwrap(),
+            offsets,
+            failed: Mutex::new(None),
+        };
+        for (i, p) in paras.iter().enumerate() {
+            assert_eq!(store.tokens(i as u32).as_ref(), &p[..]);
+            assert_eq!(store.len_of(i as u32) as usize, p.len());
+        }
+        assert!(store.tokens(3).is_empty());
+        assert!(store.error().is_ok());
+    }
 }

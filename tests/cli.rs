@@ -263,6 +263,49 @@ fn scan_output_is_identical_for_threads_1_and_4() {
     );
 }
 
+/// A run that spills to disk (forced by a tiny memory limit: batches of 1 MiB) gives
+/// the same report, byte for byte, as the in-memory run, for any thread count, and
+/// leaves nothing in its temporary directory.
+#[test]
+fn spilled_scan_is_identical_to_the_in_memory_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path(), 40);
+    let d = dir.path().to_str().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let t = spill.path().to_str().unwrap();
+    let memory = neardup(&["scan", d, "-q"]);
+    assert!(memory.status.success(), "{}", stderr(&memory));
+    assert!(!memory.stdout.is_empty());
+    for threads in ["1", "3"] {
+        let spilled = neardup(&[
+            "scan",
+            d,
+            "-v",
+            "--threads",
+            threads,
+            "--memory-limit",
+            "1",
+            "--temp-dir",
+            t,
+        ]);
+        assert!(spilled.status.success(), "{}", stderr(&spilled));
+        assert!(
+            stderr(&spilled).contains("spilled to disk"),
+            "{}",
+            stderr(&spilled)
+        );
+        assert_eq!(spilled.stdout, memory.stdout, "threads {threads}");
+        assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
+    }
+    let seed = neardup(&["article", SEED, "--memory-limit", "1", "--temp-dir", t]);
+    assert!(seed.status.success(), "{}", stderr(&seed));
+    assert_same_text(
+        &stdout(&seed),
+        &fs::read_to_string(root().join(SEED_GOLDEN)).unwrap(),
+        "seed",
+    );
+}
+
 #[test]
 fn scan_report_contract() {
     let dir = tempfile::tempdir().unwrap();
@@ -368,6 +411,11 @@ fn missing_path_and_bad_options_exit_2() {
         ),
         (&["article", SEED, "--paragraphs", "pages"], "pages"),
         (&["article", SEED, "--threads", "0"], "--threads"),
+        (&["article", SEED, "--memory-limit", "0"], "--memory-limit"),
+        (
+            &["article", SEED, "--memory-limit", "lots"],
+            "--memory-limit",
+        ),
         (&["article", SEED, "--clean", "-"], "-o"),
         (&["frobnicate"], "frobnicate"),
     ];

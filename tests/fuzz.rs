@@ -17,7 +17,8 @@ use neardup::passage::{
     align_all, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
 };
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
-use neardup::{find_duplicates, report, Config, Document, Kind};
+use neardup::spill::{find_duplicates_spilled, SpillOptions};
+use neardup::{find_duplicates, report, Config, Document, InputFile, Kind};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngSeed};
 
@@ -538,7 +539,7 @@ proptest! {
             let doc = docs.iter().find(|d| d.name == r.file).expect("a document");
             let (s, e) = (r.start as usize, r.end as usize);
             prop_assert!(s < e && e <= doc.bytes().len(), "{r:?}");
-            prop_assert_eq!(r.text, &doc.bytes()[s..e]);
+            prop_assert_eq!(&r.text[..], &doc.bytes()[s..e]);
             prop_assert!(doc.text.is_char_boundary(s) && doc.text.is_char_boundary(e));
             let body = &doc.text[s..e];
             prop_assert!(!body.starts_with(is_trimmed) && !body.ends_with(is_trimmed), "{body:?}");
@@ -578,7 +579,7 @@ proptest! {
             prop_assert_eq!(&rec[2], row.file.as_bytes());
             let start = row.start.to_string();
             prop_assert_eq!(&rec[5], start.as_bytes());
-            prop_assert_eq!(&rec[10], row.text);
+            prop_assert_eq!(&rec[10], &row.text[..]);
         }
     }
 }
@@ -633,6 +634,59 @@ fn token_paragraphs() -> impl Strategy<Value = Vec<Vec<u64>>> {
         }
         paras
     })
+}
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    /// A run spilled to disk, one document per batch, finds the same clusters and writes
+    /// the same report as the in-memory run.
+    #[test]
+    fn spilled_run_equals_in_memory_run(
+        raw_docs in corpus(),
+        mode in mode(),
+        min_words in 2usize..10,
+        threshold in 0.3f64..=1.0,
+        passages in any::<bool>(),
+    ) {
+        let docs: Vec<Document> = raw_docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| Document::from_bytes(i as u32, format!("d{i}.txt"), PathBuf::from(format!("d{i}.txt")), b))
+            .collect();
+        let config = Config::builder()
+            .paragraph_mode(mode)
+            .min_words(min_words)
+            .threshold(threshold)
+            .passages(passages)
+            .build()
+            .expect("valid config");
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("pool");
+        let findings = pool(1).install(|| find_duplicates(&docs, &config));
+
+        // Spilled to disk, one document per batch: the same clusters.
+        let files: Vec<InputFile> = docs
+            .iter()
+            .map(|d| InputFile {
+                len: Some(d.bytes().len() as u64),
+                ..InputFile::new(d.path.clone(), d.name.clone())
+            })
+            .collect();
+        let read = |f: &InputFile| -> (Vec<Document>, Vec<neardup::Warning>) {
+            (docs.iter().filter(|d| d.name == f.name).cloned().collect(), Vec::new())
+        };
+        let spill_dir = tempfile::tempdir().expect("temp dir");
+        let options = SpillOptions { batch_bytes: 1 };
+        let spilled = pool(2)
+            .install(|| find_duplicates_spilled(&files, &read, &config, &options, spill_dir.path(), &|_| {}))
+            .expect("spilled run");
+        prop_assert_eq!(&spilled.findings.clusters, &findings.clusters, "spilling changed the output");
+        let mut spilled_csv = Vec::new();
+        report::write_csv(&mut spilled_csv, &spilled.findings, &spilled.texts).expect("written");
+        let mut memory_csv = Vec::new();
+        report::write_csv(&mut memory_csv, &findings, &docs).expect("written");
+        prop_assert_eq!(spilled_csv, memory_csv);
+    }
 }
 
 proptest! {

@@ -955,6 +955,51 @@ fn sigterm_during_a_scan_exits_143_and_keeps_the_old_report() {
     assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
 }
 
+/// A spilled run interrupted while its spill directory is being filled: the directory
+/// and everything in it go, and no report is left.
+#[test]
+fn sigint_during_a_spilled_scan_removes_the_spill_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir(&input).unwrap();
+    slow_corpus(&input, 400, 7_000);
+    let spill = dir.path().join("spill");
+    fs::create_dir(&spill).unwrap();
+    let report = dir.path().join("report.csv");
+    let child = spawn([
+        OsStr::new("scan"),
+        p(&input),
+        OsStr::new("-o"),
+        p(&report),
+        OsStr::new("--memory-limit"),
+        OsStr::new("1M"),
+        OsStr::new("--temp-dir"),
+        p(&spill),
+    ]);
+    let started = Instant::now();
+    // Wait for the spill directory to hold its files.
+    loop {
+        let filled = fs::read_dir(&spill)
+            .unwrap()
+            .flatten()
+            .any(|e| fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some()));
+        if filled {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no spill directory appeared"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    signal(&child, libc::SIGINT);
+    let out = wait_at_most(child, Duration::from_secs(30), "interrupted spilled scan");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(!report.exists());
+    assert_eq!(fs::read_dir(&spill).unwrap().count(), 0, "spill files left");
+    assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
 /// The signal lands while the cleaned corpus is being written: the staging directory
 /// (`.neardup-*` beside OUTDIR) is watched for, and SIGTERM sent as soon as it appears.
 #[test]
