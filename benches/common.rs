@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use neardup::corpus::{list_files, read_all};
+use neardup::corpus::{list_files, read_all, ReadOptions};
 use neardup::Document;
 
 /// The bench corpus directory.
@@ -25,7 +25,7 @@ pub fn documents() -> Vec<Document> {
     let dir = corpus_dir();
     let (files, _) = list_files(std::slice::from_ref(&dir), false)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    read_all(&files).0
+    read_all(&files, &ReadOptions::default()).0
 }
 
 /// Total bytes.

@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum Command {
     /// Dedupe one article: report its repeated paragraphs and passages.
     Article {
-        /// The article (UTF-8 text).
+        /// The article (UTF-8 text, or a JSON Lines file of records).
         file: PathBuf,
         /// Also write the article with its repeats removed (first occurrence kept) to
         /// PATH, or to standard output with `-`.
@@ -66,6 +66,15 @@ pub struct Common {
     /// lines, or `auto` (blank mode for files that hard-wrap their paragraphs).
     #[arg(long, value_enum, default_value_t = Paragraphs::Line, value_name = "MODE")]
     pub paragraphs: Paragraphs,
+    /// For JSON Lines input (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`, `.ndjson*`): the field
+    /// of each record that holds its text.
+    #[arg(long, default_value = "text", value_name = "NAME")]
+    pub text_field: String,
+    /// For JSON Lines input: the field that holds a record's id (a string or a number),
+    /// which names it in the report as `path#id`. A record without one is named by its
+    /// line number.
+    #[arg(long, default_value = "id", value_name = "NAME")]
+    pub id_field: String,
     /// Report whole paragraphs only; skip passage detection.
     #[arg(long)]
     pub no_passages: bool,
@@ -85,9 +94,12 @@ pub struct Common {
     /// Directory for spilled data (default: the system's temporary directory).
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
-    /// Print no summary and no warnings.
+    /// Print no summary, no warnings and no progress bar.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Show no progress bar (it is shown only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
     /// Also print the time of each stage and the pipeline's counts.
     #[arg(short, long)]
     pub verbose: bool,

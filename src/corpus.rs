@@ -2,7 +2,8 @@
 //!
 //! This is one of the two I/O edges of the pipeline. It turns paths into [`Document`]s
 //! (original bytes plus a same-length UTF-8 view) and reports, without failing the run,
-//! every file it had to skip.
+//! every file it had to skip. A text file is one document; a JSON Lines file is one
+//! document per record ([`crate::jsonl`]).
 
 use std::collections::HashMap;
 use std::fs;
@@ -10,6 +11,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::jsonl;
 
 /// Files at or above this size are skipped: spans are stored as `u32` byte offsets.
 pub const MAX_FILE_BYTES: u64 = u32::MAX as u64;
@@ -52,7 +54,8 @@ impl InputFile {
 /// Something a run could not do fully, reported on stderr; the run goes on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
-    /// The file or directory concerned.
+    /// The file or directory concerned; for a line of a JSON Lines file, `path:line`
+    /// (the line number is 1-based).
     pub path: PathBuf,
     /// What happened.
     pub message: String,
@@ -67,17 +70,19 @@ impl std::fmt::Display for Warning {
     }
 }
 
-/// One input file, read.
+/// One document, read: a text file, or one record of a JSON Lines file.
 #[derive(Clone, Debug)]
 pub struct Document {
-    /// Position of the file in the sorted input list: the stable file id.
+    /// Position of the document in the input (files in the sorted input list, the
+    /// records of a JSON Lines file in line order): the stable document id.
     pub id: u32,
-    /// Name in the report.
+    /// Name in the report: the file's name, and for a JSON Lines record `name#id`.
     pub name: String,
     /// Where it was read from.
     pub path: PathBuf,
-    /// The text, byte for byte the file except that each invalid UTF-8 byte is replaced
-    /// by [`INVALID_BYTE`]. Offsets into it are offsets into the file.
+    /// The text. For a text file, byte for byte the file except that each invalid UTF-8
+    /// byte is replaced by [`INVALID_BYTE`], so offsets into it are offsets into the
+    /// file. For a JSON Lines record, the decoded text field.
     pub text: String,
     /// The original bytes, kept only when they differ from `text` (invalid UTF-8).
     pub raw: Option<Vec<u8>>,
@@ -108,7 +113,7 @@ impl Document {
         }
     }
 
-    /// The original bytes of the file.
+    /// The original bytes of the file (of the decoded text field, for a record).
     pub fn bytes(&self) -> &[u8] {
         self.raw.as_deref().unwrap_or(self.text.as_bytes())
     }
@@ -335,20 +340,8 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
             skipped: true,
         })
     };
-    let meta = match fs::metadata(&file.path) {
-        Ok(meta) => meta,
-        Err(err) => return skip(describe_io(&err, &file.path)),
-    };
-    if !meta.is_file() {
-        return skip("not a regular file (FIFO, socket or device)".to_string());
-    }
-    if let Some(listed) = file.len {
-        if listed != meta.len() {
-            return skip(format!(
-                "changed size since it was listed ({listed} bytes, now {}); it is being written",
-                meta.len()
-            ));
-        }
+    if let Err(message) = check_listed(file) {
+        return skip(message);
     }
     let bytes = match read_regular(&file.path) {
         Ok(bytes) => bytes,
@@ -371,10 +364,37 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
     ReadOutcome::Read(doc, warning)
 }
 
+/// That `file` is still a regular file of its listed size: why not, if not.
+fn check_listed(file: &InputFile) -> std::result::Result<(), String> {
+    let meta = fs::metadata(&file.path).map_err(|err| describe_io(&err, &file.path))?;
+    if !meta.is_file() {
+        return Err("not a regular file (FIFO, socket or device)".to_string());
+    }
+    match file.len {
+        Some(listed) if listed != meta.len() => Err(format!(
+            "changed size since it was listed ({listed} bytes, now {}); it is being written",
+            meta.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Opens `path` for reading without ever blocking on a FIFO (non-blocking open on Unix,
 /// which regular files ignore) and checks through the handle that it is a regular file
 /// under the size limit. Returns the file and its size.
 pub fn open_regular(path: &Path) -> std::io::Result<(fs::File, u64)> {
+    let (f, len) = open_nonblocking(path)?;
+    if len >= MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "file of {len} bytes is too large (limit {} bytes)",
+            MAX_FILE_BYTES - 1
+        )));
+    }
+    Ok((f, len))
+}
+
+/// [`open_regular`] without the size limit, for files read as a stream of records.
+pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<(fs::File, u64)> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -388,13 +408,6 @@ pub fn open_regular(path: &Path) -> std::io::Result<(fs::File, u64)> {
         return Err(std::io::Error::other(
             "not a regular file (FIFO, socket or device)",
         ));
-    }
-    if meta.len() >= MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "file of {} bytes is too large (limit {} bytes)",
-            meta.len(),
-            MAX_FILE_BYTES - 1
-        )));
     }
     Ok((f, meta.len()))
 }
@@ -419,27 +432,88 @@ fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Reads `files` in parallel. Returns the documents read, in input order, and the
-/// warnings in input order. A document's `id` is its file's position in `files`.
-pub fn read_all(files: &[InputFile]) -> (Vec<Document>, Vec<Warning>) {
-    use rayon::prelude::*;
-    let outcomes: Vec<ReadOutcome> = files
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| read_file(i as u32, f))
-        .collect();
-    let mut docs = Vec::new();
-    let mut warnings = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            ReadOutcome::Read(doc, warning) => {
-                docs.push(doc);
-                warnings.extend(warning);
-            }
-            ReadOutcome::Skipped(warning) => warnings.push(warning),
+/// How records are read from JSON Lines inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The field of a record that holds its text.
+    pub text_field: String,
+    /// The field of a record that holds its id (a string or a number), which names the
+    /// record in the report as `path#id`.
+    pub id_field: String,
+}
+
+impl Default for ReadOptions {
+    /// `text` and `id`, the fields most JSON Lines corpora use.
+    fn default() -> ReadOptions {
+        ReadOptions {
+            text_field: "text".to_string(),
+            id_field: "id".to_string(),
         }
     }
+}
+
+/// Reads one listed input: a text file gives one document (none if it is skipped), a
+/// JSON Lines file ([`jsonl::format_of`]) one document per good record, in line order.
+/// Every document has `id` 0: callers number the documents of all inputs in input
+/// order. Never fails: each problem is a warning.
+pub fn read_input(file: &InputFile, opts: &ReadOptions) -> (Vec<Document>, Vec<Warning>) {
+    read_input_observed(file, opts, &|_| {})
+}
+
+/// [`read_input`], calling `on_bytes` with the number of bytes read from the file on
+/// disk as reading goes on (compressed bytes for a compressed file), for a progress
+/// display. The calls add up to the file's size when it is read whole.
+pub fn read_input_observed(
+    file: &InputFile,
+    opts: &ReadOptions,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> (Vec<Document>, Vec<Warning>) {
+    let skipped = |message: String| {
+        let warning = Warning {
+            path: file.path.clone(),
+            message,
+            skipped: true,
+        };
+        (Vec::new(), vec![warning])
+    };
+    let Some(compression) = jsonl::format_of(&file.path) else {
+        return match read_file(0, file) {
+            ReadOutcome::Read(doc, warning) => {
+                on_bytes(doc.bytes().len() as u64);
+                (vec![doc], warning.into_iter().collect())
+            }
+            ReadOutcome::Skipped(warning) => (Vec::new(), vec![warning]),
+        };
+    };
+    if let Err(message) = check_listed(file) {
+        return skipped(message);
+    }
+    jsonl::read_documents(file, compression, opts, on_bytes)
+}
+
+/// Reads `files` in parallel. Returns the documents read, in input order (and a JSON
+/// Lines file's records in line order), numbered from 0 in that order, and the warnings
+/// in the same order.
+pub fn read_all(files: &[InputFile], opts: &ReadOptions) -> (Vec<Document>, Vec<Warning>) {
+    use rayon::prelude::*;
+    let per_file: Vec<(Vec<Document>, Vec<Warning>)> =
+        files.par_iter().map(|f| read_input(f, opts)).collect();
+    let mut docs = Vec::new();
+    let mut warnings = Vec::new();
+    for (file_docs, file_warnings) in per_file {
+        docs.extend(file_docs);
+        warnings.extend(file_warnings);
+    }
+    number_documents(&mut docs);
     (docs, warnings)
+}
+
+/// Sets each document's `id` to its position. Past `u32::MAX` documents, which do not
+/// fit in memory anyway, ids saturate.
+pub fn number_documents(docs: &mut [Document]) {
+    for (i, doc) in docs.iter_mut().enumerate() {
+        doc.id = u32::try_from(i).unwrap_or(u32::MAX);
+    }
 }
 
 #[cfg(test)]

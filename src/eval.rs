@@ -30,7 +30,7 @@ use rayon::prelude::*;
 
 use crate::cluster::UnionFind;
 use crate::config::Config;
-use crate::corpus::{list_files, read_all, Document};
+use crate::corpus::{list_files, read_all, Document, ReadOptions};
 use crate::error::{Error, Result};
 use crate::normalize::normalized_words;
 use crate::passage::TokenTable;
@@ -1414,7 +1414,7 @@ pub fn plant(
 ) -> Result<Vec<Truth>> {
     check_out_dir(src_dir, out_dir)?;
     let (files, _) = list_files(&[src_dir.to_path_buf()], false)?;
-    let (docs, _) = read_all(&files);
+    let (docs, _) = read_all(&files, &ReadOptions::default());
 
     let excluded: HashSet<(usize, usize)> =
         match (&options.existing_report, options.exclude_existing) {
@@ -2538,7 +2538,7 @@ pub fn all_pairs_jaccard(sets: &[Vec<u64>], threshold: f64) -> Vec<(u32, u32, f6
 /// on it, naming paragraphs `file#paragraph`.
 pub fn oracle(docs_dir: &Path, config: &Config) -> Result<OracleReport> {
     let (files, _) = list_files(&[docs_dir.to_path_buf()], config.hidden())?;
-    let (docs, _) = read_all(&files);
+    let (docs, _) = read_all(&files, &ReadOptions::default());
     let analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
     let table = token_table(&analyses);
     let names: Vec<(usize, usize)> = analyses

@@ -35,6 +35,7 @@ pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod eval;
+pub mod jsonl;
 pub mod lsh;
 pub mod normalize;
 pub mod passage;
@@ -47,7 +48,7 @@ pub mod sketch;
 pub mod spill;
 
 pub use config::{Config, ConfigBuilder};
-pub use corpus::{Document, InputFile, Warning};
+pub use corpus::{Document, InputFile, ReadOptions, Warning};
 pub use error::{Error, Result};
 pub use pipeline::{
     find_duplicates, find_duplicates_observed, Cluster, Findings, Kind, Occurrence,

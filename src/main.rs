@@ -1,6 +1,7 @@
 //! The `neardup` command.
 
 mod cli;
+mod progress;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -13,8 +14,10 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 use cli::{Cli, Command, Common, Paragraphs};
-use neardup::corpus::{list_files, open_regular, read_all};
-use neardup::{clean, report, Config, Document, Findings, InputFile, ParagraphMode, Warning};
+use neardup::corpus::{list_files, number_documents, open_regular, read_input_observed};
+use neardup::{clean, jsonl, report, Config, Document, Findings, InputFile, ParagraphMode};
+use neardup::{ReadOptions, Warning};
+use progress::Progress;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -111,6 +114,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if common.threads == Some(0) {
         bail!("invalid option: --threads must be at least 1");
     }
+    if common.text_field == common.id_field {
+        bail!("invalid option: --text-field and --id-field must name different fields");
+    }
+    let read_opts = ReadOptions {
+        text_field: common.text_field.clone(),
+        id_field: common.id_field.clone(),
+    };
     let stdout_clean = clean_target.as_deref() == Some(Path::new("-"));
     if stdout_clean && !article {
         bail!("--clean - (standard output) is only for article; scan needs a directory");
@@ -146,19 +156,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         check_clean_layout(outdir, &files)?;
     }
 
-    let corpus_bytes: u64 = files.iter().map(|f| f.len.unwrap_or(0)).sum();
+    let total_bytes: u64 = files.iter().filter_map(|f| f.len).sum();
     let limit = common.memory_limit.unwrap_or_else(default_memory_limit);
-    let spilling = neardup::spill::in_memory_estimate(corpus_bytes) > limit;
+    let spilling = neardup::spill::in_memory_estimate(total_bytes) > limit;
     if spilling && clean_target.is_some() {
         bail!(
-            "--clean cannot be combined with a run that spills to disk: {corpus_bytes} bytes of \
+            "--clean cannot be combined with a run that spills to disk: {total_bytes} bytes of \
              input need more than the memory limit of {limit} bytes (raise --memory-limit)"
         );
     }
-
+    let progress = Progress::new(
+        !common.quiet && !common.no_progress,
+        files.len(),
+        total_bytes,
+    );
     let read_started = Instant::now();
     let mut spill_dir = None;
-    let (docs, spilled, findings, read_warnings, read_time) = if spilling {
+    let (input, spilled, findings, read_time) = if spilling {
         let parent = common.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
         let dir = interrupt::Tracked::new(
             || {
@@ -170,7 +184,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )
         .with_context(|| format!("{}: cannot create a spill directory", parent.display()))?;
         let options = neardup::spill::SpillOptions::for_limit(limit);
-        let read_one = |f: &InputFile| read_all(std::slice::from_ref(f));
+        let counts = ReadCounts::default();
+        let read_one = |f: &InputFile| read_one(f, &read_opts, &progress, &counts);
         let result = pool.install(|| {
             neardup::spill::find_duplicates_spilled(
                 &files,
@@ -178,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &options,
                 dir.path(),
-                &|_| {},
+                &|stage| progress.stage(stage),
             )
         })?;
         spill_dir = Some(dir);
@@ -187,23 +202,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             texts,
             warnings,
         } = result;
-        (
-            Vec::new(),
-            Some(texts),
-            findings,
+        let input = Input {
+            docs: Vec::new(),
+            doc_files: Vec::new(),
             warnings,
-            std::time::Duration::ZERO,
-        )
+            files_read: counts.files_read.into_inner(),
+            records: counts.records.into_inner(),
+        };
+        (input, Some(texts), findings, std::time::Duration::ZERO)
     } else {
         pool.install(|| {
-            let (docs, read_warnings) = read_all(&files);
+            let input = read_inputs(&files, &read_opts, &progress);
             let read_time = read_started.elapsed();
-            let findings = neardup::find_duplicates(&docs, &config);
-            (docs, None, findings, read_warnings, read_time)
+            let findings = neardup::find_duplicates_observed(&input.docs, &config, &|stage| {
+                progress.stage(stage)
+            });
+            (input, None, findings, read_time)
         })
     };
-    let n_docs = spilled.as_ref().map_or(docs.len(), |t| t.len());
     let write_started = Instant::now();
+    let Input {
+        docs,
+        doc_files,
+        warnings: read_warnings,
+        files_read,
+        records,
+    } = input;
     warnings.extend(read_warnings);
     if article {
         if let Some(w) = warnings.iter().find(|w| w.skipped) {
@@ -211,10 +235,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     if !common.quiet {
-        for w in &warnings {
-            eprintln!("neardup: {w}");
-        }
+        progress.suspend(|| {
+            for w in &warnings {
+                eprintln!("neardup: {w}");
+            }
+        });
     }
+    progress.stage("writing");
+    let clean_inputs = CleanInputs {
+        docs: &docs,
+        doc_files: &doc_files,
+        files: &files,
+        read_opts: &read_opts,
+        quiet: common.quiet,
+        progress: &progress,
+    };
 
     let write_report = |w: &mut dyn Write| -> anyhow::Result<()> {
         match &spilled {
@@ -234,11 +269,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(target) = &clean_target {
         if article {
-            write_clean_article(target, &findings, &docs)?;
+            write_clean_article(target, &findings, &clean_inputs)?;
         } else {
-            write_clean_corpus(target, &findings, &docs, &files)?;
+            write_clean_corpus(target, &findings, &clean_inputs)?;
         }
     }
+    progress.finish();
 
     // The spilled data go once the report is written.
     drop(spill_dir);
@@ -266,7 +302,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     if !common.quiet {
-        summary(&findings, n_docs, &warnings, started);
+        summary(&findings, files_read, records, &warnings, started);
     }
     if common.fail_on_duplicates && !findings.clusters.is_empty() {
         return Ok(ExitCode::from(1));
@@ -292,11 +328,96 @@ fn default_memory_limit() -> u64 {
     8 << 30
 }
 
-fn summary(findings: &Findings, n_docs: usize, warnings: &[Warning], started: Instant) {
+/// The documents read, with what the rest of the run needs to know about them.
+struct Input {
+    docs: Vec<Document>,
+    /// The position in the file list of each document's file.
+    doc_files: Vec<usize>,
+    warnings: Vec<Warning>,
+    /// Files that were read, not skipped.
+    files_read: usize,
+    /// Documents that are JSON Lines records.
+    records: usize,
+}
+
+/// Reads the listed files in parallel, as `corpus::read_all` does, keeping the file of
+/// each document and showing the progress.
+/// Counts kept while files are read one by one.
+#[derive(Default)]
+struct ReadCounts {
+    /// Files that were read, not skipped.
+    files_read: std::sync::atomic::AtomicUsize,
+    /// Documents that are JSON Lines records.
+    records: std::sync::atomic::AtomicUsize,
+}
+
+/// Reads one listed file, showing the progress and counting it.
+fn read_one(
+    f: &InputFile,
+    opts: &ReadOptions,
+    progress: &Progress,
+    counts: &ReadCounts,
+) -> (Vec<Document>, Vec<Warning>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let seen = AtomicU64::new(0);
+    let (docs, warnings) = read_input_observed(f, opts, &|n| {
+        seen.fetch_add(n, Ordering::Relaxed);
+        progress.read_bytes(n);
+    });
+    let unread = f.len.unwrap_or(0).saturating_sub(seen.into_inner());
+    progress.file_done(unread);
+    if !warnings.iter().any(|w| w.skipped) {
+        counts.files_read.fetch_add(1, Ordering::Relaxed);
+    }
+    if jsonl::format_of(&f.path).is_some() {
+        counts.records.fetch_add(docs.len(), Ordering::Relaxed);
+    }
+    (docs, warnings)
+}
+
+/// Reads the listed files in parallel, as `corpus::read_all` does, keeping the file of
+/// each document and showing the progress.
+fn read_inputs(files: &[InputFile], opts: &ReadOptions, progress: &Progress) -> Input {
+    use rayon::prelude::*;
+    let counts = ReadCounts::default();
+    let per_file: Vec<(Vec<Document>, Vec<Warning>)> = files
+        .par_iter()
+        .map(|f| read_one(f, opts, progress, &counts))
+        .collect();
+    let mut input = Input {
+        docs: Vec::new(),
+        doc_files: Vec::new(),
+        warnings: Vec::new(),
+        files_read: counts.files_read.into_inner(),
+        records: counts.records.into_inner(),
+    };
+    for (i, (docs, warnings)) in per_file.into_iter().enumerate() {
+        input
+            .doc_files
+            .extend(std::iter::repeat(i).take(docs.len()));
+        input.docs.extend(docs);
+        input.warnings.extend(warnings);
+    }
+    number_documents(&mut input.docs);
+    input
+}
+
+fn summary(
+    findings: &Findings,
+    files_read: usize,
+    records: usize,
+    warnings: &[Warning],
+    started: Instant,
+) {
     let skipped = warnings.iter().filter(|w| w.skipped).count();
     let rows: usize = findings.clusters.iter().map(|c| c.occurrences.len()).sum();
+    let records = if records > 0 {
+        format!("{records} JSON Lines records; ")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "neardup: {n_docs} files read, {skipped} skipped; {} paragraphs; {} clusters, {rows} rows; {} duplicate bytes; {:.2} s",
+        "neardup: {files_read} files read, {skipped} skipped; {records}{} paragraphs; {} clusters, {rows} rows; {} duplicate bytes; {:.2} s",
         findings.stats.paragraphs,
         findings.clusters.len(),
         findings.duplicate_bytes(),
@@ -803,23 +924,75 @@ fn resolve_nonexistent(path: &Path) -> PathBuf {
     }
 }
 
+/// What writing a cleaned copy needs besides the findings.
+struct CleanInputs<'a> {
+    docs: &'a [Document],
+    /// The position in `files` of each document's file.
+    doc_files: &'a [usize],
+    files: &'a [InputFile],
+    read_opts: &'a ReadOptions,
+    quiet: bool,
+    progress: &'a Progress,
+}
+
+impl CleanInputs<'_> {
+    /// Writes the cleaned copy of the JSON Lines file `file`, whose documents are
+    /// `docs` with their `removals`, to `out`: records keep every field but the text.
+    fn write_jsonl<W: Write>(
+        &self,
+        file: &InputFile,
+        compression: jsonl::Compression,
+        docs: &[Document],
+        removals: &[Vec<std::ops::Range<usize>>],
+        out: W,
+    ) -> anyhow::Result<W> {
+        let texts: Vec<Option<String>> = docs
+            .iter()
+            .zip(removals)
+            .map(|(doc, ranges)| {
+                (!ranges.is_empty()).then(|| {
+                    String::from_utf8_lossy(&clean::apply(doc.bytes(), ranges)).into_owned()
+                })
+            })
+            .collect();
+        let (out, caveat) = jsonl::write_cleaned(file, compression, self.read_opts, &texts, out)
+            .with_context(|| format!("{}: cannot write its cleaned copy", file.path.display()))?;
+        if let Some(message) = caveat.filter(|_| !self.quiet) {
+            let warning = Warning {
+                path: file.path.clone(),
+                message,
+                skipped: false,
+            };
+            self.progress.suspend(|| eprintln!("neardup: {warning}"));
+        }
+        Ok(out)
+    }
+}
+
 fn write_clean_article(
     target: &Path,
     findings: &Findings,
-    docs: &[Document],
+    inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
-    let removals = clean::removals(findings, docs);
-    let Some(doc) = docs.first() else {
+    let removals = clean::removals(findings, inputs.docs);
+    let Some(file) = inputs.files.first() else {
         return Ok(());
     };
-    let cleaned = clean::apply(doc.bytes(), &removals[0]);
+    let write = |w: &mut dyn Write| -> anyhow::Result<()> {
+        if let Some(compression) = jsonl::format_of(&file.path) {
+            inputs.write_jsonl(file, compression, inputs.docs, &removals, w)?;
+        } else if let Some(doc) = inputs.docs.first() {
+            w.write_all(&clean::apply(doc.bytes(), &removals[0]))?;
+        }
+        Ok(())
+    };
     if target == Path::new("-") {
-        let mut out = io::stdout().lock();
-        out.write_all(&cleaned)?;
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        write(&mut out)?;
         out.flush()?;
         return Ok(());
     }
-    write_atomically(target, |w| Ok(w.write_all(&cleaned)?))
+    write_atomically(target, |w| write(w))
 }
 
 /// Writes the cleaned corpus under `outdir`: every listed file, cleaned if it was read,
@@ -831,9 +1004,9 @@ fn write_clean_article(
 fn write_clean_corpus(
     outdir: &Path,
     findings: &Findings,
-    docs: &[Document],
-    files: &[InputFile],
+    inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
+    let (docs, files) = (inputs.docs, inputs.files);
     let removals = clean::removals(findings, docs);
     let existing = outdir.is_dir();
     let base = if existing {
@@ -871,15 +1044,36 @@ fn write_clean_corpus(
         Ok(path)
     };
     let mut read = vec![false; files.len()];
-    for (doc, ranges) in docs.iter().zip(&removals) {
-        let Some(file) = files.get(doc.id as usize) else {
-            continue;
-        };
-        read[doc.id as usize] = true;
-        let cleaned = clean::apply(doc.bytes(), ranges);
+    // The documents of one file are consecutive: one for a text file, one per record
+    // for a JSON Lines file.
+    let mut first = 0;
+    while first < docs.len() {
+        let f = inputs.doc_files[first];
+        let end = first
+            + inputs.doc_files[first..]
+                .iter()
+                .take_while(|&&g| g == f)
+                .count();
+        let (file, file_docs, file_removals) =
+            (&files[f], &docs[first..end], &removals[first..end]);
+        first = end;
+        read[f] = true;
         let path = stage(&file.rel_path)?;
-        fs::write(&path, &cleaned)
-            .with_context(|| format!("{}: writing failed", path.display()))?;
+        let written = match jsonl::format_of(&file.path) {
+            Some(compression) => fs::File::create(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|out| {
+                    let out = io::BufWriter::new(out);
+                    let mut out =
+                        inputs.write_jsonl(file, compression, file_docs, file_removals, out)?;
+                    Ok(out.flush()?)
+                }),
+            None => {
+                let cleaned = clean::apply(file_docs[0].bytes(), &file_removals[0]);
+                fs::write(&path, &cleaned).map_err(anyhow::Error::from)
+            }
+        };
+        written.with_context(|| format!("{}: writing failed", path.display()))?;
     }
     // Files listed but not analyzed (binary, unreadable) are copied unchanged, so the
     // cleaned corpus is complete; one that cannot be read now is reported.

@@ -22,12 +22,13 @@ pub fn partition(key: u64) -> usize {
     (key >> (64 - PARTITION_BITS)) as usize
 }
 
-/// Globally stable paragraph id: the file's position in the sorted input list in the high
-/// 32 bits, the paragraph's 0-based position in the file in the low 32 bits. It does not
-/// depend on thread or process counts.
+/// Globally stable paragraph id: the document's position in the input in the high 32
+/// bits, the paragraph's 0-based position in the document in the low 32 bits. Documents
+/// are numbered in input order: files in the sorted input list, and the records of a
+/// JSON Lines file in line order. It does not depend on thread or process counts.
 #[inline]
-pub fn paragraph_id(file: u32, paragraph: u32) -> u64 {
-    (u64::from(file) << 32) | u64::from(paragraph)
+pub fn paragraph_id(doc: u32, paragraph: u32) -> u64 {
+    (u64::from(doc) << 32) | u64::from(paragraph)
 }
 
 /// One LSH band of one paragraph: 16 bytes.

@@ -588,7 +588,7 @@ fn fifos_and_devices_are_never_opened() {
 /// A file removed between listing and reading is skipped with a warning that says so.
 #[test]
 fn file_removed_after_listing_is_skipped_with_a_warning() {
-    use neardup::corpus::{list_files, read_all, read_file, ReadOutcome};
+    use neardup::corpus::{list_files, read_all, read_file, ReadOptions, ReadOutcome};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     fs::write(d.join("a.txt"), "first file\n").unwrap();
@@ -605,7 +605,7 @@ fn file_removed_after_listing_is_skipped_with_a_warning() {
         }
         ReadOutcome::Read(..) => panic!("a removed file was read"),
     }
-    let (docs, warnings) = read_all(&files);
+    let (docs, warnings) = read_all(&files, &ReadOptions::default());
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0].text, "first file\n");
     assert_eq!(warnings.len(), 1);

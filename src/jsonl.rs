@@ -1,0 +1,975 @@
+//! JSON Lines input: one document per line, in `.jsonl`, `.jsonl.gz` or `.jsonl.zst`
+//! files (`.ndjson` likewise).
+//!
+//! Each line is a JSON object. Its text field (default `text`) is the document, and its
+//! id field (default `id`, a string or a number) names it in the report as `path#id`; a
+//! record without one is named by its 1-based line number. Offsets in the report are
+//! byte offsets into the decoded text field.
+//!
+//! * A bad line (not JSON, not an object, no string text field, not UTF-8) is a warning
+//!   naming `path:line`, and is skipped; the file goes on.
+//! * A corrupt or truncated compressed stream is one warning; the records decoded
+//!   before the error are kept.
+//!
+//! Decompression is streaming. The decompressed lines are gathered in chunks of about
+//! [`CHUNK_BYTES`], and the lines of a chunk are parsed in parallel, in order, so
+//! documents come out in line order whatever the thread count.
+//!
+//! Only the two fields are decoded: the rest of a record is checked as JSON and skipped,
+//! which also gives the exact byte span of the text field in the line. [`write_cleaned`]
+//! uses that span to replace the text and nothing else, so every other field of a
+//! record, the key order and the formatting stay byte-identical.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::corpus::{self, Document, InputFile, ReadOptions, Warning, MAX_FILE_BYTES};
+
+/// Decompressed bytes gathered before a chunk of lines is parsed in parallel.
+pub const CHUNK_BYTES: usize = 8 << 20;
+
+/// Bad lines of one file reported one by one; the rest are counted in one warning.
+pub const MAX_LINE_WARNINGS: usize = 20;
+
+/// Longest line read: a text field must fit the 32-bit offsets of a document, and the
+/// decoded text is never longer than its JSON form.
+const MAX_LINE_BYTES: usize = MAX_FILE_BYTES as usize;
+
+/// Compression of a JSON Lines file, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// `.jsonl`, `.ndjson`
+    None,
+    /// `.jsonl.gz`, `.ndjson.gz` (gzip; concatenated members are read as one stream)
+    Gzip,
+    /// `.jsonl.zst`, `.ndjson.zst` (zstd; several frames are read as one stream)
+    Zstd,
+}
+
+/// The JSON Lines format of `path`, if its name says it is one (case-insensitive).
+pub fn format_of(path: &Path) -> Option<Compression> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
+        (stem, Compression::Gzip)
+    } else if let Some(stem) = name.strip_suffix(".zst") {
+        (stem, Compression::Zstd)
+    } else {
+        (name.as_str(), Compression::None)
+    };
+    (stem.ends_with(".jsonl") || stem.ends_with(".ndjson")).then_some(compression)
+}
+
+/// One good record of a line, as parsed by [`parse_line`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The id as text: a string id as it is, a number as written in the line, or the
+    /// 1-based line number when the record has no usable id.
+    pub id: String,
+    /// The decoded text field.
+    pub text: String,
+    /// Byte span of the text field's JSON value (quotes included) in the line.
+    pub text_span: Range<usize>,
+}
+
+/// Parses one line (without its line terminator). `Ok(None)` for a blank line, which
+/// is not a record; `Err` says why the line is not a record.
+pub fn parse_line(line: &[u8], number: u64, opts: &ReadOptions) -> Result<Option<Record>, String> {
+    let json = std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "not valid UTF-8 (at byte {} of the line)",
+            e.valid_up_to() + 1
+        )
+    })?;
+    // A UTF-8 byte order mark may open the file.
+    let json = if number == 1 {
+        json.strip_prefix('\u{FEFF}').unwrap_or(json)
+    } else {
+        json
+    };
+    if json.trim_ascii().is_empty() {
+        return Ok(None);
+    }
+    let seed = FieldsSeed {
+        text: &opts.text_field,
+        id: &opts.id_field,
+    };
+    let mut de = serde_json::Deserializer::from_str(json);
+    let fields = seed
+        .deserialize(&mut de)
+        .and_then(|f| de.end().map(|()| f))
+        .map_err(|e| describe_json_error(&e))?;
+    let Some(raw_text) = fields.text else {
+        return Err(format!("no field `{}`", opts.text_field));
+    };
+    let text: String = serde_json::from_str(raw_text.get()).map_err(|e| {
+        if raw_text.get().starts_with('"') {
+            format!("field `{}`: {}", opts.text_field, describe_json_error(&e))
+        } else {
+            format!("field `{}` is not a string", opts.text_field)
+        }
+    })?;
+    // The raw value borrows from `line`, so its address gives its offset.
+    let start = raw_text.get().as_ptr() as usize - line.as_ptr() as usize;
+    let text_span = start..start + raw_text.get().len();
+    let id = fields
+        .id
+        .and_then(|raw| {
+            let raw = raw.get();
+            match raw.as_bytes().first() {
+                Some(b'"') => serde_json::from_str::<String>(raw).ok(),
+                Some(b'-' | b'0'..=b'9') => Some(raw.to_string()),
+                _ => None,
+            }
+        })
+        .unwrap_or_else(|| number.to_string());
+    Ok(Some(Record {
+        id,
+        text,
+        text_span,
+    }))
+}
+
+/// A serde_json error without the "at line 1 column N" that refers to the line alone.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    if e.classify() == serde_json::error::Category::Data {
+        return "not a JSON object".to_string();
+    }
+    let text = e.to_string();
+    let message = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    format!("invalid JSON at column {}: {message}", e.column())
+}
+
+/// The two fields of a record, as raw JSON borrowed from the line.
+struct Fields<'de> {
+    text: Option<&'de RawValue>,
+    id: Option<&'de RawValue>,
+}
+
+/// Deserializes a JSON object into [`Fields`], skipping every other field.
+struct FieldsSeed<'a> {
+    text: &'a str,
+    id: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldsSeed<'_> {
+    type Value = Fields<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Fields<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldsSeed<'_> {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        let mut fields = Fields {
+            text: None,
+            id: None,
+        };
+        // As for any JSON object read by serde_json, a repeated key's last value wins.
+        while let Some(key) = map.next_key_seed(KeySeed(&self))? {
+            match key {
+                Key::Text => fields.text = Some(map.next_value()?),
+                Key::Id => fields.id = Some(map.next_value()?),
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// Which field a key names; compared without allocating.
+enum Key {
+    Text,
+    Id,
+    Other,
+}
+
+struct KeySeed<'s, 'a>(&'s FieldsSeed<'a>);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
+    type Value = Key;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_, '_> {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(if key == self.0.text {
+            Key::Text
+        } else if key == self.0.id {
+            Key::Id
+        } else {
+            Key::Other
+        })
+    }
+}
+
+/// Counts the bytes read from the file on disk (compressed bytes for a compressed file).
+struct Counting<'a, R> {
+    inner: R,
+    on_bytes: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.on_bytes)(n as u64);
+        Ok(n)
+    }
+}
+
+/// A streaming reader of the decompressed bytes of `path`. The file is opened as
+/// [`corpus::open_regular`] does (never blocking on a FIFO), and only the bytes it had
+/// when opened are read. `on_bytes` is told of every read from the file.
+fn open<'a>(
+    path: &Path,
+    compression: Compression,
+    on_bytes: &'a (dyn Fn(u64) + Sync),
+) -> io::Result<Box<dyn BufRead + 'a>> {
+    let (file, len) = corpus::open_nonblocking(path)?;
+    let counted = Counting {
+        inner: file.take(len),
+        on_bytes,
+    };
+    Ok(match compression {
+        Compression::None => Box::new(BufReader::with_capacity(1 << 20, counted)),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, counted)),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            1 << 20,
+            zstd::stream::read::Decoder::new(counted)?,
+        )),
+    })
+}
+
+/// How [`next_line`] ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// No more input.
+    End,
+    /// A line is in the buffer; `terminated` if it ended with `\n` (not included).
+    Read { terminated: bool },
+    /// The line was longer than the limit: its bytes went to `spill`, and the buffer is
+    /// as it was.
+    Overlong,
+}
+
+/// Appends the next line to `buf` (without its `\n`), at most `limit` bytes. The bytes
+/// of a longer line are passed to `spill` instead. On an error the buffer is left as it
+/// was: a partial line is never kept.
+fn next_line(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+    spill: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<Line> {
+    let start = buf.len();
+    let mut overlong = false;
+    loop {
+        let available = match r.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        };
+        if available.is_empty() {
+            return Ok(if overlong {
+                Line::Overlong
+            } else if buf.len() == start {
+                Line::End
+            } else {
+                Line::Read { terminated: false }
+            });
+        }
+        let (taken, done) = match memchr_newline(available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let part = &available[..taken - usize::from(done)];
+        if overlong {
+            spill(&available[..taken])?;
+        } else if buf.len() - start + part.len() > limit {
+            overlong = true;
+            spill(&buf[start..])?;
+            buf.truncate(start);
+            spill(&available[..taken])?;
+        } else {
+            buf.extend_from_slice(part);
+        }
+        r.consume(taken);
+        if done {
+            return Ok(if overlong {
+                Line::Overlong
+            } else {
+                Line::Read { terminated: true }
+            });
+        }
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+/// The path of a line of a file, `path:line`, as warnings name it.
+fn line_path(path: &Path, line: u64) -> PathBuf {
+    let mut named = path.as_os_str().to_os_string();
+    named.push(format!(":{line}"));
+    PathBuf::from(named)
+}
+
+/// Collects the warnings of one file: bad lines one by one up to
+/// [`MAX_LINE_WARNINGS`], then counted.
+struct LineWarnings<'a> {
+    path: &'a Path,
+    warnings: Vec<Warning>,
+    bad: usize,
+}
+
+impl LineWarnings<'_> {
+    fn bad_line(&mut self, line: u64, why: &str) {
+        self.bad += 1;
+        if self.bad <= MAX_LINE_WARNINGS {
+            self.warnings.push(Warning {
+                path: line_path(self.path, line),
+                message: format!("{why}; line skipped"),
+                skipped: false,
+            });
+        }
+    }
+
+    fn finish(mut self) -> Vec<Warning> {
+        if self.bad > MAX_LINE_WARNINGS {
+            self.warnings.push(Warning {
+                path: self.path.to_path_buf(),
+                message: format!(
+                    "{} bad lines in all, {} more than listed above; all skipped",
+                    self.bad,
+                    self.bad - MAX_LINE_WARNINGS
+                ),
+                skipped: false,
+            });
+        }
+        self.warnings
+    }
+}
+
+/// Reads the documents of a JSON Lines file: one per good record, in line order, with
+/// `id` 0. `on_bytes` is told of every read from the file.
+pub fn read_documents(
+    file: &InputFile,
+    compression: Compression,
+    opts: &ReadOptions,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> (Vec<Document>, Vec<Warning>) {
+    read_limited(file, compression, opts, on_bytes, MAX_LINE_BYTES)
+}
+
+fn read_limited(
+    file: &InputFile,
+    compression: Compression,
+    opts: &ReadOptions,
+    on_bytes: &(dyn Fn(u64) + Sync),
+    limit: usize,
+) -> (Vec<Document>, Vec<Warning>) {
+    let mut reader = match open(&file.path, compression, on_bytes) {
+        Ok(reader) => reader,
+        Err(e) => {
+            let warning = Warning {
+                path: file.path.clone(),
+                message: e.to_string(),
+                skipped: true,
+            };
+            return (Vec::new(), vec![warning]);
+        }
+    };
+    let mut docs = Vec::new();
+    let mut lines = LineWarnings {
+        path: &file.path,
+        warnings: Vec::new(),
+        bad: 0,
+    };
+    let mut data = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
+    // (line number, span in `data`) of each line of the chunk.
+    let mut spans: Vec<(u64, Range<usize>)> = Vec::new();
+    let mut number = 0u64;
+    let mut stream_error = None;
+    loop {
+        data.clear();
+        spans.clear();
+        let mut at_end = false;
+        while data.len() < CHUNK_BYTES {
+            let start = data.len();
+            match next_line(&mut *reader, &mut data, limit, &mut |_| Ok(())) {
+                Ok(Line::End) => {
+                    at_end = true;
+                    break;
+                }
+                Ok(Line::Read { .. }) => {
+                    number += 1;
+                    spans.push((number, start..data.len()));
+                }
+                Ok(Line::Overlong) => {
+                    number += 1;
+                    lines.bad_line(number, &format!("line longer than {limit} bytes"));
+                }
+                Err(e) => {
+                    stream_error = Some(e);
+                    at_end = true;
+                    break;
+                }
+            }
+        }
+        let parsed: Vec<Result<Option<Record>, String>> = spans
+            .par_iter()
+            .map(|(n, span)| parse_line(&data[span.clone()], *n, opts))
+            .collect();
+        for ((n, _), outcome) in spans.iter().zip(parsed) {
+            match outcome {
+                Ok(Some(record)) => docs.push(Document {
+                    id: 0,
+                    name: format!("{}#{}", file.name, record.id),
+                    path: file.path.clone(),
+                    text: record.text,
+                    raw: None,
+                }),
+                Ok(None) => {}
+                Err(why) => lines.bad_line(*n, &why),
+            }
+        }
+        if at_end {
+            break;
+        }
+    }
+    let mut warnings = lines.finish();
+    if let Some(e) = stream_error {
+        warnings.push(Warning {
+            path: file.path.clone(),
+            message: format!(
+                "{} after line {number}: {e}; the {} records read before it are kept",
+                stream_trouble(compression),
+                docs.len()
+            ),
+            skipped: false,
+        });
+    }
+    (docs, warnings)
+}
+
+fn stream_trouble(compression: Compression) -> &'static str {
+    match compression {
+        Compression::None => "read error",
+        Compression::Gzip => "corrupt or truncated gzip stream",
+        Compression::Zstd => "corrupt or truncated zstd stream",
+    }
+}
+
+/// A writer with the compression of the input file.
+enum Sink<W: Write> {
+    Plain(W),
+    Gzip(flate2::write::GzEncoder<W>),
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+}
+
+impl<W: Write> Sink<W> {
+    fn new(out: W, compression: Compression) -> io::Result<Sink<W>> {
+        Ok(match compression {
+            Compression::None => Sink::Plain(out),
+            Compression::Gzip => Sink::Gzip(flate2::write::GzEncoder::new(
+                out,
+                flate2::Compression::default(),
+            )),
+            Compression::Zstd => Sink::Zstd(zstd::stream::write::Encoder::new(out, 3)?),
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Plain(w) => w,
+            Sink::Gzip(w) => w,
+            Sink::Zstd(w) => w,
+        }
+    }
+
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Sink::Plain(w) => Ok(w),
+            Sink::Gzip(w) => w.finish(),
+            Sink::Zstd(w) => w.finish(),
+        }
+    }
+}
+
+/// Writes the cleaned copy of a JSON Lines file to `out`, with the input's compression.
+///
+/// `cleaned` has one entry per document read from the file, in order: the new text,
+/// or `None` if the record is unchanged. A changed record gets the new text in its text
+/// field and keeps every other byte; every other line (unchanged records, bad lines,
+/// blank lines) is copied as it is. Returns a caveat to report, if the copy is not
+/// complete or the file no longer matches what was read.
+pub fn write_cleaned<W: Write>(
+    file: &InputFile,
+    compression: Compression,
+    opts: &ReadOptions,
+    cleaned: &[Option<String>],
+    out: W,
+) -> io::Result<(W, Option<String>)> {
+    write_cleaned_limited(file, compression, opts, cleaned, out, MAX_LINE_BYTES)
+}
+
+fn write_cleaned_limited<W: Write>(
+    file: &InputFile,
+    compression: Compression,
+    opts: &ReadOptions,
+    cleaned: &[Option<String>],
+    out: W,
+    limit: usize,
+) -> io::Result<(W, Option<String>)> {
+    let mut reader = open(&file.path, compression, &|_| {})?;
+    let mut sink = Sink::new(out, compression)?;
+    let mut line = Vec::new();
+    let mut records = cleaned.iter();
+    let mut number = 0u64;
+    let mut caveat = None;
+    loop {
+        line.clear();
+        let w = sink.writer();
+        let read = next_line(&mut *reader, &mut line, limit, &mut |bytes| {
+            w.write_all(bytes)
+        });
+        let terminated = match read {
+            Ok(Line::End) => break,
+            Ok(Line::Overlong) => {
+                number += 1;
+                continue;
+            }
+            Ok(Line::Read { terminated }) => terminated,
+            Err(e) => {
+                caveat = Some(format!(
+                    "{} after line {number}: {e}; the cleaned copy holds the lines before it",
+                    stream_trouble(compression)
+                ));
+                break;
+            }
+        };
+        number += 1;
+        let record = parse_line(&line, number, opts).ok().flatten();
+        let new_text = match record {
+            Some(record) => match records.next() {
+                Some(new_text) => new_text.as_ref().map(|t| (record.text_span, t)),
+                None => {
+                    caveat = Some(mismatch());
+                    None
+                }
+            },
+            None => None,
+        };
+        match new_text {
+            Some((span, text)) => {
+                w.write_all(&line[..span.start])?;
+                serde_json::to_writer(&mut *w, text)?;
+                w.write_all(&line[span.end..])?;
+            }
+            None => w.write_all(&line)?,
+        }
+        if terminated {
+            w.write_all(b"\n")?;
+        }
+    }
+    if caveat.is_none() && records.next().is_some() {
+        caveat = Some(mismatch());
+    }
+    Ok((sink.finish()?, caveat))
+}
+
+fn mismatch() -> String {
+    "the file changed since it was read; its cleaned copy may not match the report".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ReadOptions {
+        ReadOptions::default()
+    }
+
+    fn compress(body: &[u8], compression: Compression) -> Vec<u8> {
+        let mut sink = Sink::new(Vec::new(), compression).unwrap();
+        sink.writer().write_all(body).unwrap();
+        sink.finish().unwrap()
+    }
+
+    fn decompress(bytes: &[u8], compression: Compression) -> Vec<u8> {
+        let mut out = Vec::new();
+        match compression {
+            Compression::None => out.extend_from_slice(bytes),
+            Compression::Gzip => {
+                flate2::read::MultiGzDecoder::new(bytes)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Compression::Zstd => {
+                zstd::stream::read::Decoder::new(bytes)
+                    .unwrap()
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+        }
+        out
+    }
+
+    fn input(dir: &Path, name: &str, bytes: &[u8]) -> InputFile {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        InputFile::new(path, name.to_string())
+    }
+
+    fn read(file: &InputFile) -> (Vec<Document>, Vec<Warning>) {
+        let compression = format_of(&file.path).expect("a JSON Lines name");
+        read_documents(file, compression, &opts(), &|_| {})
+    }
+
+    #[test]
+    fn formats_from_names() {
+        let cases = [
+            ("a.jsonl", Some(Compression::None)),
+            ("a.ndjson", Some(Compression::None)),
+            ("a.JSONL.gz", Some(Compression::Gzip)),
+            ("dir/a.jsonl.zst", Some(Compression::Zstd)),
+            ("a.ndjson.zst", Some(Compression::Zstd)),
+            ("a.json", None),
+            ("a.txt", None),
+            ("a.txt.gz", None),
+            ("jsonl", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(format_of(Path::new(name)), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn lines_parse_or_say_why_not() {
+        // (line, number, Ok((id, text)) or Err(part of the message), why)
+        type Case<'a> = (&'a str, u64, Result<(&'a str, &'a str), &'a str>, &'a str);
+        let cases: [Case; 14] = [
+            (
+                r#"{"id": 7, "text": "hello", "x": [1]}"#,
+                3,
+                Ok(("7", "hello")),
+                "number id",
+            ),
+            (
+                r#"{"text": "a\nb", "id": "doc-1"}"#,
+                1,
+                Ok(("doc-1", "a\nb")),
+                "escapes decoded",
+            ),
+            (
+                r#"{"id": 1.50, "text": "t"}"#,
+                2,
+                Ok(("1.50", "t")),
+                "number as written",
+            ),
+            (
+                r#"{"text": "hi"}"#,
+                9,
+                Ok(("9", "hi")),
+                "no id: line number",
+            ),
+            (
+                r#"{"id": null, "text": "hi"}"#,
+                4,
+                Ok(("4", "hi")),
+                "null id: line number",
+            ),
+            (
+                r#"{"id": "a\"b", "text": ""}"#,
+                1,
+                Ok(("a\"b", "")),
+                "escaped id, empty text",
+            ),
+            (
+                "\u{FEFF}{\"text\": \"bom\"}",
+                1,
+                Ok(("1", "bom")),
+                "BOM on line 1",
+            ),
+            (
+                r#"{"te\u0078t": "key escaped"}"#,
+                1,
+                Ok(("1", "key escaped")),
+                "escaped key",
+            ),
+            ("{oops", 2, Err("invalid JSON at column"), "syntax"),
+            (r#"{"id": 1}"#, 4, Err("no field `text`"), "missing text"),
+            ("[1, 2]", 5, Err("not a JSON object"), "array"),
+            (
+                r#"{"text": 5}"#,
+                6,
+                Err("field `text` is not a string"),
+                "number text",
+            ),
+            (
+                r#"{"text": "a"} {"#,
+                7,
+                Err("invalid JSON"),
+                "trailing characters",
+            ),
+            (
+                r#"{"text": "\ud800"}"#,
+                8,
+                Err("field `text`: invalid JSON"),
+                "lone surrogate",
+            ),
+        ];
+        for (line, number, want, why) in cases {
+            let got = parse_line(line.as_bytes(), number, &opts());
+            match (got, want) {
+                (Ok(Some(r)), Ok((id, text))) => {
+                    assert_eq!((r.id.as_str(), r.text.as_str()), (id, text), "{why}");
+                    let raw = &line[r.text_span];
+                    assert_eq!(serde_json::from_str::<String>(raw).unwrap(), text, "{why}");
+                }
+                (Err(message), Err(part)) => assert!(message.contains(part), "{why}: {message}"),
+                (got, _) => panic!("{why}: got {got:?}"),
+            }
+        }
+        assert_eq!(parse_line(b"  \r", 1, &opts()), Ok(None));
+        let bad = parse_line(b"{\"text\": \"a\xffb\"}", 1, &opts()).unwrap_err();
+        assert!(bad.contains("not valid UTF-8"), "{bad}");
+    }
+
+    #[test]
+    fn field_options_pick_other_fields() {
+        let custom = ReadOptions {
+            text_field: "body".to_string(),
+            id_field: "url".to_string(),
+        };
+        let line = br#"{"text": "not this", "body": "this one", "url": "https://x/1", "id": 3}"#;
+        let r = parse_line(line, 1, &custom).unwrap().unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.text.as_str()),
+            ("https://x/1", "this one")
+        );
+        let err = parse_line(br#"{"text": "t"}"#, 1, &custom).unwrap_err();
+        assert!(err.contains("no field `body`"), "{err}");
+    }
+
+    #[test]
+    fn documents_are_named_and_bad_lines_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "{\"id\":\"a\",\"text\":\"one two\"}\n\nnot json\n{\"text\":\"three\"}\n[1]\n{\"id\":9,\"text\":\"last\"}";
+        let file = input(dir.path(), "x.jsonl", body.as_bytes());
+        let (docs, warnings) = read(&file);
+        let names: Vec<&str> = docs.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["x.jsonl#a", "x.jsonl#4", "x.jsonl#9"]);
+        assert_eq!(docs[2].text, "last", "a last line without \\n is read");
+        assert!(docs.iter().all(|d| d.id == 0 && d.path == file.path));
+        let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].contains(
+                "x.jsonl:3: warning: invalid JSON at column 2: expected ident; line skipped"
+            ),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].contains("x.jsonl:5: warning: not a JSON object"),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn many_bad_lines_are_counted_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "oops\n".repeat(MAX_LINE_WARNINGS + 5) + "{\"text\":\"ok\"}\n";
+        let (docs, warnings) = read(&input(dir.path(), "x.jsonl", body.as_bytes()));
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].name, format!("x.jsonl#{}", MAX_LINE_WARNINGS + 6));
+        assert_eq!(warnings.len(), MAX_LINE_WARNINGS + 1);
+        let last = warnings.last().unwrap().to_string();
+        assert!(last.contains("25 bad lines in all, 5 more"), "{last}");
+    }
+
+    #[test]
+    fn chunks_keep_line_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = String::new();
+        let n = 3 * CHUNK_BYTES / 1000;
+        for i in 0..n {
+            body.push_str(&format!(
+                "{{\"id\":{i},\"text\":\"{}\"}}\n",
+                "w ".repeat(490)
+            ));
+        }
+        let (docs, warnings) = read(&input(dir.path(), "big.jsonl", body.as_bytes()));
+        assert!(warnings.is_empty());
+        assert_eq!(docs.len(), n);
+        assert!(docs
+            .iter()
+            .enumerate()
+            .all(|(i, d)| d.name == format!("big.jsonl#{i}")));
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_and_copied_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("{{\"text\":\"{}\"}}", "x".repeat(100));
+        let body = format!("{{\"text\":\"a\"}}\n{long}\n{{\"text\":\"b\"}}\n");
+        let file = input(dir.path(), "x.jsonl", body.as_bytes());
+        let (docs, warnings) = read_limited(&file, Compression::None, &opts(), &|_| {}, 50);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].name, "x.jsonl#3");
+        assert!(warnings[0]
+            .to_string()
+            .contains("x.jsonl:2: warning: line longer than 50 bytes"));
+        let cleaned = [Some("A".to_string()), None];
+        let (out, caveat) =
+            write_cleaned_limited(&file, Compression::None, &opts(), &cleaned, Vec::new(), 50)
+                .unwrap();
+        assert_eq!(caveat, None);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{{\"text\":\"A\"}}\n{long}\n{{\"text\":\"b\"}}\n")
+        );
+    }
+
+    #[test]
+    fn compressed_files_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "{\"id\":\"a\", \"text\" : \"one two\",\"meta\":{\"n\":1.0e3}}\r\nnot json\n{\"id\":\"b\",\"text\":\"three\"}\n";
+        for (name, compression) in [
+            ("x.jsonl", Compression::None),
+            ("x.jsonl.gz", Compression::Gzip),
+            ("x.jsonl.zst", Compression::Zstd),
+        ] {
+            let file = input(dir.path(), name, &compress(body.as_bytes(), compression));
+            let counted = std::sync::atomic::AtomicU64::new(0);
+            let (docs, warnings) = read_documents(&file, compression, &opts(), &|n| {
+                counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            });
+            assert_eq!(counted.into_inner(), file.path.metadata().unwrap().len());
+            assert_eq!(docs.len(), 2, "{name}");
+            assert_eq!(docs[0].name, format!("{name}#a"));
+            assert_eq!(docs[0].text, "one two");
+            assert_eq!(docs[1].text, "three");
+            assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+            assert!(warnings[0]
+                .to_string()
+                .contains(&format!("{name}:2: warning")));
+
+            let cleaned = [Some("one \"é\"".to_string()), None];
+            let (out, caveat) =
+                write_cleaned(&file, compression, &opts(), &cleaned, Vec::new()).unwrap();
+            assert_eq!(caveat, None);
+            assert_eq!(
+                String::from_utf8(decompress(&out, compression)).unwrap(),
+                "{\"id\":\"a\", \"text\" : \"one \\\"é\\\"\",\"meta\":{\"n\":1.0e3}}\r\nnot json\n{\"id\":\"b\",\"text\":\"three\"}\n",
+                "{name}: only the text value changes"
+            );
+        }
+    }
+
+    #[test]
+    fn concatenated_gzip_members_are_one_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = compress(b"{\"text\":\"one\"}\n", Compression::Gzip);
+        bytes.extend(compress(b"{\"text\":\"two\"}\n", Compression::Gzip));
+        let (docs, warnings) = read(&input(dir.path(), "x.jsonl.gz", &bytes));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(docs.len(), 2);
+    }
+
+    #[test]
+    fn truncated_streams_keep_the_records_before_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = String::new();
+        for i in 0..20_000 {
+            body.push_str(&format!(
+                "{{\"id\":{i},\"text\":\"record {i} {}\"}}\n",
+                i * 7919
+            ));
+        }
+        for (name, compression) in [
+            ("t.jsonl.gz", Compression::Gzip),
+            ("t.jsonl.zst", Compression::Zstd),
+        ] {
+            let full = compress(body.as_bytes(), compression);
+            let file = input(dir.path(), name, &full[..full.len() * 2 / 3]);
+            let (docs, warnings) = read(&file);
+            assert!(
+                !docs.is_empty() && docs.len() < 20_000,
+                "{name}: {}",
+                docs.len()
+            );
+            for (i, d) in docs.iter().enumerate() {
+                assert_eq!(d.name, format!("{name}#{i}"));
+            }
+            assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+            let shown = warnings[0].to_string();
+            assert!(shown.contains("corrupt or truncated"), "{shown}");
+            assert!(
+                shown.contains(&format!(
+                    "the {} records read before it are kept",
+                    docs.len()
+                )),
+                "{shown}"
+            );
+            assert!(!warnings[0].skipped);
+
+            let cleaned = vec![None; docs.len()];
+            let (_, caveat) =
+                write_cleaned(&file, compression, &opts(), &cleaned, Vec::new()).unwrap();
+            assert!(caveat.unwrap().contains("holds the lines before it"));
+        }
+        let garbage = input(dir.path(), "g.jsonl.gz", b"this is not gzip at all\n");
+        let (docs, warnings) = read(&garbage);
+        assert!(docs.is_empty());
+        assert!(warnings[0]
+            .to_string()
+            .contains("corrupt or truncated gzip stream after line 0"));
+    }
+
+    #[test]
+    fn a_changed_file_is_a_caveat_when_cleaning() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = input(
+            dir.path(),
+            "x.jsonl",
+            b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n",
+        );
+        let (_, caveat) =
+            write_cleaned(&file, Compression::None, &opts(), &[None], Vec::new()).unwrap();
+        assert!(caveat.unwrap().contains("changed since it was read"));
+    }
+}
