@@ -43,14 +43,30 @@ impl UnionFind {
     }
 
     /// The sets with at least two members, each sorted, ordered by first member.
+    ///
+    /// Memory is proportional to the members of such sets, not to `n`: most elements
+    /// are singletons.
     pub fn groups(&mut self) -> Vec<Vec<u32>> {
-        let n = self.parent.len();
-        let mut by_root: Vec<Vec<u32>> = vec![Vec::new(); n];
-        for x in 0..n as u32 {
+        let n = self.parent.len() as u32;
+        // (root, member) for every member that is not its set's root; the root is the
+        // smallest member, so each group is its root followed by its sorted members.
+        let mut linked: Vec<(u32, u32)> = Vec::new();
+        for x in 0..n {
             let r = self.find(x);
-            by_root[r as usize].push(x);
+            if r != x {
+                linked.push((r, x));
+            }
         }
-        by_root.into_iter().filter(|g| g.len() >= 2).collect()
+        linked.sort_unstable();
+        linked
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| {
+                let mut group = Vec::with_capacity(run.len() + 1);
+                group.push(run[0].0);
+                group.extend(run.iter().map(|&(_, x)| x));
+                group
+            })
+            .collect()
     }
 }
 

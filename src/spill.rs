@@ -69,16 +69,18 @@ pub fn bucket(key: u64) -> usize {
 /// How a spilled run uses memory.
 #[derive(Clone, Copy, Debug)]
 pub struct SpillOptions {
-    /// Bytes of input read, analyzed and mapped at a time. Peak memory is about five
-    /// times this, plus the per-paragraph state and the largest bucket's reduce.
+    /// Bytes of input read, analyzed and mapped at a time (a file larger than this is
+    /// still one batch). The map holds about eight times this at its peak (text, token
+    /// hashes, seeds and their encoded copies), on top of the per-paragraph state
+    /// (about 7 bytes a paragraph) and the per-document state (its name and 24 bytes).
     pub batch_bytes: u64,
 }
 
 impl SpillOptions {
-    /// Options for a memory limit of `limit` bytes.
+    /// Options for a memory limit of `limit` bytes: batches of a sixteenth of it.
     pub fn for_limit(limit: u64) -> SpillOptions {
         SpillOptions {
-            batch_bytes: (limit / 10).max(1 << 20),
+            batch_bytes: (limit / 16).max(1 << 20),
         }
     }
 }
@@ -313,11 +315,43 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Token offsets of paragraphs in about 4 bytes each: every paragraph's count, and the
+/// offset of every [`Offsets::BLOCK`]-th paragraph.
+#[derive(Clone, Debug, Default)]
+struct Offsets {
+    counts: Vec<u32>,
+    /// Offset of paragraph `i * BLOCK`.
+    blocks: Vec<u64>,
+    total: u64,
+}
+
+impl Offsets {
+    const BLOCK: usize = 64;
+
+    fn push(&mut self, count: u32) {
+        if self.counts.len() % Self::BLOCK == 0 {
+            self.blocks.push(self.total);
+        }
+        self.counts.push(count);
+        self.total += u64::from(count);
+    }
+
+    /// Offset and count of paragraph `p`.
+    fn get(&self, p: usize) -> Option<(u64, u32)> {
+        let count = *self.counts.get(p)?;
+        let block = p / Self::BLOCK;
+        let before: u64 = self.counts[block * Self::BLOCK..p]
+            .iter()
+            .map(|&c| u64::from(c))
+            .sum();
+        Some((self.blocks[block] + before, count))
+    }
+}
+
 /// The token hashes of every paragraph, spilled; read back per paragraph.
 pub struct TokenStore {
     store: Store,
-    /// Token offset of each paragraph, and the total at the end.
-    offsets: Vec<u64>,
+    offsets: Offsets,
     /// The first read error, reported after the stage that met it.
     failed: Mutex<Option<Error>>,
 }
@@ -336,21 +370,16 @@ impl TokenStore {
     }
 
     fn len_of(&self, p: u32) -> u32 {
-        let p = p as usize;
-        match (self.offsets.get(p), self.offsets.get(p + 1)) {
-            (Some(&s), Some(&e)) => (e - s) as u32,
-            _ => 0,
-        }
+        self.offsets.counts.get(p as usize).copied().unwrap_or(0)
     }
 }
 
 impl TokenSource for TokenStore {
     fn tokens(&self, p: u32) -> Cow<'_, [u64]> {
-        let i = p as usize;
-        let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else {
+        let Some((s, n)) = self.offsets.get(p as usize) else {
             return Cow::Owned(Vec::new());
         };
-        let mut bytes = vec![0u8; ((e - s) * 8) as usize];
+        let mut bytes = vec![0u8; n as usize * 8];
         if let Err(err) = self.store.read(&mut bytes, s * 8) {
             let mut failed = self
                 .failed
@@ -546,7 +575,7 @@ pub fn find_duplicates_spilled(
     let mut name_ends = Vec::new();
     let mut doc_files = Vec::new();
     let mut first_paragraph = vec![0u32];
-    let mut token_offsets = vec![0u64];
+    let mut token_offsets = Offsets::default();
     let mut eligible_flags: Vec<bool> = Vec::new();
     let mut buf = Vec::new();
     let mut next = 0;
@@ -596,7 +625,7 @@ pub fn find_duplicates_spilled(
         drop(docs);
         for p in 0..table.len() {
             let n = table.get(p).len();
-            token_offsets.push(token_offsets.last().copied().unwrap_or(0) + n as u64);
+            token_offsets.push(n as u32);
             eligible_flags.push(n >= config.min_words);
         }
         let eligible: Vec<u32> = (0..table.len() as u32)
@@ -642,7 +671,7 @@ pub fn find_duplicates_spilled(
     let n = eligible_flags.len();
     let mut stats = Stats {
         paragraphs: n,
-        tokens: tokens.offsets.last().copied().unwrap_or(0) as usize,
+        tokens: tokens.offsets.total as usize,
         ..Stats::default()
     };
     lap("read+map", Some("paragraphs"));
@@ -833,12 +862,14 @@ mod tests {
     fn token_store_reads_back_each_paragraph() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = SpillWriter::create(dir.path().join("tok.bin"), RecordKind::Tokens, 1).unwrap();
-        let paras: Vec<Vec<u64>> = vec![vec![1, 2, 3], vec![], vec![u64::MAX, 0]];
-        let mut offsets = vec![0u64];
+        // More paragraphs than one offset block.
+        let mut paras: Vec<Vec<u64>> = vec![vec![1, 2, 3], vec![], vec![u64::MAX, 0]];
+        paras.extend((0..200u64).map(|i| (0..i % 7).map(|j| i * 10 + j).collect()));
+        let mut offsets = Offsets::default();
         for p in &paras {
             let bytes: Vec<u8> = p.iter().flat_map(|h| h.to_le_bytes()).collect();
             w.write(&bytes).unwrap();
-            offsets.push(offsets.last().unwrap() + p.len() as u64);
+            offsets.push(p.len() as u32);
         }
         let store = TokenStore {
             store: w.finish().unwrap(),
@@ -849,7 +880,7 @@ mod tests {
             assert_eq!(store.tokens(i as u32).as_ref(), &p[..]);
             assert_eq!(store.len_of(i as u32) as usize, p.len());
         }
-        assert!(store.tokens(3).is_empty());
+        assert!(store.tokens(paras.len() as u32).is_empty());
         assert!(store.error().is_ok());
     }
 }
