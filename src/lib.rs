@@ -48,5 +48,7 @@ pub mod sketch;
 pub use config::{Config, ConfigBuilder};
 pub use corpus::{Document, InputFile, Warning};
 pub use error::{Error, Result};
-pub use pipeline::{find_duplicates, find_duplicates_observed, Cluster, Findings, Kind, Occurrence};
+pub use pipeline::{
+    find_duplicates, find_duplicates_observed, Cluster, Findings, Kind, Occurrence,
+};
 pub use segment::ParagraphMode;
