@@ -549,33 +549,38 @@ pub fn fit(pattern: &[u64], region: &[u64]) -> (usize, usize, usize) {
         };
         return (0, n, lcs);
     }
-    // Cell = (edits, -matches, start in region), compared lexicographically.
-    type Cell = (u32, i32, u32);
-    let mut prev: Vec<Cell> = (0..=n as u32).map(|j| (0, 0, j)).collect();
-    let mut cur: Vec<Cell> = vec![(0, 0, 0); n + 1];
+    // A cell is (edits, −matches, start in region), compared lexicographically, packed
+    // into one integer so that the comparison is one `min`: edits from bit 42, then
+    // `FIELD − matches` from bit 21, then the start. Within MAX_FIT_CELLS, m and n are at
+    // most 2^18, so edits (≤ m + n), matches and the start all fit their fields.
+    const EDIT: u64 = 1 << 42;
+    const MATCH: u64 = 1 << 21;
+    const FIELD: u64 = MATCH - 1;
+    let mut prev: Vec<u64> = (0..=n as u64).map(|j| (FIELD << 21) | j).collect();
+    let mut cur: Vec<u64> = vec![0; n + 1];
     for i in 1..=m {
-        cur[0] = (i as u32, 0, 0);
+        cur[0] = i as u64 * EDIT + (FIELD << 21);
+        let word = pattern[i - 1];
         for j in 1..=n {
-            let hit = pattern[i - 1] == region[j - 1];
             let d = prev[j - 1];
-            let diag = if hit {
-                (d.0, d.1 - 1, d.2)
+            let diag = if word == region[j - 1] {
+                d - MATCH
             } else {
-                (d.0 + 1, d.1, d.2)
+                d + EDIT
             };
-            let up = (prev[j].0 + 1, prev[j].1, prev[j].2);
-            let left = (cur[j - 1].0 + 1, cur[j - 1].1, cur[j - 1].2);
-            cur[j] = diag.min(up).min(left);
+            cur[j] = diag.min(prev[j] + EDIT).min(cur[j - 1] + EDIT);
         }
         std::mem::swap(&mut prev, &mut cur);
     }
+    // The best end: fewest edits, then most matches, then the leftmost end.
     let (end, best) = prev
         .iter()
         .enumerate()
         .skip(1)
-        .min_by_key(|&(j, c)| (c.0, c.1, j))
-        .map_or((n, (0, 0, 0)), |(j, &c)| (j, c));
-    (best.2 as usize, end, (-best.1) as usize)
+        .min_by_key(|&(j, &c)| (c >> 21, j))
+        .map_or((n, FIELD << 21), |(j, &c)| (j, c));
+    let matches = FIELD - ((best >> 21) & FIELD);
+    ((best & FIELD) as usize, end, matches as usize)
 }
 
 /// Largest |pattern| × |region| that [`fit`] aligns exactly.
@@ -835,6 +840,63 @@ mod tests {
             let want = xdrop_reference(a.len(), b.len(), eq);
             assert_eq!(got, want, "{a:?} {b:?}");
         }
+    }
+
+    /// [`fit`]'s alignment with unpacked cells.
+    fn fit_reference(pattern: &[u64], region: &[u64]) -> (usize, usize, usize) {
+        let (m, n) = (pattern.len(), region.len());
+        type Cell = (u32, i32, u32);
+        let mut prev: Vec<Cell> = (0..=n as u32).map(|j| (0, 0, j)).collect();
+        let mut cur: Vec<Cell> = vec![(0, 0, 0); n + 1];
+        for i in 1..=m {
+            cur[0] = (i as u32, 0, 0);
+            for j in 1..=n {
+                let d = prev[j - 1];
+                let diag = if pattern[i - 1] == region[j - 1] {
+                    (d.0, d.1 - 1, d.2)
+                } else {
+                    (d.0 + 1, d.1, d.2)
+                };
+                let up = (prev[j].0 + 1, prev[j].1, prev[j].2);
+                let left = (cur[j - 1].0 + 1, cur[j - 1].1, cur[j - 1].2);
+                cur[j] = diag.min(up).min(left);
+            }
+            std::mem::swap(&mut prev, &mut cur);
+        }
+        let (end, best) = prev
+            .iter()
+            .enumerate()
+            .skip(1)
+            .min_by_key(|&(j, c)| (c.0, c.1, j))
+            .map_or((n, (0, 0, 0)), |(j, &c)| (j, c));
+        (best.2 as usize, end, (-best.1) as usize)
+    }
+
+    #[test]
+    fn packed_fit_agrees_with_unpacked_cells() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        for _ in 0..2000 {
+            let alphabet = 2 + next(6);
+            let pattern: Vec<u64> = (0..1 + next(20)).map(|_| next(alphabet)).collect();
+            let region: Vec<u64> = (0..1 + next(40)).map(|_| next(alphabet)).collect();
+            if region.windows(pattern.len()).any(|w| w == pattern) {
+                continue;
+            }
+            let want = fit_reference(&pattern, &region);
+            assert_eq!(fit(&pattern, &region), want, "{pattern:?} {region:?}");
+        }
+        // The largest sizes allowed, where the fields are widest.
+        let pattern: Vec<u64> = (0..512).map(|i| i % 7).collect();
+        let region: Vec<u64> = (0..512).map(|i| i % 5).collect();
+        assert_eq!(fit(&pattern, &region), fit_reference(&pattern, &region));
+        let region: Vec<u64> = (0..MAX_FIT_CELLS as u64).map(|i| i % 3).collect();
+        assert_eq!(fit(&[9], &region), fit_reference(&[9], &region));
     }
 
     #[test]

@@ -655,17 +655,7 @@ pub fn group_passages<T: TokenSource + ?Sized>(
     // A node's span is the union of what its partners aligned, often more than the
     // passage; each member is therefore fitted to the kept occurrence, and its row is
     // the part of it that aligns with the kept one.
-    let fitted = |kept: Interval, m: Interval, m_sorted: &[u64]| {
-        let rejected = (Interval { end: m.start, ..m }, 0.0);
-        // Cheap bound first: at most `shared` words can match, and the fitted part holds
-        // at least that many, so the similarity is at most 2·shared/(|kept| + shared).
-        let shared = span(kept)
-            .iter()
-            .filter(|t| m_sorted.binary_search(t).is_ok())
-            .count();
-        if 2.0 * (shared as f64) < config.passage_similarity * (kept.len() as f64 + shared as f64) {
-            return rejected;
-        }
+    let fitted = |kept: Interval, m: Interval| {
         let (s, e, matches) = fit(&span(kept), &span(m));
         let iv = Interval {
             para: m.para,
@@ -683,19 +673,11 @@ pub fn group_passages<T: TokenSource + ?Sized>(
     let groups: Vec<Vec<(Interval, f64)>> = passage_groups(&pairs)
         .par_iter()
         .flat_map_iter(|occ| {
-            // Each member's sorted words, made once for all the rounds of the split.
-            let sorted: std::collections::HashMap<Interval, Vec<u64>> = occ
-                .iter()
-                .map(|&iv| {
-                    let mut words = span(iv).to_vec();
-                    words.sort_unstable();
-                    (iv, words)
-                })
-                .collect();
-            split_fitted(occ, config.passage_similarity, |kept, m| {
-                let words = sorted.get(&m).map_or(&[][..], |w| w.as_slice());
-                fitted(kept, m, words)
-            })
+            // Each member's words, read once for the whole split.
+            let words: std::collections::HashMap<Interval, Cow<'_, [u64]>> =
+                occ.iter().map(|&iv| (iv, span(iv))).collect();
+            let tokens = |iv: Interval| words.get(&iv).map_or(&[][..], |w| w.as_ref());
+            split_fitted(occ, tokens, config.passage_similarity, fitted)
         })
         .collect();
     complete_groups(groups, &pairs, config.passage_similarity, |kept, m| {
