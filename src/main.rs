@@ -287,7 +287,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("neardup: spilled to disk (memory limit {limit} bytes)");
         }
         eprintln!("neardup: {bytes} bytes, {} tokens", findings.stats.tokens);
-        eprintln!("neardup: stage read: {:.3} s", read_time.as_secs_f64());
+        if !spilling {
+            // A spilled run reads inside its map stage.
+            eprintln!("neardup: stage read: {:.3} s", read_time.as_secs_f64());
+        }
         for (name, t) in &findings.stats.timings {
             eprintln!("neardup: stage {name}: {:.3} s", t.as_secs_f64());
         }
