@@ -77,10 +77,10 @@ pub struct SpillOptions {
 }
 
 impl SpillOptions {
-    /// Options for a memory limit of `limit` bytes: batches of a sixteenth of it.
+    /// Options for a memory limit of `limit` bytes: batches of a thirty-second of it.
     pub fn for_limit(limit: u64) -> SpillOptions {
         SpillOptions {
-            batch_bytes: (limit / 16).max(1 << 20),
+            batch_bytes: (limit / 32).max(1 << 20),
         }
     }
 }
@@ -229,15 +229,34 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
 
     /// Appends `records`, each to the bucket of `key(record)`; buckets are written in
     /// parallel.
-    fn append(&mut self, records: &[R], key: impl Fn(&R) -> u64 + Sync) -> Result<()> {
-        let mut by_bucket: Vec<Vec<u8>> = vec![Vec::new(); BUCKETS];
-        for r in records {
-            r.encode(&mut by_bucket[bucket(key(r))]);
+    ///
+    /// `records` are reordered (by bucket) in place, and encoded a slice at a time: no
+    /// second copy of them is made.
+    fn append(&mut self, records: &mut [R], key: impl Fn(&R) -> u64 + Sync) -> Result<()> {
+        records.par_sort_unstable_by_key(|r| bucket(key(r)));
+        let mut slices: Vec<&[R]> = vec![&[]; BUCKETS];
+        let mut rest: &[R] = records;
+        while let Some(first) = rest.first() {
+            let b = bucket(key(first));
+            let len = rest.partition_point(|r| bucket(key(r)) == b);
+            let (head, tail) = rest.split_at(len);
+            slices[b] = head;
+            rest = tail;
         }
         self.files
             .par_iter_mut()
-            .zip(by_bucket.par_iter())
-            .try_for_each(|(f, bytes)| f.write(bytes))
+            .zip(slices.par_iter())
+            .try_for_each(|(f, slice)| {
+                let mut buf = Vec::with_capacity(64 << 10);
+                for chunk in slice.chunks((64 << 10) / R::SIZE) {
+                    buf.clear();
+                    for r in chunk {
+                        r.encode(&mut buf);
+                    }
+                    f.write(&buf)?;
+                }
+                Ok(())
+            })
     }
 
     fn finish(self) -> Result<BucketFiles<R>> {
@@ -600,12 +619,13 @@ pub fn find_duplicates_spilled(
         let analyses: Vec<DocAnalysis> = docs.par_iter().map(|(_, d)| analyze(d, config)).collect();
         let base = first_paragraph.last().copied().unwrap_or(0);
         let mut table = TokenTable::new();
-        for ((file, doc), an) in docs.iter().zip(&analyses) {
+        // Each document and its analysis are freed as soon as they are written.
+        for ((file, doc), an) in docs.into_iter().zip(analyses) {
             text_out.write(doc.bytes())?;
             text_offsets.push(text_out.len);
             names.push_str(&doc.name);
             name_ends.push(names.len());
-            doc_files.push(*file);
+            doc_files.push(file);
             let last = first_paragraph.last().copied().unwrap_or(0);
             first_paragraph.push(last + an.paragraphs.len() as u32);
             buf.clear();
@@ -619,10 +639,8 @@ pub fn find_duplicates_spilled(
                 buf.extend_from_slice(&h.to_le_bytes());
             }
             token_out.write(&buf)?;
-            push_paragraphs(&mut table, an);
+            push_paragraphs(&mut table, &an);
         }
-        drop(analyses);
-        drop(docs);
         for p in 0..table.len() {
             let n = table.get(p).len();
             token_offsets.push(n as u32);
@@ -631,24 +649,24 @@ pub fn find_duplicates_spilled(
         let eligible: Vec<u32> = (0..table.len() as u32)
             .filter(|&p| eligible_flags[base as usize + p as usize])
             .collect();
-        let exact: Vec<BandRecord> = eligible
+        let mut exact: Vec<BandRecord> = eligible
             .par_iter()
             .map(|&p| BandRecord {
                 key: sequence_key(table.get(p as usize)),
                 para: u64::from(base + p),
             })
             .collect();
-        exact_out.append(&exact, |r| r.key)?;
+        exact_out.append(&mut exact, |r| r.key)?;
         drop(exact);
-        let bands = band_records(&table, &eligible, config, u64::from(base));
-        band_out.append(&bands, |r| r.key)?;
+        let mut bands = band_records(&table, &eligible, config, u64::from(base));
+        band_out.append(&mut bands, |r| r.key)?;
         drop(bands);
         if config.passages {
             let mut seeds = seed_postings(&table, &eligible, &params);
             for s in &mut seeds {
                 s.para += u64::from(base);
             }
-            seed_out.append(&seeds, |s| s.hash)?;
+            seed_out.append(&mut seeds, |s| s.hash)?;
         }
     }
     let texts = TextStore {
@@ -730,12 +748,12 @@ pub fn find_duplicates_spilled(
         for b in 0..BUCKETS {
             let mut postings = seed_in.read(b, |s| !reported[s.para as usize])?;
             stats.seed_postings += postings.len();
-            let matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
+            let mut matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
                 .into_par_iter()
                 .flat_map_iter(|part| partition_matches(part, config.min_words))
                 .collect();
             drop(postings);
-            match_out.append(&matches, pair_key)?;
+            match_out.append(&mut matches, pair_key)?;
         }
         let match_in = match_out.finish()?;
         let mut alignments = Vec::new();
@@ -805,8 +823,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut out = Buckets::<BandRecord>::create(dir.path(), "t", RecordKind::Band, 7).unwrap();
         let all = records(10_000);
-        out.append(&all[..6000], |r| r.key).unwrap();
-        out.append(&all[6000..], |r| r.key).unwrap();
+        out.append(&mut all[..6000].to_vec(), |r| r.key).unwrap();
+        out.append(&mut all[6000..].to_vec(), |r| r.key).unwrap();
         let files = out.finish().unwrap();
         let mut back = Vec::new();
         for b in 0..BUCKETS {
@@ -824,7 +842,7 @@ mod tests {
     fn foreign_truncated_or_other_run_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut out = Buckets::<BandRecord>::create(dir.path(), "t", RecordKind::Band, 7).unwrap();
-        out.append(&records(1000), |r| r.key).unwrap();
+        out.append(&mut records(1000), |r| r.key).unwrap();
         let files = out.finish().unwrap();
         // Another run's parameters.
         let other = BucketFiles::<BandRecord> {
