@@ -51,6 +51,15 @@ pub struct SeedPosting {
     pub pos: u32,
 }
 
+/// A candidate pair of paragraphs (dense indices, `a < b`) proposed by LSH: 8 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CandidatePair {
+    /// First paragraph.
+    pub a: u32,
+    /// Second paragraph.
+    pub b: u32,
+}
+
 /// Magic number opening every file of records neardup writes: "NDUP".
 pub const MAGIC: [u8; 4] = *b"NDUP";
 /// Version of the record formats below; bump on any change of layout.
@@ -75,6 +84,8 @@ pub enum RecordKind {
     Paragraphs = 6,
     /// Document bytes, concatenated.
     Texts = 7,
+    /// [`CandidatePair`]s.
+    Pair = 8,
 }
 
 impl RecordKind {
@@ -87,6 +98,7 @@ impl RecordKind {
             5 => RecordKind::Tokens,
             6 => RecordKind::Paragraphs,
             7 => RecordKind::Texts,
+            8 => RecordKind::Pair,
             _ => return None,
         })
     }
@@ -185,6 +197,22 @@ impl FixedRecord for SeedPosting {
     }
 }
 
+impl FixedRecord for CandidatePair {
+    const SIZE: usize = 8;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.a.to_le_bytes());
+        out.extend_from_slice(&self.b.to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let a: [u8; 4] = bytes.get(0..4)?.try_into().ok()?;
+        let b: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
+        Some(CandidatePair {
+            a: u32::from_le_bytes(a),
+            b: u32::from_le_bytes(b),
+        })
+    }
+}
+
 impl FixedRecord for SeedMatch {
     const SIZE: usize = 16;
     fn encode(&self, out: &mut Vec<u8>) {
@@ -247,6 +275,11 @@ mod tests {
         m.encode(&mut buf);
         assert_eq!(buf.len(), SeedMatch::SIZE);
         assert_eq!(SeedMatch::decode(&buf), Some(m));
+        let pair = CandidatePair { a: 3, b: u32::MAX };
+        buf.clear();
+        pair.encode(&mut buf);
+        assert_eq!(buf.len(), CandidatePair::SIZE);
+        assert_eq!(CandidatePair::decode(&buf), Some(pair));
     }
 
     #[test]

@@ -50,7 +50,8 @@ use crate::pipeline::{
     Layout, Stats,
 };
 use crate::records::{
-    partition, BandRecord, FixedRecord, Header, RecordKind, SeedPosting, PARTITION_BITS,
+    partition, BandRecord, CandidatePair, FixedRecord, Header, RecordKind, SeedPosting,
+    PARTITION_BITS,
 };
 use crate::report::DocSource;
 
@@ -710,23 +711,42 @@ pub fn find_duplicates_spilled(
             }
         }
     }
-    let mut candidates: Vec<(u32, u32)> = Vec::new();
+    // Candidate pairs are shuffled by pair: one pair comes from up to one band per
+    // bucket, and near-duplicate-heavy corpora give many times more raw pairs than
+    // distinct ones, so they are deduplicated one pair bucket at a time.
+    let mut pair_out = Buckets::<CandidatePair>::create(dir, "pairs", RecordKind::Pair, fp)?;
     for b in 0..BUCKETS {
         let mut records = band_in.read(b, |r| !duplicate[r.para as usize])?;
-        let pairs: Vec<(u64, u64)> = sort_into_partitions(&mut records, |r| r.key)
+        let mut pairs: Vec<CandidatePair> = sort_into_partitions(&mut records, |r| r.key)
             .into_par_iter()
             .flat_map_iter(partition_pairs)
+            .map(|(a, b)| CandidatePair {
+                a: a as u32,
+                b: b as u32,
+            })
             .collect();
-        candidates.extend(pairs.into_iter().map(|(a, b)| (a as u32, b as u32)));
+        drop(records);
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        pair_out.append(&mut pairs, |p| {
+            crate::shingle::mix(&[u64::from(p.a), u64::from(p.b)])
+        })?;
     }
     drop(duplicate);
-    candidates.par_sort_unstable();
-    candidates.dedup();
-    let verified = verify_candidates(&tokens, &candidates, config);
-    tokens.error()?;
-    stats.candidates_verified = candidates.len();
+    let pair_in = pair_out.finish()?;
+    let mut verified = Vec::new();
+    for b in 0..BUCKETS {
+        let mut pairs = pair_in.read(b, |_| true)?;
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        stats.candidates_verified += pairs.len();
+        let candidates: Vec<(u32, u32)> = pairs.iter().map(|p| (p.a, p.b)).collect();
+        drop(pairs);
+        verified.extend(verify_candidates(&tokens, &candidates, config));
+        tokens.error()?;
+    }
+    verified.par_sort_unstable();
     stats.pairs_accepted = verified.len();
-    drop(candidates);
     let para_groups = cluster_paragraphs(&tokens, n, &exact_groups, &verified, config);
     tokens.error()?;
     drop(exact_groups);
