@@ -378,45 +378,52 @@ pub fn assemble<L: Layout + ?Sized>(
                 .collect(),
         })
         .collect();
-    // Token spans are recomputed once per paragraph that holds a passage.
-    let mut holders: Vec<u32> = passage_groups
-        .iter()
-        .flatten()
-        .map(|(iv, _)| iv.para)
-        .collect();
-    holders.sort_unstable();
-    holders.dedup();
-    let spans: Vec<Vec<Token>> = holders.par_iter().map(|&p| layout.token_spans(p)).collect();
-    let tokens_of = |p: u32| {
-        holders
-            .binary_search(&p)
-            .ok()
-            .and_then(|i| spans.get(i))
-            .map_or(&[][..], |v| v.as_slice())
-    };
-    let passages: Vec<Cluster> = passage_groups
-        .into_par_iter()
-        .map(|g| Cluster {
-            kind: Kind::Passage,
-            occurrences: g
-                .into_iter()
-                .map(|(iv, sim)| {
-                    let (doc, paragraph, _, _) = layout.paragraph(iv.para);
-                    let toks = tokens_of(iv.para);
-                    Occurrence {
-                        doc,
-                        paragraph,
-                        start: toks.get(iv.start as usize).map_or(0, |t| t.start),
-                        end: toks
-                            .get((iv.end as usize).saturating_sub(1))
-                            .map_or(0, |t| t.end),
-                        words: iv.end - iv.start,
-                        similarity: sim,
-                    }
-                })
-                .collect(),
-        })
-        .collect();
+    // Token spans are recomputed once per paragraph that holds a passage, a chunk of
+    // groups at a time so that only one chunk's spans are held.
+    const CHUNK: usize = 1 << 14;
+    let mut passages: Vec<Cluster> = Vec::with_capacity(passage_groups.len());
+    let mut groups = passage_groups.into_iter();
+    loop {
+        let chunk: Vec<Vec<(Interval, f64)>> = groups.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let mut holders: Vec<u32> = chunk.iter().flatten().map(|(iv, _)| iv.para).collect();
+        holders.sort_unstable();
+        holders.dedup();
+        let spans: Vec<Vec<Token>> = holders.par_iter().map(|&p| layout.token_spans(p)).collect();
+        let tokens_of = |p: u32| {
+            holders
+                .binary_search(&p)
+                .ok()
+                .and_then(|i| spans.get(i))
+                .map_or(&[][..], |v| v.as_slice())
+        };
+        let done: Vec<Cluster> = chunk
+            .into_par_iter()
+            .map(|g| Cluster {
+                kind: Kind::Passage,
+                occurrences: g
+                    .into_iter()
+                    .map(|(iv, sim)| {
+                        let (doc, paragraph, _, _) = layout.paragraph(iv.para);
+                        let toks = tokens_of(iv.para);
+                        Occurrence {
+                            doc,
+                            paragraph,
+                            start: toks.get(iv.start as usize).map_or(0, |t| t.start),
+                            end: toks
+                                .get((iv.end as usize).saturating_sub(1))
+                                .map_or(0, |t| t.end),
+                            words: iv.end - iv.start,
+                            similarity: sim,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        passages.extend(done);
+    }
     clusters.extend(passages);
     clusters.sort_by(|x, y| {
         let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
