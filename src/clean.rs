@@ -20,54 +20,76 @@ use crate::segment::{sentences, Paragraph};
 /// Share of a sentence's words a passage must cover for the sentence to be removed.
 pub const SENTENCE_COVERAGE: f64 = 0.9;
 
-/// Byte ranges to remove from each document (indexed by document id), sorted and disjoint.
-pub fn removals(findings: &Findings, docs: &[Document]) -> Vec<Vec<Range<usize>>> {
-    let mut per_doc: Vec<Vec<Range<usize>>> = vec![Vec::new(); docs.len()];
-    // Per document and paragraph: the sentences to drop, and whether the whole paragraph goes.
-    let mut dropped_paragraphs: Vec<Vec<u32>> = vec![Vec::new(); docs.len()];
-    let mut passage_spans: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); docs.len()];
+/// What the findings remove from one document: the ordinals of its dropped paragraphs,
+/// and the (paragraph, start, end) spans of its non-kept passages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Paragraphs that are non-kept members of paragraph clusters.
+    pub paragraphs: Vec<u32>,
+    /// Non-kept passage occurrences: paragraph ordinal and byte span.
+    pub passages: Vec<(u32, u32, u32)>,
+}
+
+/// What the findings remove from each of `n_docs` documents (indexed by document id).
+pub fn removed_units(findings: &Findings, n_docs: usize) -> Vec<Removed> {
+    let mut per_doc = vec![Removed::default(); n_docs];
     for cluster in &findings.clusters {
         for occ in &cluster.occurrences[1..] {
-            match cluster.kind {
-                Kind::Paragraph => dropped_paragraphs[occ.doc as usize].push(occ.paragraph),
-                Kind::Passage => {
-                    passage_spans[occ.doc as usize].push((occ.paragraph, occ.start, occ.end))
-                }
-            }
-        }
-    }
-    for (d, doc) in docs.iter().enumerate() {
-        let Some(an) = findings.analyses.get(d) else {
-            continue;
-        };
-        let mut whole = std::mem::take(&mut dropped_paragraphs[d]);
-        whole.sort_unstable();
-        let n_dropped = whole.len();
-        let mut partial: Vec<Range<usize>> = Vec::new();
-        let spans = &mut passage_spans[d];
-        spans.sort_unstable();
-        for run in spans.chunk_by(|x, y| x.0 == y.0) {
-            let ordinal = run[0].0;
-            if whole[..n_dropped].binary_search(&ordinal).is_ok() {
+            let Some(removed) = per_doc.get_mut(occ.doc as usize) else {
                 continue;
-            }
-            let covered: Vec<(u32, u32)> = run.iter().map(|&(_, s, e)| (s, e)).collect();
-            match sentence_removals(&doc.text, an, ordinal as usize, &covered) {
-                SentenceCut::All => whole.push(ordinal),
-                SentenceCut::Some(ranges) => partial.extend(ranges),
-                SentenceCut::None => {}
+            };
+            match cluster.kind {
+                Kind::Paragraph => removed.paragraphs.push(occ.paragraph),
+                Kind::Passage => removed.passages.push((occ.paragraph, occ.start, occ.end)),
             }
         }
-        whole.sort_unstable();
-        whole.dedup();
-        let mut ranges: Vec<Range<usize>> = whole
-            .iter()
-            .map(|&o| paragraph_removal(&doc.text, &an.paragraphs, o as usize))
-            .collect();
-        ranges.extend(partial);
-        per_doc[d] = merge(ranges);
     }
     per_doc
+}
+
+/// Byte ranges to remove from each document (indexed by document id), sorted and disjoint.
+pub fn removals(findings: &Findings, docs: &[Document]) -> Vec<Vec<Range<usize>>> {
+    removed_units(findings, docs.len())
+        .into_iter()
+        .zip(docs)
+        .enumerate()
+        .map(|(d, (removed, doc))| match findings.analyses.get(d) {
+            Some(an) => doc_removals(doc, an, removed),
+            None => Vec::new(),
+        })
+        .collect()
+}
+
+/// Byte ranges to remove from `doc`, analyzed as `an`, sorted and disjoint.
+pub fn doc_removals(doc: &Document, an: &DocAnalysis, removed: Removed) -> Vec<Range<usize>> {
+    let Removed {
+        paragraphs: mut whole,
+        passages: mut spans,
+    } = removed;
+    whole.sort_unstable();
+    let n_dropped = whole.len();
+    let mut partial: Vec<Range<usize>> = Vec::new();
+    spans.sort_unstable();
+    for run in spans.chunk_by(|x, y| x.0 == y.0) {
+        let ordinal = run[0].0;
+        if whole[..n_dropped].binary_search(&ordinal).is_ok() {
+            continue;
+        }
+        let covered: Vec<(u32, u32)> = run.iter().map(|&(_, s, e)| (s, e)).collect();
+        match sentence_removals(&doc.text, an, ordinal as usize, &covered) {
+            SentenceCut::All => whole.push(ordinal),
+            SentenceCut::Some(ranges) => partial.extend(ranges),
+            SentenceCut::None => {}
+        }
+    }
+    whole.sort_unstable();
+    whole.dedup();
+    let mut ranges: Vec<Range<usize>> = whole
+        .iter()
+        .map(|&o| paragraph_removal(&doc.text, &an.paragraphs, o as usize))
+        .collect();
+    ranges.extend(partial);
+    merge(ranges)
 }
 
 enum SentenceCut {

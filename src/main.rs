@@ -3,6 +3,7 @@
 mod cli;
 mod progress;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
@@ -159,12 +160,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let total_bytes: u64 = files.iter().filter_map(|f| f.len).sum();
     let limit = common.memory_limit.unwrap_or_else(default_memory_limit);
     let spilling = neardup::spill::in_memory_estimate(total_bytes) > limit;
-    if spilling && clean_target.is_some() {
-        bail!(
-            "--clean cannot be combined with a run that spills to disk: {total_bytes} bytes of \
-             input need more than the memory limit of {limit} bytes (raise --memory-limit)"
-        );
-    }
     let progress = Progress::new(
         !common.quiet && !common.no_progress,
         files.len(),
@@ -242,9 +237,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         });
     }
     progress.stage("writing");
+    let source = match &spilled {
+        Some(texts) => CleanSource::Spilled {
+            texts,
+            config: &config,
+        },
+        None => CleanSource::Memory {
+            docs: &docs,
+            doc_files: &doc_files,
+        },
+    };
     let clean_inputs = CleanInputs {
-        docs: &docs,
-        doc_files: &doc_files,
+        source,
         files: &files,
         read_opts: &read_opts,
         quiet: common.quiet,
@@ -927,15 +931,116 @@ fn resolve_nonexistent(path: &Path) -> PathBuf {
     }
 }
 
+/// Where the documents to clean come from.
+enum CleanSource<'a> {
+    /// Read into memory, with the position in the file list of each one's file.
+    Memory {
+        docs: &'a [Document],
+        doc_files: &'a [usize],
+    },
+    /// Spilled to disk: each is read back, and analyzed again, when its file is written.
+    Spilled {
+        texts: &'a neardup::spill::TextStore,
+        config: &'a Config,
+    },
+}
+
 /// What writing a cleaned copy needs besides the findings.
 struct CleanInputs<'a> {
-    docs: &'a [Document],
-    /// The position in `files` of each document's file.
-    doc_files: &'a [usize],
+    source: CleanSource<'a>,
     files: &'a [InputFile],
     read_opts: &'a ReadOptions,
     quiet: bool,
     progress: &'a Progress,
+}
+
+/// The documents to clean, with what to remove from each, handed out a file at a time.
+enum Cleaner<'a> {
+    Memory {
+        docs: &'a [Document],
+        doc_files: &'a [usize],
+        removals: Vec<Vec<std::ops::Range<usize>>>,
+    },
+    Spilled {
+        texts: &'a neardup::spill::TextStore,
+        config: &'a Config,
+        units: Vec<clean::Removed>,
+    },
+}
+
+/// The documents of one file, and the byte ranges to remove from each.
+type FileDocs<'a> = (Vec<Cow<'a, Document>>, Vec<Vec<std::ops::Range<usize>>>);
+
+impl<'a> Cleaner<'a> {
+    fn new(findings: &Findings, source: &CleanSource<'a>) -> Cleaner<'a> {
+        match *source {
+            CleanSource::Memory { docs, doc_files } => Cleaner::Memory {
+                docs,
+                doc_files,
+                removals: clean::removals(findings, docs),
+            },
+            CleanSource::Spilled { texts, config } => Cleaner::Spilled {
+                texts,
+                config,
+                units: clean::removed_units(findings, texts.len()),
+            },
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Cleaner::Memory { docs, .. } => docs.len(),
+            Cleaner::Spilled { texts, .. } => texts.len(),
+        }
+    }
+
+    /// Position in the file list of document `d`'s file.
+    fn file_of(&self, d: usize) -> usize {
+        match self {
+            Cleaner::Memory { doc_files, .. } => doc_files.get(d).copied().unwrap_or(usize::MAX),
+            Cleaner::Spilled { texts, .. } => {
+                texts.file_of(d as u32).map_or(usize::MAX, |f| f as usize)
+            }
+        }
+    }
+
+    /// Documents `range` and their removals.
+    fn take(&mut self, range: std::ops::Range<usize>) -> anyhow::Result<FileDocs<'a>> {
+        match self {
+            Cleaner::Memory { docs, removals, .. } => Ok((
+                docs[range.clone()].iter().map(Cow::Borrowed).collect(),
+                removals[range].iter_mut().map(std::mem::take).collect(),
+            )),
+            Cleaner::Spilled {
+                texts,
+                config,
+                units,
+            } => {
+                use rayon::prelude::*;
+                let (texts, config) = (*texts, *config);
+                let units: Vec<clean::Removed> = units[range.clone()]
+                    .iter_mut()
+                    .map(std::mem::take)
+                    .collect();
+                range
+                    .into_par_iter()
+                    .zip(units)
+                    .map(|(d, removed)| {
+                        let doc =
+                            neardup::report::DocSource::document(texts, d as u32)?.into_owned();
+                        let ranges = if removed == clean::Removed::default() {
+                            Vec::new()
+                        } else {
+                            let an = neardup::pipeline::analyze(&doc, config);
+                            clean::doc_removals(&doc, &an, removed)
+                        };
+                        Ok((Cow::Owned(doc), ranges))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+                    .map(|v| v.into_iter().unzip())
+            }
+        }
+    }
 }
 
 impl CleanInputs<'_> {
@@ -945,7 +1050,7 @@ impl CleanInputs<'_> {
         &self,
         file: &InputFile,
         compression: jsonl::Compression,
-        docs: &[Document],
+        docs: &[Cow<'_, Document>],
         removals: &[Vec<std::ops::Range<usize>>],
         out: W,
     ) -> anyhow::Result<W> {
@@ -977,15 +1082,16 @@ fn write_clean_article(
     findings: &Findings,
     inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
-    let removals = clean::removals(findings, inputs.docs);
+    let mut cleaner = Cleaner::new(findings, &inputs.source);
+    let (docs, removals) = cleaner.take(0..cleaner.len())?;
     let Some(file) = inputs.files.first() else {
         return Ok(());
     };
     let write = |w: &mut dyn Write| -> anyhow::Result<()> {
         if let Some(compression) = jsonl::format_of(&file.path) {
-            inputs.write_jsonl(file, compression, inputs.docs, &removals, w)?;
-        } else if let Some(doc) = inputs.docs.first() {
-            w.write_all(&clean::apply(doc.bytes(), &removals[0]))?;
+            inputs.write_jsonl(file, compression, &docs, &removals, w)?;
+        } else if let (Some(doc), Some(ranges)) = (docs.first(), removals.first()) {
+            w.write_all(&clean::apply(doc.bytes(), ranges))?;
         }
         Ok(())
     };
@@ -1009,8 +1115,8 @@ fn write_clean_corpus(
     findings: &Findings,
     inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
-    let (docs, files) = (inputs.docs, inputs.files);
-    let removals = clean::removals(findings, docs);
+    let files = inputs.files;
+    let mut cleaner = Cleaner::new(findings, &inputs.source);
     let existing = outdir.is_dir();
     let base = if existing {
         fs::canonicalize(outdir).with_context(|| outdir.display().to_string())?
@@ -1050,15 +1156,16 @@ fn write_clean_corpus(
     // The documents of one file are consecutive: one for a text file, one per record
     // for a JSON Lines file.
     let mut first = 0;
-    while first < docs.len() {
-        let f = inputs.doc_files[first];
-        let end = first
-            + inputs.doc_files[first..]
-                .iter()
-                .take_while(|&&g| g == f)
-                .count();
-        let (file, file_docs, file_removals) =
-            (&files[f], &docs[first..end], &removals[first..end]);
+    while first < cleaner.len() {
+        let f = cleaner.file_of(first);
+        let mut end = first + 1;
+        while end < cleaner.len() && cleaner.file_of(end) == f {
+            end += 1;
+        }
+        let Some(file) = files.get(f) else {
+            bail!("document {first} has no input file");
+        };
+        let (file_docs, file_removals) = cleaner.take(first..end)?;
         first = end;
         read[f] = true;
         let path = stage(&file.rel_path)?;
@@ -1068,11 +1175,14 @@ fn write_clean_corpus(
                 .and_then(|out| {
                     let out = io::BufWriter::new(out);
                     let mut out =
-                        inputs.write_jsonl(file, compression, file_docs, file_removals, out)?;
+                        inputs.write_jsonl(file, compression, &file_docs, &file_removals, out)?;
                     Ok(out.flush()?)
                 }),
             None => {
-                let cleaned = clean::apply(file_docs[0].bytes(), &file_removals[0]);
+                let cleaned = match (file_docs.first(), file_removals.first()) {
+                    (Some(doc), Some(ranges)) => clean::apply(doc.bytes(), ranges),
+                    _ => Vec::new(),
+                };
                 fs::write(&path, &cleaned).map_err(anyhow::Error::from)
             }
         };

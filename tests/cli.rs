@@ -297,6 +297,56 @@ fn spilled_scan_is_identical_to_the_in_memory_scan() {
         assert_eq!(spilled.stdout, memory.stdout, "threads {threads}");
         assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
     }
+    // The cleaned corpus too: documents are read back from the spill and analyzed again.
+    let out = tempfile::tempdir().unwrap();
+    let clean_memory = out.path().join("memory");
+    let clean_spilled = out.path().join("spilled");
+    let report = out.path().join("report.csv");
+    let (r, cm, cs) = (
+        report.to_str().unwrap(),
+        clean_memory.to_str().unwrap(),
+        clean_spilled.to_str().unwrap(),
+    );
+    let memory = neardup(&["scan", d, "-q", "-o", r, "--clean", cm]);
+    assert!(memory.status.success(), "{}", stderr(&memory));
+    let spilled = neardup(&[
+        "scan",
+        d,
+        "-q",
+        "-o",
+        r,
+        "--clean",
+        cs,
+        "--memory-limit",
+        "1",
+        "--temp-dir",
+        t,
+    ]);
+    assert!(spilled.status.success(), "{}", stderr(&spilled));
+    let mut files = walk(&clean_memory);
+    files.sort();
+    let mut spilled_files: Vec<PathBuf> = walk(&clean_spilled)
+        .iter()
+        .map(|p| clean_memory.join(p.strip_prefix(&clean_spilled).unwrap()))
+        .collect();
+    spilled_files.sort();
+    assert!(!files.is_empty());
+    assert_eq!(files, spilled_files);
+    let mut changed = 0;
+    for f in &files {
+        let rel = f.strip_prefix(&clean_memory).unwrap();
+        let m = fs::read(f).unwrap();
+        assert_eq!(
+            m,
+            fs::read(clean_spilled.join(rel)).unwrap(),
+            "{}",
+            rel.display()
+        );
+        changed += usize::from(m != fs::read(dir.path().join(rel)).unwrap());
+    }
+    assert!(changed > 0, "cleaning removed nothing");
+    assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
+
     let seed = neardup(&["article", SEED, "--memory-limit", "1", "--temp-dir", t]);
     assert!(seed.status.success(), "{}", stderr(&seed));
     assert_same_text(
