@@ -4,6 +4,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::{
+    read_csv, stderr, stdout, CLUSTER, END, FILE, KEEP, KIND, LINE, SIMILARITY, START, TEXT, WORDS,
+};
+
 const SEED: &str = "samples/000_4f8e26fc6f496ae2.txt";
 const SEED_GOLDEN: &str = "samples/000_4f8e26fc6f496ae2.expected.csv";
 
@@ -12,19 +18,7 @@ fn root() -> PathBuf {
 }
 
 fn neardup(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neardup"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    common::run_in(&root(), args)
 }
 
 /// Asserts equality of two texts, printing the first differing line.
@@ -43,27 +37,6 @@ fn assert_same_text(got: &str, want: &str, what: &str) {
         want.lines().count()
     );
 }
-
-fn read_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    rdr.records()
-        .map(|r| r.expect("valid CSV").iter().map(str::to_string).collect())
-        .collect()
-}
-
-// Column indices of the report.
-const CLUSTER: usize = 0;
-const KIND: usize = 1;
-const FILE: usize = 2;
-const LINE: usize = 4;
-const START: usize = 5;
-const END: usize = 6;
-const WORDS: usize = 7;
-const SIMILARITY: usize = 8;
-const KEEP: usize = 9;
-const TEXT: usize = 10;
 
 #[test]
 fn seed_article_matches_golden_csv() {

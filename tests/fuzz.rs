@@ -498,6 +498,41 @@ fn corpus() -> impl Strategy<Value = Vec<Vec<u8>>> {
     )
 }
 
+/// Documents named `d0.txt`, `d1.txt`, ... from raw bytes.
+fn documents(raw: Vec<Vec<u8>>) -> Vec<Document> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let name = format!("d{i}.txt");
+            Document::from_bytes(i as u32, name.clone(), PathBuf::from(name), b)
+        })
+        .collect()
+}
+
+fn run_config(
+    mode: ParagraphMode,
+    min_words: usize,
+    threshold: f64,
+    passage_similarity: f64,
+    passages: bool,
+) -> Config {
+    Config::builder()
+        .paragraph_mode(mode)
+        .min_words(min_words)
+        .threshold(threshold)
+        .passage_similarity(passage_similarity)
+        .passages(passages)
+        .build()
+        .expect("valid config")
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool")
+}
+
 proptest! {
     #![proptest_config(config(256))]
 
@@ -514,20 +549,8 @@ proptest! {
         passage_similarity in 0.5f64..=1.0,
         passages in any::<bool>(),
     ) {
-        let docs: Vec<Document> = raw_docs
-            .into_iter()
-            .enumerate()
-            .map(|(i, b)| Document::from_bytes(i as u32, format!("d{i}.txt"), PathBuf::from(format!("d{i}.txt")), b))
-            .collect();
-        let config = Config::builder()
-            .paragraph_mode(mode)
-            .min_words(min_words)
-            .threshold(threshold)
-            .passage_similarity(passage_similarity)
-            .passages(passages)
-            .build()
-            .expect("valid config");
-        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("pool");
+        let docs = documents(raw_docs);
+        let config = run_config(mode, min_words, threshold, passage_similarity, passages);
         let findings = pool(1).install(|| find_duplicates(&docs, &config));
         let again = pool(3).install(|| find_duplicates(&docs, &config));
         prop_assert_eq!(&findings.clusters, &again.clusters, "thread count changed the output");
@@ -649,19 +672,8 @@ proptest! {
         threshold in 0.3f64..=1.0,
         passages in any::<bool>(),
     ) {
-        let docs: Vec<Document> = raw_docs
-            .into_iter()
-            .enumerate()
-            .map(|(i, b)| Document::from_bytes(i as u32, format!("d{i}.txt"), PathBuf::from(format!("d{i}.txt")), b))
-            .collect();
-        let config = Config::builder()
-            .paragraph_mode(mode)
-            .min_words(min_words)
-            .threshold(threshold)
-            .passages(passages)
-            .build()
-            .expect("valid config");
-        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("pool");
+        let docs = documents(raw_docs);
+        let config = run_config(mode, min_words, threshold, 0.8, passages);
         let findings = pool(1).install(|| find_duplicates(&docs, &config));
 
         // Spilled to disk, one document per batch: the same clusters.

@@ -5,40 +5,15 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{read_csv, stderr, stdout, END, FILE, LINE, PARAGRAPH, START, TEXT};
 
 fn neardup(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neardup"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
+    common::run_in(dir, args)
 }
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn read_csv(text: &str) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.expect("valid CSV").iter().map(str::to_string).collect())
-        .collect()
-}
-
-// Column indices of the report.
-const FILE: usize = 2;
-const PARAGRAPH: usize = 3;
-const LINE: usize = 4;
-const START: usize = 5;
-const END: usize = 6;
-const TEXT: usize = 10;
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
