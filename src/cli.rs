@@ -88,7 +88,8 @@ pub struct Common {
     /// Keep peak memory near SIZE (bytes, or with a K, M or G suffix: powers of 1024):
     /// when an in-memory run would need more, intermediate data are spilled to
     /// temporary files and reduced one partition bucket at a time. Without it, the
-    /// limit is three quarters of the physical memory.
+    /// limit is three quarters of the physical memory (or of the control group's limit,
+    /// when lower).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<u64>,
     /// Directory for spilled data (default: the system's temporary directory).

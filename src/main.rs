@@ -317,8 +317,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Three quarters of the physical memory, or 8 GiB if it cannot be known.
+/// Three quarters of the memory this process may use: the physical memory, or the
+/// control group's limit when it is lower (a container); 8 GiB if neither can be known.
 fn default_memory_limit() -> u64 {
+    let mut total: Option<u64> = None;
     #[cfg(unix)]
     {
         // SAFETY: sysconf has no preconditions; it returns -1 for an unknown name.
@@ -329,10 +331,24 @@ fn default_memory_limit() -> u64 {
             )
         };
         if pages > 0 && size > 0 {
-            return (pages as u64).saturating_mul(size as u64) / 4 * 3;
+            total = Some((pages as u64).saturating_mul(size as u64));
         }
     }
-    8 << 30
+    // cgroup v2, then v1; "max" or an absurdly large value means no limit.
+    for path in [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ] {
+        let limit = fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .filter(|&l| l < 1 << 60);
+        if let Some(l) = limit {
+            total = Some(total.map_or(l, |t| t.min(l)));
+            break;
+        }
+    }
+    total.map_or(8 << 30, |t| t / 4 * 3)
 }
 
 /// The documents read, with what the rest of the run needs to know about them.
