@@ -112,6 +112,8 @@ pub struct Occurrence {
     pub start: u32,
     /// End of the byte span.
     pub end: u32,
+    /// 1-based line on which the span starts.
+    pub line: u32,
     /// Number of tokens (normalized words) in the span.
     pub words: u32,
     /// Similarity to the cluster's kept occurrence: word 5-gram Jaccard for paragraphs,
@@ -307,6 +309,8 @@ pub fn find_duplicates_observed(
 pub trait Layout: Sync {
     /// Document, 0-based paragraph position in it, and byte span of paragraph `p`.
     fn paragraph(&self, p: u32) -> (u32, u32, u32, u32);
+    /// 1-based line of byte `offset` (inside paragraph `p`) in its document.
+    fn line(&self, p: u32, offset: u32) -> u32;
     /// Number of tokens of paragraph `p`.
     fn words(&self, p: u32) -> u32;
     /// The tokens of paragraph `p` with their byte spans in the document.
@@ -326,6 +330,17 @@ impl Layout for MemoryLayout<'_> {
         let r = self.refs[p as usize];
         let para = self.analyses[r.doc as usize].paragraphs[r.ordinal as usize];
         (r.doc, r.ordinal, para.start, para.end)
+    }
+
+    fn line(&self, p: u32, offset: u32) -> u32 {
+        let r = self.refs[p as usize];
+        let para = self.analyses[r.doc as usize].paragraphs[r.ordinal as usize];
+        let before = self.docs[r.doc as usize]
+            .text
+            .as_bytes()
+            .get(para.start as usize..offset as usize)
+            .unwrap_or(&[]);
+        para.line + segment::line_breaks(before)
     }
 
     fn words(&self, p: u32) -> u32 {
@@ -371,6 +386,7 @@ pub fn assemble<L: Layout + ?Sized>(
                         paragraph,
                         start,
                         end,
+                        line: layout.line(p, start),
                         words: layout.words(p),
                         similarity: sim,
                     }
@@ -408,10 +424,12 @@ pub fn assemble<L: Layout + ?Sized>(
                     .map(|(iv, sim)| {
                         let (doc, paragraph, _, _) = layout.paragraph(iv.para);
                         let toks = tokens_of(iv.para);
+                        let start = toks.get(iv.start as usize).map_or(0, |t| t.start);
                         Occurrence {
                             doc,
                             paragraph,
-                            start: toks.get(iv.start as usize).map_or(0, |t| t.start),
+                            start,
+                            line: layout.line(iv.para, start),
                             end: toks
                                 .get((iv.end as usize).saturating_sub(1))
                                 .map_or(0, |t| t.end),

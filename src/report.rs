@@ -21,13 +21,11 @@
 //! spreadsheet as text, not by opening it directly.
 
 use std::borrow::Cow;
-use std::collections::hash_map::{Entry, HashMap};
 use std::io::Write;
 
 use crate::corpus::Document;
 use crate::error::Result;
 use crate::pipeline::{Findings, Kind};
-use crate::segment::{line_of, line_starts};
 
 /// The report's header row.
 pub const HEADER: [&str; 11] = [
@@ -121,9 +119,6 @@ impl DocSource for Vec<Document> {
     }
 }
 
-/// Most line starts (plus 8 per document) the report keeps at a time: 8 M, 32 MiB.
-const LINE_CACHE: usize = 8 << 20;
-
 /// Calls `each` with the rows of `findings`, in report order, reading each span's bytes
 /// only when its row is made.
 pub fn for_each_row<'a, S: DocSource + ?Sized>(
@@ -131,30 +126,14 @@ pub fn for_each_row<'a, S: DocSource + ?Sized>(
     docs: &'a S,
     mut each: impl FnMut(Row<'a>) -> Result<()>,
 ) -> Result<()> {
-    // Line starts of the documents met so far, dropped all at once when they pass
-    // LINE_CACHE: memory stays bounded however many documents have rows.
-    let mut starts: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut cached = 0usize;
     for (i, cluster) in findings.clusters.iter().enumerate() {
         for (j, occ) in cluster.occurrences.iter().enumerate() {
-            if cached > LINE_CACHE && !starts.contains_key(&occ.doc) {
-                starts = HashMap::new();
-                cached = 0;
-            }
-            let lines = match starts.entry(occ.doc) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => {
-                    let lines = line_starts(&docs.document(occ.doc)?.text);
-                    cached += lines.len() + 8;
-                    e.insert(lines)
-                }
-            };
             each(Row {
                 cluster: i + 1,
                 kind: cluster.kind,
                 file: docs.name(occ.doc),
                 paragraph: occ.paragraph + 1,
-                line: line_of(lines, occ.start),
+                line: occ.line,
                 start: occ.start,
                 end: occ.end,
                 words: occ.words,

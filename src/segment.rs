@@ -270,6 +270,19 @@ pub fn line_starts(text: &str) -> Vec<u32> {
     Lines::new(text).map(|l| to_u32(l.start)).collect()
 }
 
+/// Number of line breaks (`\n`, `\r\n` or a lone `\r`, as [`line_starts`] counts
+/// them) in `bytes`: the line of an offset is the line of a start before it plus the
+/// breaks in between.
+pub fn line_breaks(bytes: &[u8]) -> u32 {
+    let mut n = 0u32;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// 1-based line number of `offset`, given `line_starts(text)`.
 ///
 /// Offsets inside a line terminator belong to the line it ends; offsets past
@@ -657,6 +670,29 @@ fn starts_dotted_part(s: &str, i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_breaks_count_as_line_starts_does() {
+        let cases: &[&str] = &["", "a", "a\nb", "a\r\nb\rc\n", "\n\n", "\r\r\n", "x\r"];
+        for text in cases {
+            let starts = line_starts(text);
+            for offset in 0..=text.len() as u32 {
+                let before = &text.as_bytes()[..offset as usize];
+                // An offset between \r and \n belongs to the line the pair ends.
+                if offset > 0
+                    && before.ends_with(b"\r")
+                    && text.as_bytes().get(offset as usize) == Some(&b'\n')
+                {
+                    continue;
+                }
+                assert_eq!(
+                    1 + line_breaks(before),
+                    line_of(&starts, offset),
+                    "{text:?} at {offset}"
+                );
+            }
+        }
+    }
 
     /// Seed article 000_4f8e26fc6f496ae2.txt, line 3 (one sentence).
     const SEED_LINE_3: &str = r#"قال وزير الخارجية الروسي سيرغي لافروف بعد لقاء جون كير وزير الخارجية الامريكي ، اتفقنا على لقاء خبراء روس وامريكان في نهاية الشهر الجاري لمناقشة التحضير لـ "جنيف-2" واضاف الوزير الامريكي أن مؤتمر "جنيف-2" الذي تسعى واشنطن وموسكو إلى عقده تعتبر خطوة نحو ايجاد هذا الحل السياسي، دون أن يذكر أي مواعيد محتملة لعقده."#;

@@ -496,7 +496,7 @@ impl DocSource for TextStore {
 struct SpilledLayout<'a> {
     texts: &'a TextStore,
     tokens: &'a TokenStore,
-    /// Start and end byte offsets of every paragraph, 8 bytes each.
+    /// Start, end and first line of every paragraph, [`PARAGRAPH_RECORD`] bytes each.
     spans: &'a Store,
     failed: Mutex<Option<Error>>,
 }
@@ -510,18 +510,48 @@ impl SpilledLayout<'_> {
     }
 }
 
+impl SpilledLayout<'_> {
+    /// Start, end and first line of paragraph `p`.
+    fn span(&self, p: u32) -> [u32; 3] {
+        let mut span = [0u8; PARAGRAPH_RECORD];
+        if let Err(e) = self
+            .spans
+            .read(&mut span, u64::from(p) * PARAGRAPH_RECORD as u64)
+        {
+            self.fail(Error::io(&self.spans.path, e));
+        }
+        let at = |i: usize| u32::from_le_bytes([span[i], span[i + 1], span[i + 2], span[i + 3]]);
+        [at(0), at(4), at(8)]
+    }
+}
+
+/// Bytes of a paragraph record in `paragraphs.bin`: start, end and first line, `u32`
+/// each.
+const PARAGRAPH_RECORD: usize = 12;
+
 impl Layout for SpilledLayout<'_> {
     fn paragraph(&self, p: u32) -> (u32, u32, u32, u32) {
         let first = &self.texts.first_paragraph;
         let doc = first.partition_point(|&f| f <= p).saturating_sub(1);
         let ordinal = p - first.get(doc).copied().unwrap_or(0);
-        let mut span = [0u8; 8];
-        if let Err(e) = self.spans.read(&mut span, u64::from(p) * 8) {
-            self.fail(Error::io(&self.spans.path, e));
-        }
-        let start = u32::from_le_bytes([span[0], span[1], span[2], span[3]]);
-        let end = u32::from_le_bytes([span[4], span[5], span[6], span[7]]);
+        let [start, end, _] = self.span(p);
         (doc as u32, ordinal, start, end)
+    }
+
+    fn line(&self, p: u32, offset: u32) -> u32 {
+        let [start, _, line] = self.span(p);
+        let doc = self
+            .texts
+            .first_paragraph
+            .partition_point(|&f| f <= p)
+            .saturating_sub(1) as u32;
+        match self.texts.bytes(doc, start.into(), offset.into()) {
+            Ok(before) => line + crate::segment::line_breaks(&before),
+            Err(e) => {
+                self.fail(e);
+                line
+            }
+        }
     }
 
     fn words(&self, p: u32) -> u32 {
@@ -633,6 +663,7 @@ pub fn find_duplicates_spilled(
             for p in &an.paragraphs {
                 buf.extend_from_slice(&p.start.to_le_bytes());
                 buf.extend_from_slice(&p.end.to_le_bytes());
+                buf.extend_from_slice(&p.line.to_le_bytes());
             }
             span_out.write(&buf)?;
             buf.clear();
