@@ -78,10 +78,10 @@ pub struct SpillOptions {
 }
 
 impl SpillOptions {
-    /// Options for a memory limit of `limit` bytes: batches of a thirty-second of it.
+    /// Options for a memory limit of `limit` bytes: batches of a sixty-fourth of it.
     pub fn for_limit(limit: u64) -> SpillOptions {
         SpillOptions {
-            batch_bytes: (limit / 32).max(1 << 20),
+            batch_bytes: (limit / 64).max(1 << 20),
         }
     }
 }
@@ -724,6 +724,7 @@ pub fn find_duplicates_spilled(
         tokens: tokens.offsets.total as usize,
         ..Stats::default()
     };
+    release_free_memory();
     lap("read+map", Some("paragraphs"));
 
     // ---- Paragraph stage: exact groups, then LSH candidates among distinct paragraphs.
@@ -782,6 +783,7 @@ pub fn find_duplicates_spilled(
     tokens.error()?;
     drop(exact_groups);
     drop(verified);
+    release_free_memory();
     lap(
         "paragraphs",
         Some(if config.passages {
@@ -821,6 +823,7 @@ pub fn find_duplicates_spilled(
         stats.alignments = alignments.len();
         passage_groups = group_passages(&tokens, &alignments, config);
         tokens.error()?;
+        release_free_memory();
         lap("passages", Some("assemble"));
     }
 
@@ -849,6 +852,18 @@ pub fn find_duplicates_spilled(
         texts,
         warnings,
     })
+}
+
+/// Hands the memory freed by a stage back to the system. glibc keeps freed blocks in
+/// its arenas (one per worker thread), so without this the peak of the map would stay
+/// resident through the reduces.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory at the top of the heaps and the
+    // free pages inside them; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Key of a seed match's paragraph pair: all matches of one pair share a bucket.
