@@ -470,7 +470,10 @@ impl TextStore {
 impl DocSource for TextStore {
     fn name(&self, doc: u32) -> &str {
         let i = doc as usize;
-        let start = if i == 0 { 0 } else { self.name_ends[i - 1] };
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.name_ends.get(prev).copied().unwrap_or(usize::MAX),
+            None => 0,
+        };
         self.name_ends
             .get(i)
             .and_then(|&end| self.names.get(start..end))
@@ -736,7 +739,9 @@ pub fn find_duplicates_spilled(
             for run in part.chunk_by(|x, y| x.key == y.key) {
                 if run.len() > 1 {
                     for r in &run[1..] {
-                        duplicate[r.para as usize] = true;
+                        if let Some(d) = duplicate.get_mut(r.para as usize) {
+                            *d = true;
+                        }
                     }
                     exact_groups.push(run.iter().map(|r| r.para as u32).collect::<Vec<u32>>());
                 }
@@ -748,7 +753,9 @@ pub fn find_duplicates_spilled(
     // distinct ones, so they are deduplicated one pair bucket at a time.
     let mut pair_out = Buckets::<CandidatePair>::create(dir, "pairs", RecordKind::Pair, fp)?;
     for b in 0..BUCKETS {
-        let mut records = band_in.read(b, |r| !duplicate[r.para as usize])?;
+        let mut records = band_in.read(b, |r| {
+            !duplicate.get(r.para as usize).copied().unwrap_or(true)
+        })?;
         let mut pairs: Vec<CandidatePair> = sort_into_partitions(&mut records, |r| r.key)
             .into_par_iter()
             .flat_map_iter(partition_pairs)
@@ -799,7 +806,9 @@ pub fn find_duplicates_spilled(
         let reported = reported_paragraphs(n, &para_groups);
         let mut match_out = Buckets::<SeedMatch>::create(dir, "matches", RecordKind::Match, fp)?;
         for b in 0..BUCKETS {
-            let mut postings = seed_in.read(b, |s| !reported[s.para as usize])?;
+            let mut postings = seed_in.read(b, |s| {
+                !reported.get(s.para as usize).copied().unwrap_or(true)
+            })?;
             stats.seed_postings += postings.len();
             let mut matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
                 .into_par_iter()
