@@ -158,8 +158,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 
     let total_bytes: u64 = files.iter().filter_map(|f| f.len).sum();
+    let decoded_bytes: u64 = files.iter().map(neardup::spill::decoded_bytes).sum();
     let limit = common.memory_limit.unwrap_or_else(default_memory_limit);
-    let spilling = neardup::spill::in_memory_estimate(total_bytes) > limit;
+    let spilling = neardup::spill::in_memory_estimate(decoded_bytes) > limit;
     let progress = Progress::new(
         !common.quiet && !common.no_progress,
         files.len(),

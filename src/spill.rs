@@ -86,6 +86,18 @@ impl SpillOptions {
     }
 }
 
+/// Estimated bytes of text in a listed file: its size, times the usual compression
+/// ratio of text for a compressed JSON Lines file (4 for gzip, 5 for zstd), so that a
+/// compressed corpus is not taken for a small one.
+pub fn decoded_bytes(file: &InputFile) -> u64 {
+    let len = file.len.unwrap_or(0);
+    match crate::jsonl::format_of(&file.path) {
+        Some(crate::jsonl::Compression::Gzip) => len.saturating_mul(4),
+        Some(crate::jsonl::Compression::Zstd) => len.saturating_mul(5),
+        _ => len,
+    }
+}
+
 /// Estimated peak memory of an in-memory run over `corpus_bytes` of input (measured:
 /// 5 to 6.5 times the corpus, see BENCHMARKS.md), used to decide when to spill.
 pub fn in_memory_estimate(corpus_bytes: u64) -> u64 {
@@ -636,7 +648,7 @@ pub fn find_duplicates_spilled(
         let mut end = next;
         let mut bytes = 0u64;
         while end < files.len() && (end == next || bytes < options.batch_bytes) {
-            bytes += files[end].len.unwrap_or(0);
+            bytes += decoded_bytes(&files[end]);
             end += 1;
         }
         let batch: Vec<(Vec<Document>, Vec<Warning>)> =
@@ -948,6 +960,22 @@ mod tests {
         assert!(
             err.contains("magic") && err.contains("foreign.bin"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn compressed_json_lines_count_as_their_decoded_size() {
+        let file = |name: &str| InputFile {
+            len: Some(100),
+            ..InputFile::new(PathBuf::from(name), name.to_string())
+        };
+        assert_eq!(decoded_bytes(&file("a.txt")), 100);
+        assert_eq!(decoded_bytes(&file("a.jsonl")), 100);
+        assert_eq!(decoded_bytes(&file("a.jsonl.gz")), 400);
+        assert_eq!(decoded_bytes(&file("A.JSONL.ZST")), 500);
+        assert_eq!(
+            decoded_bytes(&InputFile::new("b.jsonl.gz".into(), "b".into())),
+            0
         );
     }
 
