@@ -524,8 +524,25 @@ mod interrupt {
     /// A temporary file or directory (`T` removes it when dropped), registered for
     /// removal on a signal for as long as it exists.
     pub struct Tracked<T> {
-        value: Option<T>,
+        // Fields drop in order: the temporary is removed first and unregistered second,
+        // so a signal in between finds nothing.
+        value: T,
+        registration: Registration,
+    }
+
+    /// The registration of a temporary's path; dropping it unregisters the path.
+    struct Registration {
         path: PathBuf,
+        /// False once `Tracked::finish` has unregistered the path itself.
+        armed: bool,
+    }
+
+    impl Drop for Registration {
+        fn drop(&mut self) {
+            if self.armed {
+                unregister(&mut lock(), &self.path);
+            }
+        }
     }
 
     impl<T> Tracked<T> {
@@ -540,37 +557,32 @@ mod interrupt {
             let path = path(&value).to_path_buf();
             paths.push(path.clone());
             Ok(Tracked {
-                value: Some(value),
-                path,
+                value,
+                registration: Registration { path, armed: true },
             })
         }
 
         pub fn value_mut(&mut self) -> &mut T {
-            self.value.as_mut().expect("present until finished")
+            &mut self.value
         }
 
         pub fn path(&self) -> &Path {
-            &self.path
+            &self.registration.path
         }
 
         /// Runs `finish` (which moves the temporary into place, or drops it) with the
         /// lock held, then unregisters it.
-        pub fn finish<R>(mut self, finish: impl FnOnce(T) -> R) -> R {
+        pub fn finish<R>(self, finish: impl FnOnce(T) -> R) -> R {
+            let Tracked {
+                value,
+                mut registration,
+            } = self;
             let mut paths = lock();
-            let value = self.value.take().expect("present until finished");
             let result = finish(value);
-            unregister(&mut paths, &self.path);
+            unregister(&mut paths, &registration.path);
+            registration.armed = false;
+            drop(paths);
             result
-        }
-    }
-
-    impl<T> Drop for Tracked<T> {
-        fn drop(&mut self) {
-            if let Some(value) = self.value.take() {
-                // Removed first, unregistered second: a signal in between finds nothing.
-                drop(value);
-                unregister(&mut lock(), &self.path);
-            }
         }
     }
 
