@@ -131,16 +131,21 @@ pub fn sort_into_partitions<T: Ord + Send + Sync>(
     key: impl Fn(&T) -> u64 + Sync,
 ) -> Vec<&[T]> {
     records.par_sort_unstable();
-    let mut parts = Vec::new();
-    let mut rest: &[T] = records;
+    runs_by(records, |r| partition(key(r)))
+}
+
+/// Cuts `sorted` (ordered by `group`) into its runs of equal `group`, in order.
+pub fn runs_by<T>(sorted: &[T], group: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut runs = Vec::new();
+    let mut rest = sorted;
     while let Some(first) = rest.first() {
-        let part = partition(key(first));
-        let len = rest.partition_point(|r| partition(key(r)) == part);
+        let g = group(first);
+        let len = rest.partition_point(|r| group(r) == g);
         let (head, tail) = rest.split_at(len);
-        parts.push(head);
+        runs.push(head);
         rest = tail;
     }
-    parts
+    runs
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, Warning};
 use crate::error::{Error, Result};
-use crate::lsh::{partition_pairs, sort_into_partitions};
+use crate::lsh::{partition_pairs, runs_by, sort_into_partitions};
 use crate::normalize::{tokenize, Token};
 use crate::passage::{
     align_all, partition_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
@@ -248,13 +248,8 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
     fn append(&mut self, records: &mut [R], key: impl Fn(&R) -> u64 + Sync) -> Result<()> {
         records.par_sort_unstable_by_key(|r| bucket(key(r)));
         let mut slices: Vec<&[R]> = vec![&[]; BUCKETS];
-        let mut rest: &[R] = records;
-        while let Some(first) = rest.first() {
-            let b = bucket(key(first));
-            let len = rest.partition_point(|r| bucket(key(r)) == b);
-            let (head, tail) = rest.split_at(len);
-            slices[b] = head;
-            rest = tail;
+        for run in runs_by(records, |r| bucket(key(r))) {
+            slices[bucket(key(&run[0]))] = run;
         }
         self.files
             .par_iter_mut()
@@ -380,25 +375,39 @@ impl Offsets {
     }
 }
 
+/// The first error met by readers that cannot return one (a [`TokenSource`] or a
+/// [`Layout`]), reported after the stage that met it.
+#[derive(Default)]
+struct FirstError(Mutex<Option<Error>>);
+
+impl FirstError {
+    fn set(&self, e: Error) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert(e);
+    }
+
+    fn take(&self) -> Result<()> {
+        let first = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        first.map_or(Ok(()), Err)
+    }
+}
+
 /// The token hashes of every paragraph, spilled; read back per paragraph.
 pub struct TokenStore {
     store: Store,
     offsets: Offsets,
-    /// The first read error, reported after the stage that met it.
-    failed: Mutex<Option<Error>>,
+    failed: FirstError,
 }
 
 impl TokenStore {
     fn error(&self) -> Result<()> {
-        match self
-            .failed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.failed.take()
     }
 
     fn len_of(&self, p: u32) -> u32 {
@@ -413,11 +422,7 @@ impl TokenSource for TokenStore {
         };
         let mut bytes = vec![0u8; n as usize * 8];
         if let Err(err) = self.store.read(&mut bytes, s * 8) {
-            let mut failed = self
-                .failed
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            failed.get_or_insert(Error::io(&self.store.path, err));
+            self.failed.set(Error::io(&self.store.path, err));
             return Cow::Owned(Vec::new());
         }
         Cow::Owned(
@@ -470,7 +475,7 @@ impl TextStore {
         let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else {
             return Ok(Vec::new());
         };
-        let (from, to) = ((s + start).min(e), (s + end).min(e));
+        let (from, to) = (s.saturating_add(start).min(e), s.saturating_add(end).min(e));
         let mut buf = vec![0u8; (to.saturating_sub(from)) as usize];
         self.store
             .read(&mut buf, from)
@@ -493,7 +498,7 @@ impl DocSource for TextStore {
     }
 
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
-        let bytes = self.bytes(doc, 0, u64::MAX / 2)?;
+        let bytes = self.bytes(doc, 0, u64::MAX)?;
         Ok(Cow::Owned(Document::from_bytes(
             doc,
             self.name(doc).to_string(),
@@ -513,19 +518,20 @@ struct SpilledLayout<'a> {
     tokens: &'a TokenStore,
     /// Start, end and first line of every paragraph, [`PARAGRAPH_RECORD`] bytes each.
     spans: &'a Store,
-    failed: Mutex<Option<Error>>,
+    failed: FirstError,
 }
 
 impl SpilledLayout<'_> {
     fn fail(&self, e: Error) {
-        self.failed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_or_insert(e);
+        self.failed.set(e);
     }
-}
 
-impl SpilledLayout<'_> {
+    /// The document holding paragraph `p`.
+    fn doc_of(&self, p: u32) -> u32 {
+        let first = &self.texts.first_paragraph;
+        first.partition_point(|&f| f <= p).saturating_sub(1) as u32
+    }
+
     /// Start, end and first line of paragraph `p`.
     fn span(&self, p: u32) -> [u32; 3] {
         let mut span = [0u8; PARAGRAPH_RECORD];
@@ -546,21 +552,18 @@ const PARAGRAPH_RECORD: usize = 12;
 
 impl Layout for SpilledLayout<'_> {
     fn paragraph(&self, p: u32) -> (u32, u32, u32, u32) {
-        let first = &self.texts.first_paragraph;
-        let doc = first.partition_point(|&f| f <= p).saturating_sub(1);
-        let ordinal = p - first.get(doc).copied().unwrap_or(0);
+        let doc = self.doc_of(p);
+        let first = self.texts.first_paragraph.get(doc as usize).copied();
         let [start, end, _] = self.span(p);
-        (doc as u32, ordinal, start, end)
+        (doc, p - first.unwrap_or(0), start, end)
     }
 
     fn line(&self, p: u32, offset: u32) -> u32 {
         let [start, _, line] = self.span(p);
-        let doc = self
+        match self
             .texts
-            .first_paragraph
-            .partition_point(|&f| f <= p)
-            .saturating_sub(1) as u32;
-        match self.texts.bytes(doc, start.into(), offset.into()) {
+            .bytes(self.doc_of(p), start.into(), offset.into())
+        {
             Ok(before) => line + crate::segment::line_breaks(&before),
             Err(e) => {
                 self.fail(e);
@@ -727,7 +730,7 @@ pub fn find_duplicates_spilled(
     let tokens = TokenStore {
         store: token_out.finish()?,
         offsets: token_offsets,
-        failed: Mutex::new(None),
+        failed: FirstError::default(),
     };
     let spans = span_out.finish()?;
     let exact_in = exact_out.finish()?;
@@ -852,16 +855,10 @@ pub fn find_duplicates_spilled(
         texts: &texts,
         tokens: &tokens,
         spans: &spans,
-        failed: Mutex::new(None),
+        failed: FirstError::default(),
     };
     let clusters = assemble(&para_groups, passage_groups, &layout);
-    if let Some(e) = layout
-        .failed
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        return Err(e);
-    }
+    layout.failed.take()?;
     lap("assemble", None);
     stats.timings = timings;
     Ok(Spilled {
@@ -995,7 +992,7 @@ mod tests {
         let store = TokenStore {
             store: w.finish().unwrap(),
             offsets,
-            failed: Mutex::new(None),
+            failed: FirstError::default(),
         };
         for (i, p) in paras.iter().enumerate() {
             assert_eq!(store.tokens(i as u32).as_ref(), &p[..]);
