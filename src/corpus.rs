@@ -78,8 +78,6 @@ pub struct Document {
     pub id: u32,
     /// Name in the report: the file's name, and for a JSON Lines record `name#id`.
     pub name: String,
-    /// Where it was read from.
-    pub path: PathBuf,
     /// The text. For a text file, byte for byte the file except that each invalid UTF-8
     /// byte is replaced by [`INVALID_BYTE`], so offsets into it are offsets into the
     /// file. For a JSON Lines record, the decoded text field.
@@ -90,12 +88,11 @@ pub struct Document {
 
 impl Document {
     /// Builds a document from the original bytes.
-    pub fn from_bytes(id: u32, name: String, path: PathBuf, bytes: Vec<u8>) -> Document {
+    pub fn from_bytes(id: u32, name: String, bytes: Vec<u8>) -> Document {
         match String::from_utf8(bytes) {
             Ok(text) => Document {
                 id,
                 name,
-                path,
                 text,
                 raw: None,
             },
@@ -105,7 +102,6 @@ impl Document {
                 Document {
                     id,
                     name,
-                    path,
                     text,
                     raw: Some(bytes),
                 }
@@ -355,7 +351,7 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
         };
         return skip(message.to_string());
     }
-    let doc = Document::from_bytes(id, file.name.clone(), file.path.clone(), bytes);
+    let doc = Document::from_bytes(id, file.name.clone(), bytes);
     let warning = doc.raw.as_ref().map(|_| Warning {
         path: file.path.clone(),
         message: "invalid UTF-8, decoded lossily (offsets refer to the original bytes)".to_string(),
@@ -523,7 +519,7 @@ mod tests {
     #[test]
     fn invalid_utf8_keeps_offsets() {
         let bytes = b"ab\xffcd\xe2\x82".to_vec();
-        let doc = Document::from_bytes(0, "x".into(), "x".into(), bytes.clone());
+        let doc = Document::from_bytes(0, "x".into(), bytes.clone());
         assert_eq!(doc.text.len(), bytes.len());
         assert_eq!(doc.text, "ab\u{1a}cd\u{1a}\u{1a}");
         assert_eq!(doc.bytes(), &bytes[..]);
@@ -532,7 +528,7 @@ mod tests {
 
     #[test]
     fn valid_utf8_keeps_no_copy() {
-        let doc = Document::from_bytes(0, "x".into(), "x".into(), "سلام".as_bytes().to_vec());
+        let doc = Document::from_bytes(0, "x".into(), "سلام".as_bytes().to_vec());
         assert!(doc.raw.is_none());
         assert_eq!(doc.bytes(), "سلام".as_bytes());
     }

@@ -458,7 +458,6 @@ fn read_limited(
                 Ok(Some(record)) => docs.push(Document {
                     id: 0,
                     name: format!("{}#{}", file.name, record.id),
-                    path: file.path.clone(),
                     text: record.text,
                     raw: None,
                 }),
@@ -794,7 +793,7 @@ mod tests {
         let names: Vec<&str> = docs.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["x.jsonl#a", "x.jsonl#4", "x.jsonl#9"]);
         assert_eq!(docs[2].text, "last", "a last line without \\n is read");
-        assert!(docs.iter().all(|d| d.id == 0 && d.path == file.path));
+        assert!(docs.iter().all(|d| d.id == 0));
         let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 2, "{shown:?}");
         assert!(

@@ -20,7 +20,7 @@
 //!             hospitals and schools of the region for five years.\n\
 //!             Unrelated opening words here, and then: it said the new budget would \
 //!             protect the hospitals and schools of the region for five years.\n";
-//! let doc = Document::from_bytes(0, "a.txt".into(), "a.txt".into(), text.as_bytes().to_vec());
+//! let doc = Document::from_bytes(0, "a.txt".into(), text.as_bytes().to_vec());
 //! let config = Config::builder().build()?;
 //! let findings = find_duplicates(&[doc], &config);
 //! assert_eq!(findings.clusters.len(), 1);
@@ -35,6 +35,7 @@ pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod eval;
+pub mod filter;
 pub mod jsonl;
 pub mod lsh;
 pub mod normalize;

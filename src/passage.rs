@@ -23,40 +23,87 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
+use crate::filter::RepeatFilter;
 use crate::lsh::{sort_into_partitions, ALL_PAIRS_MAX};
 use crate::records::SeedPosting;
 use crate::shingle::kgrams;
 
 /// Token-hash sequences of all paragraphs, by dense paragraph index.
+///
+/// The hashes are held in chunks, one per document appended with [`Self::push_chunk`],
+/// so a document's hashes are moved in, never copied: the table of a whole corpus is
+/// never held twice.
 #[derive(Clone, Debug, Default)]
 pub struct TokenTable {
-    hashes: Vec<u64>,
-    offsets: Vec<usize>,
+    chunks: Vec<Vec<u64>>,
+    /// Per paragraph: its chunk and its token range in that chunk.
+    index: Vec<ChunkSpan>,
+    n_tokens: usize,
+}
+
+/// Where one paragraph's hashes are in a [`TokenTable`].
+#[derive(Clone, Copy, Debug, Default)]
+struct ChunkSpan {
+    chunk: u32,
+    start: u32,
+    end: u32,
 }
 
 impl TokenTable {
     /// An empty table.
     pub fn new() -> TokenTable {
-        TokenTable {
-            hashes: Vec::new(),
-            offsets: vec![0],
-        }
+        TokenTable::default()
     }
 
     /// Appends the next paragraph's token hashes.
     pub fn push(&mut self, tokens: impl IntoIterator<Item = u64>) {
-        self.hashes.extend(tokens);
-        self.offsets.push(self.hashes.len());
+        let room = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.len() < u32::MAX as usize / 2);
+        if !room {
+            self.chunks.push(Vec::new());
+        }
+        let chunk = self.chunks.len() - 1;
+        if let Some(hashes) = self.chunks.last_mut() {
+            let start = hashes.len();
+            hashes.extend(tokens);
+            self.n_tokens += hashes.len() - start;
+            self.index.push(ChunkSpan {
+                chunk: chunk as u32,
+                start: start as u32,
+                end: hashes.len() as u32,
+            });
+        }
+    }
+
+    /// Appends the paragraphs of one document: `hashes` are all their token hashes in
+    /// order and `counts[i]` is the number of tokens of paragraph `i`. The hashes are
+    /// moved into the table. Counts that overrun `hashes` are cut at its end.
+    pub fn push_chunk(&mut self, hashes: Vec<u64>, counts: &[u32]) {
+        let chunk = self.chunks.len() as u32;
+        let mut at = 0usize;
+        for &n in counts {
+            let end = (at + n as usize).min(hashes.len());
+            self.index.push(ChunkSpan {
+                chunk,
+                start: at as u32,
+                end: end as u32,
+            });
+            at = end;
+        }
+        self.n_tokens += hashes.len();
+        self.chunks.push(hashes);
     }
 
     /// Number of paragraphs.
     pub fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
+        self.index.len()
     }
 
     /// Number of tokens in all paragraphs.
     pub fn n_tokens(&self) -> usize {
-        self.hashes.len()
+        self.n_tokens
     }
 
     /// True if there are no paragraphs.
@@ -66,10 +113,14 @@ impl TokenTable {
 
     /// Token hashes of paragraph `p`.
     pub fn get(&self, p: usize) -> &[u64] {
-        match (self.offsets.get(p), self.offsets.get(p + 1)) {
-            (Some(&s), Some(&e)) => &self.hashes[s..e],
-            _ => &[],
-        }
+        self.index
+            .get(p)
+            .and_then(|s| {
+                self.chunks
+                    .get(s.chunk as usize)?
+                    .get(s.start as usize..s.end as usize)
+            })
+            .unwrap_or(&[])
     }
 }
 
@@ -180,32 +231,97 @@ pub struct SeedMatch {
     pub pos_b: u32,
 }
 
-/// The map of the seed stage: postings of the given paragraphs. `ids[i]` is the record
-/// id written for dense paragraph `i`.
+/// The map of the seed stage: postings of the given paragraphs, naming paragraph `p`
+/// by its dense index.
 pub fn seed_postings(
     table: &TokenTable,
     participants: &[u32],
     params: &PassageParams,
 ) -> Vec<SeedPosting> {
-    participants
-        .par_iter()
-        .map_init(
-            || (Vec::new(), Vec::new()),
-            |(grams, seeds), &p| {
+    seed_postings_where(table, participants, params, &|_| true)
+}
+
+/// [`seed_postings`] of the seeds that may occur more than once: seeds are winnowed
+/// twice, first into a [`RepeatFilter`], then kept only if they passed it. The matches
+/// are the same as from all postings (a seed seen once matches nothing); the postings
+/// held are a small fraction. For one machine's memory: spilled batches cannot see each
+/// other's seeds and write every posting. Also returns the number of postings made,
+/// kept or not.
+pub fn repeated_seed_postings(
+    table: &TokenTable,
+    participants: &[u32],
+    params: &PassageParams,
+) -> (Vec<SeedPosting>, usize) {
+    let tokens: usize = participants
+        .iter()
+        .map(|&p| table.get(p as usize).len())
+        .sum();
+    // Winnowing keeps about 2/(w+1) of the k-grams.
+    let expected = tokens.saturating_mul(2) / (params.window + 1);
+    let filter = RepeatFilter::new(expected);
+    let made = participants
+        .par_chunks(PARALLEL_CHUNK)
+        .map(|chunk| {
+            let (mut grams, mut seeds) = (Vec::new(), Vec::new());
+            let mut made = 0;
+            for &p in chunk {
                 seeds.clear();
-                winnow_into(table.get(p as usize), params.k, params.window, grams, seeds);
-                seeds
-                    .iter()
-                    .map(|&(hash, pos)| SeedPosting {
-                        hash,
-                        para: u64::from(p),
-                        pos,
-                    })
-                    .collect::<Vec<_>>()
-            },
-        )
-        .flatten_iter()
-        .collect()
+                winnow_into(
+                    table.get(p as usize),
+                    params.k,
+                    params.window,
+                    &mut grams,
+                    &mut seeds,
+                );
+                seeds.iter().for_each(|&(hash, _)| filter.insert(hash));
+                made += seeds.len();
+            }
+            made
+        })
+        .sum();
+    let kept = seed_postings_where(table, participants, params, &|hash| {
+        filter.maybe_repeated(hash)
+    });
+    (kept, made)
+}
+
+/// Paragraphs handed to one parallel task by the seed map.
+const PARALLEL_CHUNK: usize = 256;
+
+/// The postings of `participants` whose hash passes `keep`, in the order of
+/// `participants`.
+fn seed_postings_where(
+    table: &TokenTable,
+    participants: &[u32],
+    params: &PassageParams,
+    keep: &(dyn Fn(u64) -> bool + Sync),
+) -> Vec<SeedPosting> {
+    let chunks: Vec<Vec<SeedPosting>> =
+        participants
+            .par_chunks(PARALLEL_CHUNK)
+            .map(|chunk| {
+                let (mut grams, mut seeds, mut out) = (Vec::new(), Vec::new(), Vec::new());
+                for &p in chunk {
+                    seeds.clear();
+                    winnow_into(
+                        table.get(p as usize),
+                        params.k,
+                        params.window,
+                        &mut grams,
+                        &mut seeds,
+                    );
+                    out.extend(seeds.iter().filter(|&&(hash, _)| keep(hash)).map(
+                        |&(hash, pos)| SeedPosting {
+                            hash,
+                            para: u64::from(p),
+                            pos,
+                        },
+                    ));
+                }
+                out
+            })
+            .collect();
+    chunks.concat()
 }
 
 /// The reduce of the seed stage: seed matches from postings, sorted by paragraph pair.

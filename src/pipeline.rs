@@ -23,11 +23,12 @@ use crate::cluster::{
 };
 use crate::config::Config;
 use crate::corpus::Document;
+use crate::filter::RepeatFilter;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands};
 use crate::normalize::{tokenize, Token};
 use crate::passage::{
-    align_all, fit, seed_matches, seed_postings, similarity, Alignment, PassageParams, TokenSource,
-    TokenTable,
+    align_all, fit, repeated_seed_postings, seed_matches, similarity, Alignment, PassageParams,
+    TokenSource, TokenTable,
 };
 use crate::records::BandRecord;
 use crate::segment::{self, Paragraph};
@@ -75,10 +76,24 @@ pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
         hashes.extend(tokens.iter().map(|t| t.hash));
         token_counts.push(tokens.len() as u32);
     }
+    // The hashes are kept for the whole run: no spare capacity.
+    hashes.shrink_to_fit();
     DocAnalysis {
         paragraphs,
         hashes,
         token_counts,
+    }
+}
+
+/// Hands the memory freed by a stage back to the system. glibc keeps freed blocks in
+/// its arenas (one per worker thread), so without this the peak of the map would stay
+/// resident through the reduces.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory at the top of the heaps and the
+    // free pages inside them; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -203,30 +218,18 @@ struct ParaRef {
 pub fn token_table(analyses: &[DocAnalysis]) -> TokenTable {
     let mut table = TokenTable::new();
     for an in analyses {
-        push_paragraphs(&mut table, an);
+        table.push_chunk(an.hashes.clone(), &an.token_counts);
     }
     table
 }
 
-/// [`token_table`], moving the hashes out of `analyses` one document at a time, so they
-/// are never held twice.
+/// [`token_table`], moving the hashes out of `analyses`, so they are never held twice.
 pub fn take_token_table(analyses: &mut [DocAnalysis]) -> TokenTable {
     let mut table = TokenTable::new();
     for an in analyses.iter_mut() {
-        push_paragraphs(&mut table, an);
-        an.hashes = Vec::new();
+        table.push_chunk(std::mem::take(&mut an.hashes), &an.token_counts);
     }
     table
-}
-
-/// Appends the paragraphs of one analysis to `table`.
-pub fn push_paragraphs(table: &mut TokenTable, an: &DocAnalysis) {
-    let mut at = 0usize;
-    for &n in &an.token_counts {
-        let end = (at + n as usize).min(an.hashes.len());
-        table.push(an.hashes[at..end].iter().copied());
-        at = end;
-    }
 }
 
 /// Runs the whole pipeline over `docs`, given in input order. In the findings, a
@@ -261,6 +264,7 @@ pub fn find_duplicates_observed(
     };
     let mut analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
     let table = take_token_table(&mut analyses);
+    release_free_memory();
     let refs: Vec<ParaRef> = analyses
         .iter()
         .enumerate()
@@ -494,7 +498,7 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
     }
     distinct.sort_unstable();
 
-    let records = band_records(table, &distinct, config, 0);
+    let records = repeated_band_records(table, &distinct, config);
     let candidates: Vec<(u32, u32)> = candidate_pairs(records)
         .into_iter()
         .map(|(a, b)| (a as u32, b as u32))
@@ -516,25 +520,96 @@ pub fn band_records(
     config: &Config,
     base: u64,
 ) -> Vec<BandRecord> {
-    let hasher = MinHasher::new(config.num_perm);
-    let (bands, rows) = choose_bands(config.threshold, config.num_perm);
-    paras
-        .par_iter()
-        .map_init(
-            || (Vec::new(), Vec::with_capacity(config.num_perm)),
-            |(buf, sig), &p| {
-                crate::shingle::shingles(table.get(p as usize), config.shingle_size, buf);
-                hasher.sign(buf, sig);
-                band_keys(sig, bands, rows)
-                    .map(|key| BandRecord {
-                        key,
-                        para: base + u64::from(p),
-                    })
-                    .collect::<Vec<_>>()
-            },
-        )
-        .flatten_iter()
-        .collect()
+    band_records_where(table, paras, config, base, &|_| true)
+}
+
+/// [`band_records`] of the keys that may occur more than once: band keys are made
+/// twice, first into a [`RepeatFilter`], then kept only if they passed it. The
+/// candidate pairs are the same as from all records (a key seen once makes no pair);
+/// the records held are a small fraction. For one machine's memory: spilled batches
+/// cannot see each other's keys and write every record.
+pub fn repeated_band_records(
+    table: &TokenTable,
+    paras: &[u32],
+    config: &Config,
+) -> Vec<BandRecord> {
+    let keyer = BandKeyer::new(config);
+    let filter = RepeatFilter::new(paras.len().saturating_mul(keyer.bands));
+    paras.par_chunks(PARALLEL_CHUNK).for_each(|chunk| {
+        let mut scratch = keyer.scratch();
+        for &p in chunk {
+            keyer
+                .keys(table.get(p as usize), &mut scratch)
+                .for_each(|key| filter.insert(key));
+        }
+    });
+    band_records_where(table, paras, config, 0, &|key| filter.maybe_repeated(key))
+}
+
+/// The band records of `paras` whose key passes `keep`, in the order of `paras`.
+fn band_records_where(
+    table: &TokenTable,
+    paras: &[u32],
+    config: &Config,
+    base: u64,
+    keep: &(dyn Fn(u64) -> bool + Sync),
+) -> Vec<BandRecord> {
+    let keyer = BandKeyer::new(config);
+    let chunks: Vec<Vec<BandRecord>> = paras
+        .par_chunks(PARALLEL_CHUNK)
+        .map(|chunk| {
+            let mut scratch = keyer.scratch();
+            let mut out = Vec::new();
+            for &p in chunk {
+                let keys = keyer.keys(table.get(p as usize), &mut scratch);
+                out.extend(keys.filter(|&key| keep(key)).map(|key| BandRecord {
+                    key,
+                    para: base + u64::from(p),
+                }));
+            }
+            out
+        })
+        .collect();
+    chunks.concat()
+}
+
+/// Paragraphs handed to one parallel task by the keyed maps.
+const PARALLEL_CHUNK: usize = 256;
+
+/// Makes the band keys of paragraphs: shingles, MinHash signature, bands.
+struct BandKeyer {
+    hasher: MinHasher,
+    bands: usize,
+    rows: usize,
+    shingle_size: usize,
+}
+
+impl BandKeyer {
+    fn new(config: &Config) -> BandKeyer {
+        let (bands, rows) = choose_bands(config.threshold, config.num_perm);
+        BandKeyer {
+            hasher: MinHasher::new(config.num_perm),
+            bands,
+            rows,
+            shingle_size: config.shingle_size,
+        }
+    }
+
+    /// Buffers for [`Self::keys`]: shingles and signature.
+    fn scratch(&self) -> (Vec<u64>, Vec<u32>) {
+        (Vec::new(), Vec::with_capacity(self.hasher.num_perm()))
+    }
+
+    /// The band keys of a paragraph of `tokens`.
+    fn keys<'s>(
+        &self,
+        tokens: &[u64],
+        (buf, sig): &'s mut (Vec<u64>, Vec<u32>),
+    ) -> impl Iterator<Item = u64> + 's {
+        crate::shingle::shingles(tokens, self.shingle_size, buf);
+        self.hasher.sign(buf, sig);
+        band_keys(sig, self.bands, self.rows)
+    }
 }
 
 /// The paragraph stage: groups of near-duplicate paragraphs (dense indices, sorted, the
@@ -621,8 +696,8 @@ pub fn passage_clusters(
     let participants: Vec<u32> = (0..table.len() as u32)
         .filter(|&p| !reported[p as usize] && table.get(p as usize).len() >= config.min_words)
         .collect();
-    let postings = seed_postings(table, &participants, &params);
-    stats.seed_postings = postings.len();
+    let (postings, made) = repeated_seed_postings(table, &participants, &params);
+    stats.seed_postings = made;
     let matches = seed_matches(postings, config.min_words);
     stats.seed_matches = matches.len();
     let alignments = align_all(table, &matches, &params);

@@ -91,7 +91,6 @@ impl DocSource for [Document] {
             None => Ok(Cow::Owned(Document::from_bytes(
                 doc,
                 String::new(),
-                Default::default(),
                 Vec::new(),
             ))),
         }

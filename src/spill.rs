@@ -46,8 +46,8 @@ use crate::passage::{
 };
 use crate::pipeline::{
     analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params,
-    push_paragraphs, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis, Findings,
-    Layout, Stats,
+    release_free_memory, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
+    Findings, Layout, Stats,
 };
 use crate::records::{
     partition, BandRecord, CandidatePair, FixedRecord, Header, RecordKind, SeedPosting,
@@ -502,7 +502,6 @@ impl DocSource for TextStore {
         Ok(Cow::Owned(Document::from_bytes(
             doc,
             self.name(doc).to_string(),
-            PathBuf::new(),
             bytes,
         )))
     }
@@ -581,7 +580,7 @@ impl Layout for SpilledLayout<'_> {
         let mut tokens = Vec::new();
         match self.texts.bytes(doc, start.into(), end.into()) {
             Ok(bytes) => {
-                let text = Document::from_bytes(doc, String::new(), PathBuf::new(), bytes);
+                let text = Document::from_bytes(doc, String::new(), bytes);
                 tokenize(&text.text, start, &mut tokens);
             }
             Err(e) => self.fail(e),
@@ -689,7 +688,7 @@ pub fn find_duplicates_spilled(
                 buf.extend_from_slice(&h.to_le_bytes());
             }
             token_out.write(&buf)?;
-            push_paragraphs(&mut table, &an);
+            table.push_chunk(an.hashes, &an.token_counts);
         }
         for p in 0..table.len() {
             let n = table.get(p).len();
@@ -870,18 +869,6 @@ pub fn find_duplicates_spilled(
         texts,
         warnings,
     })
-}
-
-/// Hands the memory freed by a stage back to the system. glibc keeps freed blocks in
-/// its arenas (one per worker thread), so without this the peak of the map would stay
-/// resident through the reduces.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory at the top of the heaps and the
-    // free pages inside them; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Key of a seed match's paragraph pair: all matches of one pair share a bucket.

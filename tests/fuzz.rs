@@ -12,10 +12,13 @@
 
 use std::path::PathBuf;
 
+use neardup::lsh::candidate_pairs;
 use neardup::normalize::{normalized_words, tokenize, Token};
 use neardup::passage::{
-    align_all, seed_matches, seed_postings, similarity, PassageParams, TokenTable,
+    align_all, repeated_seed_postings, seed_matches, seed_postings, similarity, PassageParams,
+    TokenTable,
 };
+use neardup::pipeline::{band_records, repeated_band_records};
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
 use neardup::spill::{find_duplicates_spilled, SpillOptions};
 use neardup::{find_duplicates, report, Config, Document, InputFile, Kind};
@@ -248,7 +251,7 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn document(bytes: Vec<u8>) -> Document {
-    Document::from_bytes(0, "x.txt".into(), PathBuf::from("x.txt"), bytes)
+    Document::from_bytes(0, "x.txt".into(), bytes)
 }
 
 fn mode() -> impl Strategy<Value = ParagraphMode> {
@@ -504,7 +507,7 @@ fn documents(raw: Vec<Vec<u8>>) -> Vec<Document> {
         .enumerate()
         .map(|(i, b)| {
             let name = format!("d{i}.txt");
-            Document::from_bytes(i as u32, name.clone(), PathBuf::from(name), b)
+            Document::from_bytes(i as u32, name, b)
         })
         .collect()
 }
@@ -681,7 +684,7 @@ proptest! {
             .iter()
             .map(|d| InputFile {
                 len: Some(d.bytes().len() as u64),
-                ..InputFile::new(d.path.clone(), d.name.clone())
+                ..InputFile::new(PathBuf::from(&d.name), d.name.clone())
             })
             .collect();
         let read = |f: &InputFile| -> (Vec<Document>, Vec<neardup::Warning>) {
@@ -698,6 +701,46 @@ proptest! {
         let mut memory_csv = Vec::new();
         report::write_csv(&mut memory_csv, &findings, &docs).expect("written");
         prop_assert_eq!(spilled_csv, memory_csv);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Dropping the keys seen once before the reduce changes nothing: the candidate
+    /// pairs and the seed matches are those of all records. Token values are drawn from
+    /// a small alphabet so that keys repeat, inside paragraphs and across them.
+    #[test]
+    fn repeat_filters_keep_every_pair_and_match(
+        paras in token_paragraphs(),
+        k in 1usize..6,
+        window in 1usize..5,
+        min_words in 1usize..12,
+        shingle_size in 1usize..6,
+        threshold in 0.3f64..=1.0,
+    ) {
+        let mut table = TokenTable::new();
+        for p in &paras {
+            table.push(p.iter().copied());
+        }
+        let ids: Vec<u32> = (0..paras.len() as u32).collect();
+        let params = PassageParams { k, window, min_words, min_similarity: 0.8 };
+        let all = seed_postings(&table, &ids, &params);
+        let made = all.len();
+        let (kept, counted) = repeated_seed_postings(&table, &ids, &params);
+        prop_assert_eq!(counted, made);
+        prop_assert!(kept.len() <= made);
+        prop_assert_eq!(seed_matches(kept, min_words), seed_matches(all, min_words));
+
+        let config = Config::builder()
+            .shingle_size(shingle_size)
+            .threshold(threshold)
+            .build()
+            .expect("valid config");
+        let all = band_records(&table, &ids, &config, 0);
+        let kept = repeated_band_records(&table, &ids, &config);
+        prop_assert!(kept.len() <= all.len());
+        prop_assert_eq!(candidate_pairs(kept), candidate_pairs(all));
     }
 }
 

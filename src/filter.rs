@@ -1,0 +1,126 @@
+//! A filter of keys seen more than once, to drop singleton records before they are
+//! stored and sorted.
+//!
+//! Most band keys and seed hashes of a corpus occur once, and a key that occurs once
+//! can make no pair. A keyed stage that runs in memory therefore makes its keys twice:
+//! a first pass inserts every key into a [`RepeatFilter`], and the second keeps only the
+//! records whose key [`RepeatFilter::maybe_repeated`]. The filter has no false
+//! negatives (a key inserted twice always passes), so the pairs found are exactly those
+//! found without it; a false positive only keeps a singleton, which the reduce drops as
+//! before. Inserting is a set union, so the filter, and with it the kept records, do not
+//! depend on the order of insertion or on the number of threads.
+//!
+//! Cost: two bit arrays of [`BITS_PER_KEY`] bits per expected key (2 bytes per key),
+//! against 16 to 24 bytes for a stored record.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bits of each array per expected key. With n keys in m = 8n slots, a singleton
+/// shares its slot with another key, and so passes the filter, with probability about
+/// n/m = 1/8.
+pub const BITS_PER_KEY: usize = 8;
+
+/// Two bit arrays over hashed slots: `once` marks a slot seen, `twice` a slot seen again.
+#[derive(Debug)]
+pub struct RepeatFilter {
+    once: Vec<AtomicU64>,
+    twice: Vec<AtomicU64>,
+    /// The slot of a key is its mixed value shifted right by this.
+    shift: u32,
+}
+
+impl RepeatFilter {
+    /// A filter sized for about `expected` insertions.
+    pub fn new(expected: usize) -> RepeatFilter {
+        let slots = expected
+            .saturating_mul(BITS_PER_KEY)
+            .max(64)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 63);
+        let words = slots / 64;
+        RepeatFilter {
+            once: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            twice: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            shift: 64 - slots.trailing_zeros(),
+        }
+    }
+
+    /// Word index and bit of `key`'s slot. Keys are hashes already; the multiply
+    /// spreads any structure left in their high bits.
+    fn slot(&self, key: u64) -> (usize, u64) {
+        let slot = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift;
+        ((slot / 64) as usize, 1u64 << (slot % 64))
+    }
+
+    /// Records one occurrence of `key`. Safe to call from many threads at once.
+    pub fn insert(&self, key: u64) {
+        let (word, bit) = self.slot(key);
+        if let (Some(once), Some(twice)) = (self.once.get(word), self.twice.get(word)) {
+            if once.fetch_or(bit, Ordering::Relaxed) & bit != 0
+                && twice.load(Ordering::Relaxed) & bit == 0
+            {
+                twice.fetch_or(bit, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// False only if `key` was inserted at most once. Call after every insertion is
+    /// done (the end of a rayon call orders the two).
+    pub fn maybe_repeated(&self, key: u64) -> bool {
+        let (word, bit) = self.slot(key);
+        self.twice
+            .get(word)
+            .map_or(true, |twice| twice.load(Ordering::Relaxed) & bit != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    fn key(i: u64) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes())
+    }
+
+    #[test]
+    fn repeated_keys_always_pass() {
+        let filter = RepeatFilter::new(10_000);
+        (0..10_000u64).into_par_iter().for_each(|i| {
+            filter.insert(key(i));
+            if i % 7 == 0 {
+                filter.insert(key(i));
+            }
+        });
+        for i in (0..10_000u64).step_by(7) {
+            assert!(filter.maybe_repeated(key(i)));
+        }
+    }
+
+    #[test]
+    fn most_singletons_are_dropped() {
+        let n = 100_000u64;
+        let filter = RepeatFilter::new(n as usize);
+        (0..n).into_par_iter().for_each(|i| filter.insert(key(i)));
+        let passed = (0..n).filter(|&i| filter.maybe_repeated(key(i))).count();
+        // About n/m = 1/8 of singletons share a slot with another key; m is rounded
+        // up to a power of two, so it is at most that.
+        assert!(passed < n as usize / 6, "{passed} of {n} singletons passed");
+        assert!(!RepeatFilter::new(0).maybe_repeated(key(1)));
+    }
+
+    #[test]
+    fn filter_does_not_depend_on_insertion_order() {
+        let keys: Vec<u64> = (0..5_000u64).map(|i| key(i % 3_000)).collect();
+        let forward = RepeatFilter::new(keys.len());
+        keys.iter().for_each(|&k| forward.insert(k));
+        let parallel = RepeatFilter::new(keys.len());
+        keys.par_iter().rev().for_each(|&k| parallel.insert(k));
+        for i in 0..10_000u64 {
+            assert_eq!(
+                forward.maybe_repeated(key(i)),
+                parallel.maybe_repeated(key(i))
+            );
+        }
+    }
+}
