@@ -89,23 +89,24 @@ pub struct Document {
 impl Document {
     /// Builds a document from the original bytes.
     pub fn from_bytes(id: u32, name: String, bytes: Vec<u8>) -> Document {
-        match String::from_utf8(bytes) {
-            Ok(text) => Document {
+        // SIMD validation: several times faster than the standard library's on
+        // non-ASCII text, where it was 6 % of a run's CPU time.
+        if simdutf8::basic::from_utf8(&bytes).is_ok() {
+            // SAFETY: `bytes` was just validated as UTF-8, and is not changed since.
+            let text = unsafe { String::from_utf8_unchecked(bytes) };
+            return Document {
                 id,
                 name,
                 text,
                 raw: None,
-            },
-            Err(err) => {
-                let bytes = err.into_bytes();
-                let text = decode_keeping_offsets(&bytes);
-                Document {
-                    id,
-                    name,
-                    text,
-                    raw: Some(bytes),
-                }
-            }
+            };
+        }
+        let text = decode_keeping_offsets(&bytes);
+        Document {
+            id,
+            name,
+            text,
+            raw: Some(bytes),
         }
     }
 

@@ -80,7 +80,8 @@ pub struct Record {
 /// Parses one line (without its line terminator). `Ok(None)` for a blank line, which
 /// is not a record; `Err` says why the line is not a record.
 pub fn parse_line(line: &[u8], number: u64, opts: &ReadOptions) -> Result<Option<Record>, String> {
-    let json = std::str::from_utf8(line).map_err(|e| {
+    // SIMD validation; the `compat` flavour also says where a bad line goes wrong.
+    let json = simdutf8::compat::from_utf8(line).map_err(|e| {
         format!(
             "not valid UTF-8 (at byte {} of the line)",
             e.valid_up_to() + 1
