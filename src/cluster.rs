@@ -531,20 +531,36 @@ pub fn complete_groups(
                 if 10 * overlap < 9 * kept.len() {
                     continue;
                 }
-                let best = (-2i64..=2)
+                let taken = |iv: Interval| {
+                    let overlaps = |m: &(Interval, f64)| {
+                        m.0.para == iv.para && m.0.start < iv.end && iv.start < m.0.end
+                    };
+                    group.iter().any(overlaps) || added.iter().any(overlaps)
+                };
+                let shifts: Vec<Interval> = (-2i64..=2)
                     .filter_map(|shift| project(kept, this, other, shift))
-                    .map(|iv| (iv, similarity(kept, iv)))
-                    .fold(None, |best: Option<(Interval, f64)>, c| match best {
-                        Some(b) if b.1 >= c.1 => Some(b),
-                        _ => Some(c),
-                    });
+                    .collect();
+                // Whichever shift is best, a projection onto a member's place is
+                // rejected: most projections land on members, so no similarity is
+                // computed for them.
+                if shifts.iter().all(|&iv| taken(iv)) {
+                    continue;
+                }
+                // The first best shift wins; nothing beats an exact copy.
+                let mut best: Option<(Interval, f64)> = None;
+                for iv in shifts {
+                    let sim = similarity(kept, iv);
+                    if best.map_or(true, |b| sim > b.1) {
+                        best = Some((iv, sim));
+                    }
+                    if sim >= 1.0 {
+                        break;
+                    }
+                }
                 let Some((iv, sim)) = best else {
                     continue;
                 };
-                let overlaps = |m: &(Interval, f64)| {
-                    m.0.para == iv.para && m.0.start < iv.end && iv.start < m.0.end
-                };
-                if sim >= threshold && !group.iter().any(overlaps) && !added.iter().any(overlaps) {
+                if sim >= threshold && !taken(iv) {
                     added.push((iv, sim));
                 }
             }
