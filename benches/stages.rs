@@ -72,6 +72,25 @@ fn stages(c: &mut Criterion) {
         })
     });
 
+    // The MinHash kernel alone, over the shingles of every paragraph made beforehand.
+    g.bench_function("minhash", |b| {
+        let hasher = MinHasher::new(128);
+        let sets: Vec<Vec<u64>> = (0..table.len())
+            .map(|p| {
+                let mut set = Vec::new();
+                shingle_set(table.get(p), 5, &mut set);
+                set
+            })
+            .collect();
+        let mut sig = Vec::new();
+        b.iter(|| {
+            for set in &sets {
+                hasher.sign(set, &mut sig);
+            }
+            black_box(sig.len())
+        })
+    });
+
     g.bench_function("lsh_and_verify", |b| {
         b.iter(|| black_box(paragraph_pairs(&table, &config).verified.len()))
     });

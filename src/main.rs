@@ -296,12 +296,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // A spilled run reads inside its map stage.
             eprintln!("neardup: stage read: {:.3} s", read_time.as_secs_f64());
         }
-        for (name, t) in &findings.stats.timings {
-            eprintln!("neardup: stage {name}: {:.3} s", t.as_secs_f64());
+        let peak = |bytes: Option<u64>| {
+            bytes.map_or(String::new(), |b| format!(" (peak memory {} MB)", b >> 20))
+        };
+        for (name, t, rss) in &findings.stats.timings {
+            eprintln!(
+                "neardup: stage {name}: {:.3} s{}",
+                t.as_secs_f64(),
+                peak(*rss)
+            );
         }
         eprintln!(
-            "neardup: stage write: {:.3} s",
-            write_started.elapsed().as_secs_f64()
+            "neardup: stage write: {:.3} s{}",
+            write_started.elapsed().as_secs_f64(),
+            peak(neardup::pipeline::peak_rss())
         );
         let s = &findings.stats;
         eprintln!(

@@ -97,6 +97,14 @@ pub fn release_free_memory() {
     }
 }
 
+/// Peak resident memory of this process so far, in bytes (`VmHWM`; Linux only).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Whether a cluster is of whole paragraphs or of passages inside paragraphs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -148,8 +156,9 @@ pub struct Cluster {
 /// Counts and stage timings of one run, for the summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Wall time of each stage, in order.
-    pub timings: Vec<(&'static str, std::time::Duration)>,
+    /// Each stage in order: its name, wall time, and the process's peak resident
+    /// memory when it ended (where the system says: Linux).
+    pub timings: Vec<(&'static str, std::time::Duration, Option<u64>)>,
     /// Paragraphs in all documents.
     pub paragraphs: usize,
     /// Tokens in all paragraphs.
@@ -251,7 +260,7 @@ pub fn find_duplicates_observed(
     on_stage(stages[0]);
     let mut lap = |name: &'static str| {
         let now = std::time::Instant::now();
-        timings.push((name, now - clock));
+        timings.push((name, now - clock, peak_rss()));
         clock = now;
         if let Some(i) = stages.iter().position(|&s| s == name) {
             let next = stages[i + 1..]

@@ -45,7 +45,7 @@ use crate::passage::{
     align_all, partition_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
-    analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params,
+    analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params, peak_rss,
     release_free_memory, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
     Findings, Layout, Stats,
 };
@@ -619,7 +619,7 @@ pub fn find_duplicates_spilled(
     let mut timings = Vec::new();
     let mut lap = |name: &'static str, next: Option<&'static str>| {
         let now = Instant::now();
-        timings.push((name, now - clock));
+        timings.push((name, now - clock, peak_rss()));
         clock = now;
         if let Some(next) = next {
             on_stage(next);
