@@ -365,17 +365,48 @@ impl WordIndex {
                 }
             }
         }
-        out.retain(|&m| {
-            let held = &sorted[m as usize];
-            let shared = kept_words
-                .iter()
-                .filter(|w| held.binary_search(w).is_ok())
-                .count();
-            shared >= bound.need
-        });
+        out.retain(|&m| holds_enough(kept_words, &sorted[m as usize], bound.need));
         out.sort_unstable();
         work
     }
+}
+
+/// Whether at least `need` of `kept` (sorted, repeats counted) are words of `held`
+/// (sorted): a merge of the two lists, or binary searches when `held` is much longer,
+/// stopping as soon as the answer is known.
+fn holds_enough(kept: &[u64], held: &[u64], need: usize) -> bool {
+    if held.len() / 8 > kept.len() {
+        let mut found = 0;
+        for (i, w) in kept.iter().enumerate() {
+            found += usize::from(held.binary_search(w).is_ok());
+            if found >= need {
+                return true;
+            }
+            if found + (kept.len() - i - 1) < need {
+                return false;
+            }
+        }
+        return found >= need;
+    }
+    let (mut i, mut j, mut found) = (0, 0, 0);
+    while i < kept.len() && j < held.len() {
+        if found >= need {
+            return true;
+        }
+        if found + (kept.len() - i) < need {
+            return false;
+        }
+        match kept[i].cmp(&held[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            // `j` stays: the next word of `kept` may be the same.
+            std::cmp::Ordering::Equal => {
+                found += 1;
+                i += 1;
+            }
+        }
+    }
+    found >= need
 }
 
 /// A passage occurrence: token range `[start, end)` of dense paragraph `para`.
@@ -590,6 +621,42 @@ fn project(kept: Interval, this: Interval, other: Interval, shift: i64) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holds_enough_counts_repeats_of_kept() {
+        let brute = |kept: &[u64], held: &[u64], need: usize| {
+            kept.iter()
+                .filter(|w| held.binary_search(w).is_ok())
+                .count()
+                >= need
+        };
+        let cases: &[(&[u64], &[u64])] = &[
+            (&[], &[]),
+            (&[1, 1, 2, 5], &[1, 3, 5]),
+            (&[1, 2, 3], &[]),
+            (&[2, 2, 2], &[2]),
+            (
+                &[4],
+                &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+            ),
+            (
+                &[3, 4, 99],
+                &[
+                    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                    22, 23, 24,
+                ],
+            ),
+        ];
+        for &(kept, held) in cases {
+            for need in 0..=kept.len() + 1 {
+                assert_eq!(
+                    holds_enough(kept, held, need),
+                    brute(kept, held, need),
+                    "{kept:?} {held:?} {need}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn union_find_roots_are_smallest_members() {
