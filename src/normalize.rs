@@ -906,31 +906,14 @@ impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
         self.apostrophe_pending = false;
     }
 
-    /// Fast path, taken when no unit is open: skips runs of plain separators and handles whole
-    /// common units (`fast_unit`) until the general path is needed. Returns the byte where the
+    /// Fast path, taken when no unit is open: skips plain separators and handles whole common
+    /// units (`fast_unit`) until the general path is needed. Returns the byte where the
     /// general path takes over (`pos` itself when nothing was consumed).
     fn fast_run(&mut self, mut pos: usize) -> usize {
-        let bytes = self.original.as_bytes();
-        loop {
-            let run_start = pos;
-            while let Some((
-                FastEntry {
-                    role: FastRole::Separator,
-                    ..
-                },
-                width,
-            )) = fast_entry(bytes, pos)
-            {
-                pos += width;
-            }
-            if pos != run_start {
-                self.end_word_outside_unit();
-            }
-            match self.fast_unit(pos) {
-                Some(end) => pos = end,
-                None => return pos,
-            }
+        while let Some(end) = self.fast_unit(pos) {
+            pos = end;
         }
+        pos
     }
 
     /// `end_word` when no unit is open.
@@ -942,27 +925,44 @@ impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
     /// A run of ASCII alphanumerics or NFKC-stable Arabic chars that the general path would
     /// make one unit, ended by a separator or a unit break: folded into `fast_buffer` while
     /// scanning (the table holds the folded UTF-8 bytes) and emitted exactly as the general
-    /// path would. Returns the byte after the unit, or `None` (nothing consumed) when the unit
-    /// needs the general path: it is empty or longer than the buffer, or a slow char, an
-    /// ignorable, an apostrophe or an `&` follows the run.
+    /// path would. A plain separator right after the unit is consumed too, and one at `pos`
+    /// is consumed alone. Returns the byte after what was consumed, or `None` (nothing
+    /// consumed) when the general path must take over: the unit is longer than the buffer,
+    /// or a slow char, an ignorable, an apostrophe or an `&` follows the run or is at `pos`.
     fn fast_unit(&mut self, pos: usize) -> Option<usize> {
         let bytes = self.original.as_bytes();
         let (scan, length) = scan_folding(bytes, pos, &mut self.fast_buffer)?;
+        let separator = match scan.stop {
+            Some((FastRole::Separator, width)) => Some(width),
+            _ => None,
+        };
+        if scan.kind == UnitKind::Empty {
+            self.end_word_outside_unit();
+            return separator.map(|width| pos + width);
+        }
         let ends = match scan.stop {
-            _ if scan.kind == UnitKind::Empty => false,
             // A separator, or a letter↔digit change (a mark never stops a non-empty unit).
-            Some(FastRole::Separator | FastRole::Letter | FastRole::Digit | FastRole::Hamza) => {
-                true
-            }
+            Some((
+                FastRole::Separator | FastRole::Letter | FastRole::Digit | FastRole::Hamza,
+                _,
+            )) => true,
             _ => fast_unit_ends_at(self.original, scan.end, scan.kind),
         };
         if !ends {
             return None;
         }
         emit_nonempty(self.fast_buffer.get(..length)?, pos..scan.end, self.emit);
-        self.in_word = true;
-        self.apostrophe_pending = false;
-        Some(scan.end)
+        match separator {
+            Some(width) => {
+                self.end_word_outside_unit();
+                Some(scan.end + width)
+            }
+            None => {
+                self.in_word = true;
+                self.apostrophe_pending = false;
+                Some(scan.end)
+            }
+        }
     }
 
     fn flush_unit(&mut self) {
@@ -1099,12 +1099,6 @@ enum FastRole {
     Other,
 }
 
-/// Number of `FastRole` variants.
-const FAST_ROLE_COUNT: usize = 6;
-
-/// Number of `UnitKind` variants.
-const UNIT_KIND_COUNT: usize = 5;
-
 /// What `fast_unit` needs about an ASCII or Arabic-block char, in one table lookup.
 #[derive(Clone, Copy, Debug)]
 struct FastEntry {
@@ -1174,51 +1168,29 @@ fn fast_entry(bytes: &[u8], pos: usize) -> Option<(FastEntry, usize)> {
     Some((*FAST_ENTRIES.get(index)?, width))
 }
 
-/// Kind of a fast unit of `kind` after a char of `role`; `Empty` when the char cannot join
-/// it (it ends the unit, or a unit cannot start with it). Agrees with `UnitKind::after` and
-/// `UnitKind::breaks_before` for the classes of fast chars (a test checks it).
-const fn fast_kind_after(kind: UnitKind, role: FastRole) -> UnitKind {
-    match (kind, role) {
-        (UnitKind::Empty | UnitKind::Letter, FastRole::Letter | FastRole::Hamza) => {
-            UnitKind::Letter
-        }
-        (UnitKind::Empty | UnitKind::Digit, FastRole::Digit) => UnitKind::Digit,
-        (UnitKind::Letter | UnitKind::Digit, FastRole::Mark) => kind,
+/// Kind of the fast unit that a char of `role` starts; `Empty` when it cannot start one.
+const fn fast_unit_kind(role: FastRole) -> UnitKind {
+    match role {
+        FastRole::Letter | FastRole::Hamza => UnitKind::Letter,
+        FastRole::Digit => UnitKind::Digit,
         _ => UnitKind::Empty,
     }
 }
 
-/// `fast_kind_after` for every kind and role (by discriminant), so that the fast loop decides
-/// with one load instead of a jump table.
-const FAST_KIND_AFTER: [[UnitKind; FAST_ROLE_COUNT]; UNIT_KIND_COUNT] = {
-    const KINDS: [UnitKind; UNIT_KIND_COUNT] = [
-        UnitKind::Empty,
-        UnitKind::Neutral,
-        UnitKind::Letter,
-        UnitKind::Digit,
-        UnitKind::Grapheme,
-    ];
-    const ROLES: [FastRole; FAST_ROLE_COUNT] = [
-        FastRole::Separator,
-        FastRole::Letter,
-        FastRole::Digit,
-        FastRole::Hamza,
-        FastRole::Mark,
-        FastRole::Other,
-    ];
-    let mut table = [[UnitKind::Empty; FAST_ROLE_COUNT]; UNIT_KIND_COUNT];
-    let mut k = 0;
-    while k < UNIT_KIND_COUNT {
-        let mut r = 0;
-        while r < FAST_ROLE_COUNT {
-            let (kind, role) = (KINDS[k], ROLES[r]);
-            table[kind as usize][role as usize] = fast_kind_after(kind, role);
-            r += 1;
-        }
-        k += 1;
+/// The roles (bit `1 << role`) of the chars that join a fast unit of `kind` without changing
+/// its kind; any other char ends it. Agrees with `UnitKind::breaks_before` and
+/// `UnitKind::after` (a test checks it). A mask that stays fixed while a unit is scanned
+/// keeps the kind off the loop's critical path.
+const fn fast_joining_roles(kind: UnitKind) -> u8 {
+    const fn bit(role: FastRole) -> u8 {
+        1 << role as u8
     }
-    table
-};
+    match kind {
+        UnitKind::Letter => bit(FastRole::Letter) | bit(FastRole::Hamza) | bit(FastRole::Mark),
+        UnitKind::Digit => bit(FastRole::Digit) | bit(FastRole::Mark),
+        _ => 0,
+    }
+}
 
 /// Where `scan_folding` stopped.
 #[derive(Clone, Copy, Debug)]
@@ -1227,9 +1199,9 @@ struct FastScan {
     kind: UnitKind,
     /// Byte after the unit scanned so far.
     end: usize,
-    /// Role of the char at `end`; `None` at the end of the text or before a char that is
-    /// neither ASCII nor in the Arabic block.
-    stop: Option<FastRole>,
+    /// Role and UTF-8 width of the char at `end`; `None` at the end of the text or before a
+    /// char that is neither ASCII nor in the Arabic block.
+    stop: Option<(FastRole, usize)>,
 }
 
 /// Scans the fast unit starting at `pos`, writing its folded bytes to the start of `buffer`;
@@ -1237,23 +1209,35 @@ struct FastScan {
 /// `buffer`.
 #[inline(always)]
 fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan, usize)> {
-    let mut scan = FastScan {
-        kind: UnitKind::Empty,
-        end: pos,
-        stop: None,
-    };
-    let mut length = 0;
-    loop {
-        let Some((entry, width)) = fast_entry(bytes, scan.end) else {
-            scan.stop = None;
-            return Some((scan, length));
+    let Some((first, first_width)) = fast_entry(bytes, pos) else {
+        let scan = FastScan {
+            kind: UnitKind::Empty,
+            end: pos,
+            stop: None,
         };
-        let after = FAST_KIND_AFTER[scan.kind as usize][entry.role as usize];
-        if after == UnitKind::Empty {
-            scan.stop = Some(entry.role);
-            return Some((scan, length));
+        return Some((scan, 0));
+    };
+    let kind = fast_unit_kind(first.role);
+    if kind == UnitKind::Empty {
+        let scan = FastScan {
+            kind,
+            end: pos,
+            stop: Some((first.role, first_width)),
+        };
+        return Some((scan, 0));
+    }
+    // The buffer is empty: even a hamza has no seat to absorb.
+    buffer.get_mut(..2)?.copy_from_slice(&first.folded);
+    let mut length = usize::from(first.length);
+    let mut end = pos + first_width;
+    let joining = fast_joining_roles(kind);
+    let stop = loop {
+        let Some((entry, width)) = fast_entry(bytes, end) else {
+            break None;
+        };
+        if joining & (1 << entry.role as u8) == 0 {
+            break Some((entry.role, width));
         }
-        scan.kind = after;
         if entry.role == FastRole::Hamza {
             length = strip_hamza_seats(buffer, length);
         }
@@ -1262,8 +1246,9 @@ fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan
             .get_mut(length..length + 2)?
             .copy_from_slice(&entry.folded);
         length += usize::from(entry.length);
-        scan.end += width;
-    }
+        end += width;
+    };
+    Some((FastScan { kind, end, stop }, length))
 }
 
 /// `push_hamza` on folded bytes: drops the waw (U+0648) and yeh (U+064A) seats at the end of
@@ -1980,35 +1965,37 @@ mod tests {
     }
 
     #[test]
-    fn fast_kind_table_agrees_with_unit_kinds() {
+    fn fast_unit_kinds_agree_with_unit_kinds() {
         let roles = [
             (FastRole::Letter, Class::Letter),
             (FastRole::Hamza, Class::Letter),
             (FastRole::Digit, Class::Digit),
             (FastRole::Mark, Class::Mark),
         ];
-        for kind in [UnitKind::Empty, UnitKind::Letter, UnitKind::Digit] {
-            for (role, class) in roles {
-                // A unit never starts with a mark on the fast path.
+        for (role, class) in roles {
+            // A unit never starts with a mark on the fast path.
+            let starts = match class {
+                Class::Mark => UnitKind::Empty,
+                _ => UnitKind::Empty.after(class),
+            };
+            assert_eq!(fast_unit_kind(role), starts, "{role:?}");
+            for kind in [UnitKind::Letter, UnitKind::Digit] {
                 let joins = match class {
-                    Class::Mark => kind != UnitKind::Empty,
+                    Class::Mark => true,
                     _ => !kind.breaks_before(class),
                 };
-                let expected = if joins {
-                    kind.after(class)
-                } else {
-                    UnitKind::Empty
-                };
-                assert_eq!(fast_kind_after(kind, role), expected, "{kind:?} {role:?}");
-                assert_eq!(FAST_KIND_AFTER[kind as usize][role as usize], expected);
-            }
-            for role in [FastRole::Separator, FastRole::Other] {
-                assert_eq!(
-                    FAST_KIND_AFTER[kind as usize][role as usize],
-                    UnitKind::Empty
-                );
+                let mask = fast_joining_roles(kind);
+                assert_eq!(mask & (1 << role as u8) != 0, joins, "{kind:?} {role:?}");
+                assert!(!joins || kind.after(class) == kind);
             }
         }
+        for role in [FastRole::Separator, FastRole::Other] {
+            assert_eq!(fast_unit_kind(role), UnitKind::Empty);
+            for kind in [UnitKind::Letter, UnitKind::Digit] {
+                assert_eq!(fast_joining_roles(kind) & (1 << role as u8), 0);
+            }
+        }
+        assert_eq!(fast_joining_roles(UnitKind::Empty), 0);
     }
 
     #[test]
