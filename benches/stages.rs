@@ -45,6 +45,29 @@ fn stages(c: &mut Criterion) {
         })
     });
 
+    // The same paragraphs cut once beforehand: `tokenize` alone, in bytes of paragraph text.
+    let slices: Vec<(&str, u32)> = docs
+        .iter()
+        .flat_map(|d| {
+            paragraphs(&d.text, ParagraphMode::Line)
+                .into_iter()
+                .map(move |p| (&d.text[p.start as usize..p.end as usize], p.start))
+        })
+        .collect();
+    let paragraph_bytes: u64 = slices.iter().map(|(text, _)| text.len() as u64).sum();
+    g.throughput(Throughput::Bytes(paragraph_bytes));
+    g.bench_function("normalize_tokenize_only", |b| {
+        let mut tokens = Vec::new();
+        b.iter(|| {
+            tokens.clear();
+            for &(text, base) in &slices {
+                neardup::normalize::tokenize(text, base, &mut tokens);
+            }
+            black_box(tokens.len())
+        })
+    });
+    g.throughput(Throughput::Bytes(bytes));
+
     let analyses: Vec<_> = docs.iter().map(|d| analyze(d, &config)).collect();
     let table = token_table(&analyses);
 

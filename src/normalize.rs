@@ -27,9 +27,11 @@
 //! Speed: units made only of ASCII alphanumerics and of Arabic-block letters, harakat and digits
 //! that NFKC leaves unchanged skip NFKC and case folding: one table (`HOT_ENTRIES`) gives the
 //! class and the folded form of every ASCII and Arabic-block char. The scan decodes those two
-//! ranges straight from the bytes, and a whole such unit ended by a separator is folded while it
-//! is scanned, without copying (`Walker::fast_unit`). Tests run the same inputs with the fast
-//! paths disabled and require identical output.
+//! ranges straight from the bytes. While no unit is open, `Walker::fast_run` skips runs of
+//! separators and folds whole such units as it scans them (`Walker::fast_unit`): a second
+//! table (`FAST_ENTRIES`) gives each char's role and the UTF-8 bytes of its fold, which are
+//! appended to a fixed buffer and hashed from there, with no per-char decoding or encoding.
+//! Tests run the same inputs with the fast paths disabled and require identical output.
 #![deny(missing_docs)]
 
 use std::cmp::Ordering;
@@ -56,9 +58,9 @@ pub struct Token {
 
 /// Tokenizes `text` (one paragraph, original bytes), appending to `out`. Spans are byte offsets into `text` plus `base`.
 pub fn tokenize(text: &str, base: u32, out: &mut Vec<Token>) {
-    walk(text, Path::Auto, &mut |word: &str, span: Range<usize>| {
+    walk(text, Path::Auto, &mut |word: &[u8], span: Range<usize>| {
         out.push(Token {
-            hash: xxh3_64(word.as_bytes()),
+            hash: xxh3_64(word),
             start: offset_u32(base, span.start),
             end: offset_u32(base, span.end),
         });
@@ -68,8 +70,9 @@ pub fn tokenize(text: &str, base: u32, out: &mut Vec<Token>) {
 /// Same tokenization, returning the normalized strings with their byte ranges into `text` (for tests, debugging and the docs).
 pub fn normalized_words(text: &str) -> Vec<(String, Range<usize>)> {
     let mut words = Vec::new();
-    walk(text, Path::Auto, &mut |word: &str, span: Range<usize>| {
-        words.push((word.to_owned(), span));
+    walk(text, Path::Auto, &mut |word: &[u8], span: Range<usize>| {
+        // Every word is UTF-8: slices of `String`s, or whole chars from `FAST_ENTRIES`.
+        words.push((String::from_utf8_lossy(word).into_owned(), span));
     });
     words
 }
@@ -862,13 +865,15 @@ struct Walker<'t, 'e, F> {
     emit: &'e mut F,
     unit: Unit,
     buffers: Buffers,
+    /// The folded bytes of the unit `fast_unit` is scanning.
+    fast_buffer: [u8; FAST_UNIT_BYTES],
     /// A word char was seen since the last separator.
     in_word: bool,
     /// An apostrophe followed the last word char; it is dropped if a word char comes next.
     apostrophe_pending: bool,
 }
 
-impl<F: FnMut(&str, Range<usize>)> Walker<'_, '_, F> {
+impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
     fn feed(&mut self, c: char, class: Class, span: Range<usize>) {
         match class {
             Class::Separator => self.end_word(),
@@ -901,16 +906,14 @@ impl<F: FnMut(&str, Range<usize>)> Walker<'_, '_, F> {
         self.apostrophe_pending = false;
     }
 
-    /// Fast path, taken when no unit is open: skips an ASCII or Arabic-block separator, or
-    /// handles a whole common unit (`fast_unit`). Returns the byte after what it consumed, or
-    /// `None` (nothing consumed) to let the general path take the next atom.
-    fn fast_step(&mut self, pos: usize) -> Option<usize> {
-        let hot = hot_char(self.original.as_bytes(), pos)?;
-        if is_plain_separator(&hot) {
-            self.end_word_outside_unit();
-            return Some(pos + hot.width);
+    /// Fast path, taken when no unit is open: skips plain separators and handles whole common
+    /// units (`fast_unit`) until the general path is needed. Returns the byte where the
+    /// general path takes over (`pos` itself when nothing was consumed).
+    fn fast_run(&mut self, mut pos: usize) -> usize {
+        while let Some(end) = self.fast_unit(pos) {
+            pos = end;
         }
-        self.fast_unit(pos, hot)
+        pos
     }
 
     /// `end_word` when no unit is open.
@@ -920,49 +923,44 @@ impl<F: FnMut(&str, Range<usize>)> Walker<'_, '_, F> {
     }
 
     /// A run of ASCII alphanumerics or NFKC-stable Arabic chars that the general path would
-    /// make one unit, ended by a separator or a unit break: folded while scanning, emitted
-    /// exactly as the general path would. `None` (nothing consumed) when the unit needs the
-    /// general path (a slow char, an ignorable, an apostrophe or an `&` follows the run). A
-    /// separator right after the unit is consumed too.
-    fn fast_unit(&mut self, pos: usize, first: HotChar) -> Option<usize> {
+    /// make one unit, ended by a separator or a unit break: folded into `fast_buffer` while
+    /// scanning (the table holds the folded UTF-8 bytes) and emitted exactly as the general
+    /// path would. A plain separator right after the unit is consumed too, and one at `pos`
+    /// is consumed alone. Returns the byte after what was consumed, or `None` (nothing
+    /// consumed) when the general path must take over: the unit is longer than the buffer,
+    /// or a slow char, an ignorable, an apostrophe or an `&` follows the run or is at `pos`.
+    fn fast_unit(&mut self, pos: usize) -> Option<usize> {
         let bytes = self.original.as_bytes();
-        let result = &mut self.buffers.result;
-        result.clear();
-        let mut kind = UnitKind::Empty;
-        let mut end = pos;
-        let mut next = Some(first);
-        while let Some(HotChar { entry, width }) = &next {
-            let joins = match entry.class {
-                Class::Mark => kind != UnitKind::Empty,
-                Class::Letter | Class::Digit => !kind.breaks_before(entry.class),
-                _ => false,
-            };
-            if !entry.fast || !joins {
-                break;
-            }
-            kind = kind.after(entry.class);
-            push_fast_folded(entry.folded, result);
-            end += width;
-            next = hot_char(bytes, end);
-        }
-        let boundary = match &next {
-            Some(hot) if hot.entry.c == '&' => return None,
-            Some(hot) => Some(hot.entry.class),
-            None => general_class_at(self.original, end),
+        let (scan, length) = scan_folding(bytes, pos, &mut self.fast_buffer)?;
+        let separator = match scan.stop {
+            Some((FastRole::Separator, width)) => Some(width),
+            _ => None,
         };
-        if kind == UnitKind::Empty || !ends_unit(kind, boundary) {
+        if scan.kind == UnitKind::Empty {
+            self.end_word_outside_unit();
+            return separator.map(|width| pos + width);
+        }
+        let ends = match scan.stop {
+            // A separator, or a letter↔digit change (a mark never stops a non-empty unit).
+            Some((
+                FastRole::Separator | FastRole::Letter | FastRole::Digit | FastRole::Hamza,
+                _,
+            )) => true,
+            _ => fast_unit_ends_at(self.original, scan.end, scan.kind),
+        };
+        if !ends {
             return None;
         }
-        emit_nonempty(result, pos..end, self.emit);
-        match next {
-            Some(hot) if is_plain_separator(&hot) => {
+        emit_nonempty(self.fast_buffer.get(..length)?, pos..scan.end, self.emit);
+        match separator {
+            Some(width) => {
                 self.end_word_outside_unit();
-                Some(end + hot.width)
+                Some(scan.end + width)
             }
-            _ => {
+            None => {
                 self.in_word = true;
                 self.apostrophe_pending = false;
-                Some(end)
+                Some(scan.end)
             }
         }
     }
@@ -977,12 +975,12 @@ impl<F: FnMut(&str, Range<usize>)> Walker<'_, '_, F> {
                 _ => false,
             };
             if single_cjk && self.path == Path::Auto {
-                emit_nonempty(chars, span, self.emit);
+                emit_nonempty(chars.as_bytes(), span, self.emit);
             } else if self.unit.fast && self.path == Path::Auto {
                 let result = &mut self.buffers.result;
                 result.clear();
                 fold_fast(chars, result);
-                emit_nonempty(result, span, self.emit);
+                emit_nonempty(result.as_bytes(), span, self.emit);
             } else {
                 normalize_slow(chars, &mut self.buffers);
                 emit_pieces(&self.buffers.result, span, self.emit);
@@ -1057,26 +1055,221 @@ struct HotChar {
     width: usize,
 }
 
-/// A separator that needs no decoding (`&` may start a character reference).
-fn is_plain_separator(hot: &HotChar) -> bool {
-    hot.entry.class == Class::Separator && hot.entry.c != '&'
-}
-
 /// Decodes the char at `pos` if it is ASCII or in the Arabic block, else `None`.
 #[inline(always)]
 fn hot_char(bytes: &[u8], pos: usize) -> Option<HotChar> {
+    let (index, width) = hot_index(bytes, pos)?;
+    let entry = *HOT_ENTRIES.get(index)?;
+    Some(HotChar { entry, width })
+}
+
+/// Index into `HOT_ENTRIES` and `FAST_ENTRIES` of the char at `pos`, and its UTF-8 width, if
+/// it is ASCII or in the Arabic block; else `None`.
+#[inline(always)]
+fn hot_index(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
     let lead = *bytes.get(pos)?;
-    let (index, width) = match lead {
-        0..=0x7F => (usize::from(lead), 1),
+    match lead {
+        0..=0x7F => Some((usize::from(lead), 1)),
         // Two-byte sequences with these lead bytes are exactly U+0600–U+06FF.
         0xD8..=0xDB => {
             let trail = bytes.get(pos + 1).copied().unwrap_or(0x80);
-            (128 + arabic_offset(lead, trail), 2)
+            Some((128 + arabic_offset(lead, trail), 2))
         }
-        _ => return None,
+        _ => None,
+    }
+}
+
+/// Longest folded unit `fast_unit` builds, in bytes; longer units take the general path.
+const FAST_UNIT_BYTES: usize = 256;
+
+/// What `fast_unit` does with an ASCII or Arabic-block char.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FastRole {
+    /// A separator that needs no decoding (not `&`).
+    Separator,
+    /// A fast letter; its fold is not a hamza.
+    Letter,
+    /// A fast digit.
+    Digit,
+    /// A fast letter folded to a hamza, which absorbs the seats before it (`push_hamza`).
+    Hamza,
+    /// A fast combining mark.
+    Mark,
+    /// Anything else: the general path decides.
+    Other,
+}
+
+/// What `fast_unit` needs about an ASCII or Arabic-block char, in one table lookup.
+#[derive(Clone, Copy, Debug)]
+struct FastEntry {
+    /// What the char does in a fast unit.
+    role: FastRole,
+    /// How many bytes of `folded` are the fold: 0 (deleted), 1 (ASCII) or 2 (Arabic).
+    length: u8,
+    /// The folded char's UTF-8 bytes, zero-padded to two.
+    folded: [u8; 2],
+}
+
+/// Role of a `HotEntry`'s char in `fast_unit`.
+const fn fast_role(hot: &HotEntry) -> FastRole {
+    match hot.class {
+        Class::Separator if hot.c != '&' => FastRole::Separator,
+        _ if !hot.fast => FastRole::Other,
+        Class::Letter if hot.folded == HAMZA => FastRole::Hamza,
+        Class::Letter => FastRole::Letter,
+        Class::Digit => FastRole::Digit,
+        Class::Mark => FastRole::Mark,
+        _ => FastRole::Other,
+    }
+}
+
+/// The role of a `HotEntry`'s char and the UTF-8 of its fold; every `HotEntry::folded` char
+/// is below U+0800 (`'\0'`: deleted).
+const fn new_fast_entry(hot: &HotEntry) -> FastEntry {
+    let role = fast_role(hot);
+    let cp = hot.folded as u32;
+    if cp == 0 {
+        FastEntry {
+            role,
+            length: 0,
+            folded: [0, 0],
+        }
+    } else if cp < 0x80 {
+        FastEntry {
+            role,
+            length: 1,
+            folded: [cp as u8, 0],
+        }
+    } else {
+        FastEntry {
+            role,
+            length: 2,
+            folded: [0xC0 | (cp >> 6) as u8, 0x80 | (cp & 0x3F) as u8],
+        }
+    }
+}
+
+/// `new_fast_entry` of every `HOT_ENTRIES` char.
+const FAST_ENTRIES: [FastEntry; 384] = {
+    let mut table = [new_fast_entry(&HOT_ENTRIES[0]); 384];
+    let mut index = 0;
+    while index < 384 {
+        table[index] = new_fast_entry(&HOT_ENTRIES[index]);
+        index += 1;
+    }
+    table
+};
+
+/// The `FastEntry` and UTF-8 width of the char at `pos`, if it is ASCII or in the Arabic
+/// block.
+#[inline(always)]
+fn fast_entry(bytes: &[u8], pos: usize) -> Option<(FastEntry, usize)> {
+    let (index, width) = hot_index(bytes, pos)?;
+    Some((*FAST_ENTRIES.get(index)?, width))
+}
+
+/// Kind of the fast unit that a char of `role` starts; `Empty` when it cannot start one.
+const fn fast_unit_kind(role: FastRole) -> UnitKind {
+    match role {
+        FastRole::Letter | FastRole::Hamza => UnitKind::Letter,
+        FastRole::Digit => UnitKind::Digit,
+        _ => UnitKind::Empty,
+    }
+}
+
+/// The roles (bit `1 << role`) of the chars that join a fast unit of `kind` without changing
+/// its kind; any other char ends it. Agrees with `UnitKind::breaks_before` and
+/// `UnitKind::after` (a test checks it). A mask that stays fixed while a unit is scanned
+/// keeps the kind off the loop's critical path.
+const fn fast_joining_roles(kind: UnitKind) -> u8 {
+    const fn bit(role: FastRole) -> u8 {
+        1 << role as u8
+    }
+    match kind {
+        UnitKind::Letter => bit(FastRole::Letter) | bit(FastRole::Hamza) | bit(FastRole::Mark),
+        UnitKind::Digit => bit(FastRole::Digit) | bit(FastRole::Mark),
+        _ => 0,
+    }
+}
+
+/// Where `scan_folding` stopped.
+#[derive(Clone, Copy, Debug)]
+struct FastScan {
+    /// Kind of the unit scanned so far.
+    kind: UnitKind,
+    /// Byte after the unit scanned so far.
+    end: usize,
+    /// Role and UTF-8 width of the char at `end`; `None` at the end of the text or before a
+    /// char that is neither ASCII nor in the Arabic block.
+    stop: Option<(FastRole, usize)>,
+}
+
+/// Scans the fast unit starting at `pos`, writing its folded bytes to the start of `buffer`;
+/// returns where it stopped and how many bytes it wrote. `None` when the unit outgrows
+/// `buffer`.
+#[inline(always)]
+fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan, usize)> {
+    let Some((first, first_width)) = fast_entry(bytes, pos) else {
+        let scan = FastScan {
+            kind: UnitKind::Empty,
+            end: pos,
+            stop: None,
+        };
+        return Some((scan, 0));
     };
-    let entry = *HOT_ENTRIES.get(index)?;
-    Some(HotChar { entry, width })
+    let kind = fast_unit_kind(first.role);
+    if kind == UnitKind::Empty {
+        let scan = FastScan {
+            kind,
+            end: pos,
+            stop: Some((first.role, first_width)),
+        };
+        return Some((scan, 0));
+    }
+    // The buffer is empty: even a hamza has no seat to absorb.
+    buffer.get_mut(..2)?.copy_from_slice(&first.folded);
+    let mut length = usize::from(first.length);
+    let mut end = pos + first_width;
+    let joining = fast_joining_roles(kind);
+    let stop = loop {
+        let Some((entry, width)) = fast_entry(bytes, end) else {
+            break None;
+        };
+        if joining & (1 << entry.role as u8) == 0 {
+            break Some((entry.role, width));
+        }
+        if entry.role == FastRole::Hamza {
+            length = strip_hamza_seats(buffer, length);
+        }
+        // Two bytes are always written; `entry.length` of them count.
+        buffer
+            .get_mut(length..length + 2)?
+            .copy_from_slice(&entry.folded);
+        length += usize::from(entry.length);
+        end += width;
+    };
+    Some((FastScan { kind, end, stop }, length))
+}
+
+/// `push_hamza` on folded bytes: drops the waw (U+0648) and yeh (U+064A) seats at the end of
+/// `buffer[..length]`, returning the new length. The bytes are whole UTF-8 chars, so a
+/// trailing `D9 88` or `D9 8A` is always one of those two chars.
+fn strip_hamza_seats(buffer: &[u8], mut length: usize) -> usize {
+    while let Some([0xD9, 0x88 | 0x8A]) = length.checked_sub(2).and_then(|i| buffer.get(i..length))
+    {
+        length -= 2;
+    }
+    length
+}
+
+/// Whether a fast unit of `kind` ends before the char at `pos`, which is not a fast char
+/// (`false`: the general path must take the unit).
+fn fast_unit_ends_at(text: &str, pos: usize, kind: UnitKind) -> bool {
+    match hot_char(text.as_bytes(), pos) {
+        Some(hot) if hot.entry.c == '&' => false,
+        Some(hot) => ends_unit(kind, Some(hot.entry.class)),
+        None => ends_unit(kind, general_class_at(text, pos)),
+    }
 }
 
 /// Offset from U+0600 of the two-byte UTF-8 sequence `lead trail`; lead bytes 0xD8–0xDB encode
@@ -1103,25 +1296,21 @@ fn ends_unit(kind: UnitKind, next: Option<Class>) -> bool {
 
 /// The single implementation behind `tokenize` and `normalized_words`: calls `emit` with every
 /// normalized word and its span in `text`, in order.
-fn walk<F: FnMut(&str, Range<usize>)>(text: &str, path: Path, emit: &mut F) {
+fn walk<F: FnMut(&[u8], Range<usize>)>(text: &str, path: Path, emit: &mut F) {
     let mut walker = Walker {
         original: text,
         path,
         emit,
         unit: Unit::default(),
         buffers: Buffers::default(),
+        fast_buffer: [0; FAST_UNIT_BYTES],
         in_word: false,
         apostrophe_pending: false,
     };
     let mut pos = 0;
     loop {
-        let fast_end = match (path, walker.unit.kind) {
-            (Path::Auto, UnitKind::Empty) => walker.fast_step(pos),
-            _ => None,
-        };
-        if let Some(end) = fast_end {
-            pos = end;
-            continue;
+        if path == Path::Auto && walker.unit.kind == UnitKind::Empty {
+            pos = walker.fast_run(pos);
         }
         let Some((c, class, end)) = next_atom(text, pos) else {
             break;
@@ -1134,7 +1323,7 @@ fn walk<F: FnMut(&str, Range<usize>)>(text: &str, path: Path, emit: &mut F) {
 
 /// Splits a normalized unit again by the same rules (NFKC can produce spaces, punctuation,
 /// digits after letters, several kana); every piece gets the unit's original span.
-fn emit_pieces<F: FnMut(&str, Range<usize>)>(normalized: &str, span: Range<usize>, emit: &mut F) {
+fn emit_pieces<F: FnMut(&[u8], Range<usize>)>(normalized: &str, span: Range<usize>, emit: &mut F) {
     let mut kind = UnitKind::Empty;
     let mut piece_start = 0;
     for (index, c) in normalized.char_indices() {
@@ -1142,7 +1331,7 @@ fn emit_pieces<F: FnMut(&str, Range<usize>)>(normalized: &str, span: Range<usize
         let word_char = class.is_word_char();
         if !word_char || kind.breaks_before(class) {
             if let Some(piece) = normalized.get(piece_start..index) {
-                emit_nonempty(piece, span.clone(), emit);
+                emit_nonempty(piece.as_bytes(), span.clone(), emit);
             }
             piece_start = if word_char {
                 index
@@ -1156,12 +1345,12 @@ fn emit_pieces<F: FnMut(&str, Range<usize>)>(normalized: &str, span: Range<usize
         }
     }
     if let Some(piece) = normalized.get(piece_start..) {
-        emit_nonempty(piece, span, emit);
+        emit_nonempty(piece.as_bytes(), span, emit);
     }
 }
 
 /// An empty key would make every emoji-only paragraph collide (memo pitfall P10).
-fn emit_nonempty<F: FnMut(&str, Range<usize>)>(word: &str, span: Range<usize>, emit: &mut F) {
+fn emit_nonempty<F: FnMut(&[u8], Range<usize>)>(word: &[u8], span: Range<usize>, emit: &mut F) {
     if !word.is_empty() {
         emit(word, span);
     }
@@ -1177,8 +1366,8 @@ mod tests {
 
     fn words_via(text: &str, path: Path) -> Vec<(String, Range<usize>)> {
         let mut out = Vec::new();
-        walk(text, path, &mut |w: &str, span: Range<usize>| {
-            out.push((w.to_owned(), span))
+        walk(text, path, &mut |w: &[u8], span: Range<usize>| {
+            out.push((String::from_utf8(w.to_vec()).expect("UTF-8 word"), span))
         });
         out
     }
@@ -1750,6 +1939,167 @@ mod tests {
             }
         }
         text
+    }
+
+    #[test]
+    fn fast_entries_are_the_utf8_of_hot_entries() {
+        for (index, (hot, fast)) in HOT_ENTRIES.iter().zip(&FAST_ENTRIES).enumerate() {
+            let mut utf8 = [0; 4];
+            let expected: &[u8] = match hot.folded {
+                '\0' => &[],
+                folded => folded.encode_utf8(&mut utf8).as_bytes(),
+            };
+            let length = usize::from(fast.length);
+            assert_eq!(&fast.folded[..length], expected, "entry {index}");
+            assert!(fast.folded[length..].iter().all(|&byte| byte == 0));
+            let role_fits = match fast.role {
+                FastRole::Separator => hot.class == Class::Separator && hot.c != '&',
+                FastRole::Letter => hot.fast && hot.class == Class::Letter && hot.folded != HAMZA,
+                FastRole::Hamza => hot.fast && hot.class == Class::Letter && hot.folded == HAMZA,
+                FastRole::Digit => hot.fast && hot.class == Class::Digit,
+                FastRole::Mark => hot.fast && hot.class == Class::Mark,
+                FastRole::Other => hot.c == '&' || (!hot.fast && hot.class != Class::Separator),
+            };
+            assert!(role_fits, "entry {index}: {hot:?} {fast:?}");
+        }
+    }
+
+    #[test]
+    fn fast_unit_kinds_agree_with_unit_kinds() {
+        let roles = [
+            (FastRole::Letter, Class::Letter),
+            (FastRole::Hamza, Class::Letter),
+            (FastRole::Digit, Class::Digit),
+            (FastRole::Mark, Class::Mark),
+        ];
+        for (role, class) in roles {
+            // A unit never starts with a mark on the fast path.
+            let starts = match class {
+                Class::Mark => UnitKind::Empty,
+                _ => UnitKind::Empty.after(class),
+            };
+            assert_eq!(fast_unit_kind(role), starts, "{role:?}");
+            for kind in [UnitKind::Letter, UnitKind::Digit] {
+                let joins = match class {
+                    Class::Mark => true,
+                    _ => !kind.breaks_before(class),
+                };
+                let mask = fast_joining_roles(kind);
+                assert_eq!(mask & (1 << role as u8) != 0, joins, "{kind:?} {role:?}");
+                assert!(!joins || kind.after(class) == kind);
+            }
+        }
+        for role in [FastRole::Separator, FastRole::Other] {
+            assert_eq!(fast_unit_kind(role), UnitKind::Empty);
+            for kind in [UnitKind::Letter, UnitKind::Digit] {
+                assert_eq!(fast_joining_roles(kind) & (1 << role as u8), 0);
+            }
+        }
+        assert_eq!(fast_joining_roles(UnitKind::Empty), 0);
+    }
+
+    #[test]
+    fn units_longer_than_the_fast_buffer_take_the_general_path() {
+        for length in [1, 2, 60, 126, 127, 128, 129, 130, 300] {
+            for letter in ["ب", "A", "7", "٣", "ي", "و"] {
+                for tail in ["", "ء", "\u{64E}", " x", "'s", "ئ", "ة"] {
+                    let text = format!("{}{tail} {}", letter.repeat(length), "وء".repeat(length));
+                    assert_eq!(
+                        words_via(&text, Path::Auto),
+                        words_via(&text, Path::ForceSlow),
+                        "{length} × {letter:?} + {tail:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Extra pieces for the property test beyond `ALPHABET`: Latin-1 letters, every hamza
+    /// form and seat, harakat, and Arabic punctuation.
+    const MORE_PIECES: &[&str] = &[
+        "é",
+        "Ä",
+        "ñ",
+        "ø",
+        "Ç",
+        "ÿ",
+        "ª",
+        "µ",
+        "\u{621}",
+        "\u{622}",
+        "\u{623}",
+        "\u{624}",
+        "\u{625}",
+        "\u{626}",
+        "\u{654}",
+        "\u{649}",
+        "\u{640}",
+        "\u{64B}",
+        "\u{650}",
+        "\u{652}",
+        "\u{60C}",
+        "\u{61B}",
+        "\u{61F}",
+        "\u{66A}",
+        "\u{66B}",
+        "\u{6D4}",
+        "٠",
+        "٩",
+        "۰",
+        "۹",
+        "وء",
+        "يء",
+        "ىء",
+        "&",
+        "&#",
+        "&amp;#1569;",
+        "&#x654;",
+        "ABC",
+        "abc",
+        "العربية",
+        "مسؤولية",
+        "x1",
+        "1x",
+        "\t",
+        "\u{A0}",
+        "\u{2003}",
+    ];
+
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let known = prop::sample::select(
+            ALPHABET
+                .iter()
+                .chain(MORE_PIECES)
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        prop_oneof![
+            8 => known.clone().prop_map(str::to_owned),
+            1 => (known, 2usize..70).prop_map(|(piece, count)| piece.repeat(count)),
+            1 => any::<char>().prop_map(String::from),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 4096,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// The fast paths (`fast_run`, `fold_fast`, plain CJK) give exactly what the general
+        /// path gives, words and spans.
+        #[test]
+        fn fast_path_equals_slow_path(pieces in proptest::collection::vec(piece(), 0..40)) {
+            let text = pieces.concat();
+            proptest::prop_assert_eq!(
+                words_via(&text, Path::Auto),
+                words_via(&text, Path::ForceSlow),
+                "text {:?}",
+                text
+            );
+        }
     }
 
     #[test]
