@@ -118,8 +118,39 @@ fn classify(c: char) -> Class {
     match hot_entry(c) {
         Some(entry) => entry.class,
         None if is_plain_cjk(c) => Class::Grapheme,
-        None => classify_general(c),
+        None => match cached_class(c) {
+            Some(class) => class,
+            None => classify_general(c),
+        },
     }
+}
+
+/// Blocks whose classes are kept in a table, built once from [`classify_general`]:
+/// general punctuation and symbols, CJK punctuation, kana and compatibility forms
+/// (U+2000–U+33FF), and the halfwidth and fullwidth forms (U+FF00–U+FFEF). They are
+/// most of the chars of Japanese and Chinese text outside the plain ideographs and kana,
+/// and each property lookup of `classify_general` costs a search of Unicode tables.
+const CACHED_BLOCKS: [(u32, u32); 2] = [(0x2000, 0x33FF), (0xFF00, 0xFFEF)];
+
+/// The class of `c` from the table of [`CACHED_BLOCKS`], or `None` outside them.
+fn cached_class(c: char) -> Option<Class> {
+    static TABLE: std::sync::OnceLock<Vec<Class>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        CACHED_BLOCKS
+            .iter()
+            .flat_map(|&(first, last)| first..=last)
+            .map(|cp| char::from_u32(cp).map_or(Class::Separator, classify_general))
+            .collect()
+    });
+    let cp = c as u32;
+    let mut base = 0;
+    for &(first, last) in &CACHED_BLOCKS {
+        if (first..=last).contains(&cp) {
+            return table.get(base + (cp - first) as usize).copied();
+        }
+        base += (last - first + 1) as usize;
+    }
+    None
 }
 
 /// Han ideographs, Hiragana and Katakana letters that NFKC, case folding and diacritic
@@ -495,7 +526,7 @@ fn next_atom(text: &str, pos: usize) -> Option<(char, Class, usize)> {
         return Some((entry.c, entry.class, pos + width));
     }
     let c = text.get(pos..)?.chars().next()?;
-    Some((c, classify_general(c), pos + c.len_utf8()))
+    Some((c, classify(c), pos + c.len_utf8()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1359,6 +1390,17 @@ fn emit_nonempty<F: FnMut(&[u8], Range<usize>)>(word: &[u8], span: Range<usize>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_classes_are_the_general_ones() {
+        for &(first, last) in &CACHED_BLOCKS {
+            for c in (first..=last).filter_map(char::from_u32) {
+                assert_eq!(cached_class(c), Some(classify_general(c)), "U+{:04X}", c as u32);
+            }
+        }
+        assert_eq!(cached_class('a'), None);
+        assert_eq!(cached_class('\u{1F600}'), None);
+    }
 
     fn words(text: &str) -> Vec<String> {
         normalized_words(text).into_iter().map(|(w, _)| w).collect()
