@@ -291,6 +291,28 @@ struct WordIndex {
     /// `holders[offsets[i]..offsets[i + 1]]` hold `words[i]`, sorted.
     offsets: Vec<u32>,
     holders: Vec<u32>,
+    /// Per member, the set of [`word_bit`]s of its words: a quick upper bound on the
+    /// words it shares with another sequence.
+    masks: Vec<WordMask>,
+}
+
+/// Bits of a [`WordMask`].
+const MASK_WORDS: usize = 8;
+
+/// A 512-bit set of [`word_bit`]s.
+type WordMask = [u64; MASK_WORDS];
+
+/// The bit of a word (a token hash) in a [`WordMask`].
+fn word_bit(word: u64) -> usize {
+    (word >> (64 - 9)) as usize
+}
+
+/// How many of the words whose bits are `bits` may be in the set `mask`: never fewer
+/// than are.
+fn mask_bound(mask: &WordMask, bits: &[u16]) -> usize {
+    bits.iter()
+        .map(|&b| ((mask[usize::from(b) / 64] >> (b % 64)) & 1) as usize)
+        .sum()
 }
 
 impl WordIndex {
@@ -303,10 +325,22 @@ impl WordIndex {
             postings.extend(distinct.into_iter().map(|w| (w, m as u32)));
         }
         postings.sort_unstable();
+        let masks = sorted
+            .iter()
+            .map(|words| {
+                let mut mask = [0u64; MASK_WORDS];
+                for &w in words {
+                    let b = word_bit(w);
+                    mask[b / 64] |= 1 << (b % 64);
+                }
+                mask
+            })
+            .collect();
         let mut index = WordIndex {
             words: Vec::new(),
             offsets: vec![0],
             holders: Vec::with_capacity(postings.len()),
+            masks,
         };
         for run in postings.chunk_by(|x, y| x.0 == y.0) {
             index.words.push(run[0].0);
@@ -365,7 +399,15 @@ impl WordIndex {
                 }
             }
         }
-        out.retain(|&m| holds_enough(kept_words, &sorted[m as usize], bound.need));
+        // The bit test rejects most candidates that fall short at a fraction of the
+        // cost of the exact merge.
+        let bits: Vec<u16> = kept_words.iter().map(|&w| word_bit(w) as u16).collect();
+        out.retain(|&m| {
+            self.masks
+                .get(m as usize)
+                .is_some_and(|mask| mask_bound(mask, &bits) >= bound.need)
+                && holds_enough(kept_words, &sorted[m as usize], bound.need)
+        });
         out.sort_unstable();
         work
     }
@@ -621,6 +663,28 @@ fn project(kept: Interval, this: Interval, other: Interval, shift: i64) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_bound_never_undercounts() {
+        let words = |seed: u64, n: u64| -> Vec<u64> {
+            let mut v: Vec<u64> = (0..n)
+                .map(|i| crate::shingle::finalize(seed.wrapping_mul(31) + i % 40))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        for seed in 0..50 {
+            let kept = words(seed, 30);
+            let held = words(seed + 1, 20 + seed * 7);
+            let index = WordIndex::new(&[held.clone()]);
+            let bits: Vec<u16> = kept.iter().map(|&w| word_bit(w) as u16).collect();
+            let exact = kept
+                .iter()
+                .filter(|w| held.binary_search(w).is_ok())
+                .count();
+            assert!(mask_bound(&index.masks[0], &bits) >= exact);
+        }
+    }
 
     #[test]
     fn holds_enough_counts_repeats_of_kept() {

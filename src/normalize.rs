@@ -1395,7 +1395,12 @@ mod tests {
     fn cached_classes_are_the_general_ones() {
         for &(first, last) in &CACHED_BLOCKS {
             for c in (first..=last).filter_map(char::from_u32) {
-                assert_eq!(cached_class(c), Some(classify_general(c)), "U+{:04X}", c as u32);
+                assert_eq!(
+                    cached_class(c),
+                    Some(classify_general(c)),
+                    "U+{:04X}",
+                    c as u32
+                );
             }
         }
         assert_eq!(cached_class('a'), None);
