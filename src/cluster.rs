@@ -676,7 +676,7 @@ mod tests {
         for seed in 0..50 {
             let kept = words(seed, 30);
             let held = words(seed + 1, 20 + seed * 7);
-            let index = WordIndex::new(&[held.clone()]);
+            let index = WordIndex::new(std::slice::from_ref(&held));
             let bits: Vec<u16> = kept.iter().map(|&w| word_bit(w) as u16).collect();
             let exact = kept
                 .iter()
