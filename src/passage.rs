@@ -238,7 +238,7 @@ pub fn seed_postings(
     participants: &[u32],
     params: &PassageParams,
 ) -> Vec<SeedPosting> {
-    seed_postings_where(table, participants, params, &|_| true)
+    seed_postings_where(table, participants, params, &|_| {})
 }
 
 /// [`seed_postings`] of the seeds that may occur more than once: seeds are winnowed
@@ -273,14 +273,16 @@ pub fn repeated_seed_postings(
                     &mut grams,
                     &mut seeds,
                 );
+                filter.prefetch_all(seeds.iter().map(|&(hash, _)| hash));
                 seeds.iter().for_each(|&(hash, _)| filter.insert(hash));
                 made += seeds.len();
             }
             made
         })
         .sum();
-    let kept = seed_postings_where(table, participants, params, &|hash| {
-        filter.maybe_repeated(hash)
+    let kept = seed_postings_where(table, participants, params, &|seeds| {
+        filter.prefetch_all(seeds.iter().map(|&(hash, _)| hash));
+        seeds.retain(|&(hash, _)| filter.maybe_repeated(hash));
     });
     (kept, made)
 }
@@ -288,39 +290,37 @@ pub fn repeated_seed_postings(
 /// Paragraphs handed to one parallel task by the seed map.
 const PARALLEL_CHUNK: usize = 256;
 
-/// The postings of `participants` whose hash passes `keep`, in the order of
-/// `participants`.
+/// The postings of `participants`, in the order of `participants`, of the seeds
+/// `keep` leaves in each paragraph's list.
 fn seed_postings_where(
     table: &TokenTable,
     participants: &[u32],
     params: &PassageParams,
-    keep: &(dyn Fn(u64) -> bool + Sync),
+    keep: &(dyn Fn(&mut Vec<(u64, u32)>) + Sync),
 ) -> Vec<SeedPosting> {
-    let chunks: Vec<Vec<SeedPosting>> =
-        participants
-            .par_chunks(PARALLEL_CHUNK)
-            .map(|chunk| {
-                let (mut grams, mut seeds, mut out) = (Vec::new(), Vec::new(), Vec::new());
-                for &p in chunk {
-                    seeds.clear();
-                    winnow_into(
-                        table.get(p as usize),
-                        params.k,
-                        params.window,
-                        &mut grams,
-                        &mut seeds,
-                    );
-                    out.extend(seeds.iter().filter(|&&(hash, _)| keep(hash)).map(
-                        |&(hash, pos)| SeedPosting {
-                            hash,
-                            para: u64::from(p),
-                            pos,
-                        },
-                    ));
-                }
-                out
-            })
-            .collect();
+    let chunks: Vec<Vec<SeedPosting>> = participants
+        .par_chunks(PARALLEL_CHUNK)
+        .map(|chunk| {
+            let (mut grams, mut seeds, mut out) = (Vec::new(), Vec::new(), Vec::new());
+            for &p in chunk {
+                seeds.clear();
+                winnow_into(
+                    table.get(p as usize),
+                    params.k,
+                    params.window,
+                    &mut grams,
+                    &mut seeds,
+                );
+                keep(&mut seeds);
+                out.extend(seeds.iter().map(|&(hash, pos)| SeedPosting {
+                    hash,
+                    para: u64::from(p),
+                    pos,
+                }));
+            }
+            out
+        })
+        .collect();
     chunks.concat()
 }
 

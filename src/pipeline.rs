@@ -529,7 +529,7 @@ pub fn band_records(
     config: &Config,
     base: u64,
 ) -> Vec<BandRecord> {
-    band_records_where(table, paras, config, base, &|_| true)
+    band_records_where(table, paras, config, base, &|_| {})
 }
 
 /// [`band_records`] of the keys that may occur more than once: band keys are made
@@ -545,33 +545,40 @@ pub fn repeated_band_records(
     let keyer = BandKeyer::new(config);
     let filter = RepeatFilter::new(paras.len().saturating_mul(keyer.bands));
     paras.par_chunks(PARALLEL_CHUNK).for_each(|chunk| {
-        let mut scratch = keyer.scratch();
+        let (mut scratch, mut keys) = (keyer.scratch(), Vec::new());
         for &p in chunk {
-            keyer
-                .keys(table.get(p as usize), &mut scratch)
-                .for_each(|key| filter.insert(key));
+            keys.clear();
+            keys.extend(keyer.keys(table.get(p as usize), &mut scratch));
+            filter.prefetch_all(keys.iter().copied());
+            keys.iter().for_each(|&key| filter.insert(key));
         }
     });
-    band_records_where(table, paras, config, 0, &|key| filter.maybe_repeated(key))
+    band_records_where(table, paras, config, 0, &|keys: &mut Vec<u64>| {
+        filter.prefetch_all(keys.iter().copied());
+        keys.retain(|&key| filter.maybe_repeated(key));
+    })
 }
 
-/// The band records of `paras` whose key passes `keep`, in the order of `paras`.
+/// The band records of `paras`, in the order of `paras`, of the keys `keep` leaves in
+/// each paragraph's list.
 fn band_records_where(
     table: &TokenTable,
     paras: &[u32],
     config: &Config,
     base: u64,
-    keep: &(dyn Fn(u64) -> bool + Sync),
+    keep: &(dyn Fn(&mut Vec<u64>) + Sync),
 ) -> Vec<BandRecord> {
     let keyer = BandKeyer::new(config);
     let chunks: Vec<Vec<BandRecord>> = paras
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
-            let mut scratch = keyer.scratch();
+            let (mut scratch, mut keys) = (keyer.scratch(), Vec::new());
             let mut out = Vec::new();
             for &p in chunk {
-                let keys = keyer.keys(table.get(p as usize), &mut scratch);
-                out.extend(keys.filter(|&key| keep(key)).map(|key| BandRecord {
+                keys.clear();
+                keys.extend(keyer.keys(table.get(p as usize), &mut scratch));
+                keep(&mut keys);
+                out.extend(keys.iter().map(|&key| BandRecord {
                     key,
                     para: base + u64::from(p),
                 }));
