@@ -290,13 +290,16 @@ pub fn repeated_seed_postings(
 /// Paragraphs handed to one parallel task by the seed map.
 const PARALLEL_CHUNK: usize = 256;
 
+/// One paragraph's winnowed seeds: (k-gram hash, token position).
+type Seeds = Vec<(u64, u32)>;
+
 /// The postings of `participants`, in the order of `participants`, of the seeds
 /// `keep` leaves in each paragraph's list.
 fn seed_postings_where(
     table: &TokenTable,
     participants: &[u32],
     params: &PassageParams,
-    keep: &(dyn Fn(&mut Vec<(u64, u32)>) + Sync),
+    keep: &(dyn Fn(&mut Seeds) + Sync),
 ) -> Vec<SeedPosting> {
     let chunks: Vec<Vec<SeedPosting>> = participants
         .par_chunks(PARALLEL_CHUNK)
