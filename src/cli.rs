@@ -101,7 +101,8 @@ pub struct Common {
     /// Show no progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
-    /// Also print the time of each stage and the pipeline's counts.
+    /// Also print the time of each stage, the peak memory after it (Linux) and the
+    /// pipeline's counts.
     #[arg(short, long)]
     pub verbose: bool,
 }
