@@ -25,7 +25,8 @@ use std::io::Write;
 
 use crate::corpus::Document;
 use crate::error::Result;
-use crate::pipeline::{Findings, Kind};
+use crate::pipeline::{Cluster, Findings, Kind};
+use rayon::prelude::*;
 
 /// The report's header row.
 pub const HEADER: [&str; 11] = [
@@ -156,40 +157,172 @@ pub fn rows<'a>(findings: &Findings, docs: &'a [Document]) -> Vec<Row<'a>> {
     out
 }
 
-/// Writes the report as CSV.
-pub fn write_csv<W: Write, S: DocSource + ?Sized>(
-    out: W,
+/// Writes the report as CSV. Rows are formatted in parallel, a chunk of clusters per
+/// task and a window of chunks at a time (so at most a window's text is held), and
+/// written in report order: the bytes do not depend on the number of threads.
+pub fn write_csv<W: Write, S: DocSource + Sync + ?Sized>(
+    mut out: W,
     findings: &Findings,
     docs: &S,
 ) -> Result<()> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out);
-    w.write_record(HEADER)?;
-    for_each_row(findings, docs, |row| {
-        let cluster = row.cluster.to_string();
-        let paragraph = row.paragraph.to_string();
-        let line = row.line.to_string();
-        let start = row.start.to_string();
-        let end = row.end.to_string();
-        let words = row.words.to_string();
-        let similarity = format!("{:.3}", row.similarity);
-        let fields: [&[u8]; 11] = [
-            cluster.as_bytes(),
-            row.kind.as_str().as_bytes(),
-            row.file.as_bytes(),
-            paragraph.as_bytes(),
-            line.as_bytes(),
-            start.as_bytes(),
-            end.as_bytes(),
-            words.as_bytes(),
-            similarity.as_bytes(),
-            if row.keep { b"true" } else { b"false" },
-            &row.text,
-        ];
-        w.write_record(fields)?;
-        Ok(())
-    })?;
-    w.flush().map_err(csv::Error::from)?;
+    const CHUNK: usize = 512;
+    let window_len = CHUNK * 16 * rayon::current_num_threads().max(1);
+    // Write errors are reported as the CSV writer's were.
+    let written = |r: std::io::Result<()>| r.map_err(csv::Error::from);
+    let mut header = csv_writer(Vec::new());
+    header.write_record(HEADER)?;
+    written(
+        out.write_all(
+            &header
+                .into_inner()
+                .map_err(|e| csv::Error::from(e.into_error()))?,
+        ),
+    )?;
+    let clusters = &findings.clusters;
+    for (w, window) in clusters.chunks(window_len).enumerate() {
+        let parts: Vec<Result<Vec<u8>>> = window
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(c, chunk)| format_rows(w * window_len + c * CHUNK, chunk, docs))
+            .collect();
+        for part in parts {
+            written(out.write_all(&part?))?;
+        }
+    }
+    written(out.flush())?;
     Ok(())
+}
+
+/// The CSV writer of the report (LF line ends).
+fn csv_writer(out: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out)
+}
+
+/// The CSV rows of `clusters`, the first of which is cluster number `first + 1`.
+fn format_rows<S: DocSource + ?Sized>(
+    first: usize,
+    clusters: &[Cluster],
+    docs: &S,
+) -> Result<Vec<u8>> {
+    use std::fmt::Write as _;
+    let mut w = csv_writer(Vec::new());
+    let mut numbers = String::new();
+    for (i, cluster) in clusters.iter().enumerate() {
+        let number = (first + i + 1).to_string();
+        for (j, occ) in cluster.occurrences.iter().enumerate() {
+            // The numeric fields, written into one buffer and cut apart again.
+            numbers.clear();
+            let mut ends = [0usize; 6];
+            for (k, value) in [occ.paragraph + 1, occ.line, occ.start, occ.end, occ.words]
+                .into_iter()
+                .enumerate()
+            {
+                let _ = write!(numbers, "{value}");
+                ends[k + 1] = numbers.len();
+            }
+            let _ = write!(numbers, "{:.3}", occ.similarity);
+            let field = |k: usize| numbers.as_bytes().get(ends[k]..ends[k + 1]).unwrap_or(&[]);
+            let text = docs.slice(occ.doc, occ.start, occ.end)?;
+            let fields: [&[u8]; 11] = [
+                number.as_bytes(),
+                cluster.kind.as_str().as_bytes(),
+                docs.name(occ.doc).as_bytes(),
+                field(0),
+                field(1),
+                field(2),
+                field(3),
+                field(4),
+                numbers.as_bytes().get(ends[5]..).unwrap_or(&[]),
+                if j == 0 { b"true" } else { b"false" },
+                &text,
+            ];
+            w.write_record(fields)?;
+        }
+    }
+    w.into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Occurrence;
+
+    /// The report written one row at a time through [`for_each_row`]: the oracle of the
+    /// parallel writer.
+    fn sequential_csv(findings: &Findings, docs: &[Document]) -> Vec<u8> {
+        let mut w = csv_writer(Vec::new());
+        w.write_record(HEADER).expect("header");
+        for_each_row(findings, docs, |row| {
+            let numbers = [
+                row.cluster.to_string(),
+                row.kind.as_str().to_string(),
+                row.file.to_string(),
+                row.paragraph.to_string(),
+                row.line.to_string(),
+                row.start.to_string(),
+                row.end.to_string(),
+                row.words.to_string(),
+                format!("{:.3}", row.similarity),
+                row.keep.to_string(),
+            ];
+            let mut fields: Vec<&[u8]> = numbers.iter().map(|s| s.as_bytes()).collect();
+            fields.push(&row.text);
+            w.write_record(fields)?;
+            Ok(())
+        })
+        .expect("rows");
+        w.into_inner().expect("flushed")
+    }
+
+    #[test]
+    fn parallel_report_equals_sequential_for_any_thread_count() {
+        let docs: Vec<Document> = (0..7u32)
+            .map(|d| {
+                let text = format!(
+                    "سطر \"{d}\", مع فاصلة\nline, two \"quoted\"\n{}",
+                    "x y ".repeat(50)
+                );
+                Document::from_bytes(d, format!("doc,{d}.txt"), text.into_bytes())
+            })
+            .collect();
+        // Enough clusters to fill several windows and chunks.
+        let clusters: Vec<Cluster> = (0..40_000u32)
+            .map(|i| Cluster {
+                kind: if i % 3 == 0 {
+                    Kind::Passage
+                } else {
+                    Kind::Paragraph
+                },
+                occurrences: (0..1 + i % 4)
+                    .map(|j| Occurrence {
+                        doc: (i + j) % 7,
+                        paragraph: j,
+                        start: j * 3,
+                        end: 20 + (i % 90),
+                        line: 1 + j,
+                        words: i % 50,
+                        similarity: f64::from(i % 1000) / 999.0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let findings = Findings {
+            clusters,
+            ..Findings::default()
+        };
+        let expected = sequential_csv(&findings, &docs);
+        for threads in [1, 2, 5] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            let mut got = Vec::new();
+            pool.install(|| write_csv(&mut got, &findings, docs.as_slice()))
+                .expect("written");
+            assert!(got == expected, "{threads} threads");
+        }
+    }
 }
