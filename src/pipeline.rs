@@ -194,7 +194,7 @@ impl Findings {
             .iter()
             .flat_map(|c| c.occurrences[1..].iter().map(|o| (o.doc, o.start, o.end)))
             .collect();
-        spans.sort_unstable();
+        spans.par_sort_unstable();
         let mut total = 0u64;
         let mut cur: Option<(u32, u32, u32)> = None;
         for (doc, s, e) in spans {
@@ -456,7 +456,7 @@ pub fn assemble<L: Layout + ?Sized>(
         passages.extend(done);
     }
     clusters.extend(passages);
-    clusters.sort_by(|x, y| {
+    clusters.par_sort_by(|x, y| {
         let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
         (a.doc, a.start, x.kind, a.end).cmp(&(b.doc, b.start, y.kind, b.end))
     });
