@@ -1,7 +1,9 @@
 //! One criterion bench per pipeline stage, each reported in bytes of input text per second.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use neardup::passage::{align_all, seed_matches, seed_postings, PassageParams};
+use neardup::passage::{
+    align_all, repeated_seed_postings, seed_matches, seed_postings, PassageParams,
+};
 use neardup::pipeline::{analyze, paragraph_pairs, token_table};
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
 use neardup::shingle::shingle_set;
@@ -128,6 +130,14 @@ fn stages(c: &mut Criterion) {
     g.bench_function("seeds", |b| {
         b.iter(|| {
             let postings = seed_postings(&table, &all, &params);
+            black_box(seed_matches(postings, 8).len())
+        })
+    });
+
+    // The in-memory map: seeds made twice through the repeat filter, singletons dropped.
+    g.bench_function("seeds_filtered", |b| {
+        b.iter(|| {
+            let (postings, _) = repeated_seed_postings(&table, &all, &params);
             black_box(seed_matches(postings, 8).len())
         })
     });
