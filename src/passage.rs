@@ -262,21 +262,12 @@ pub fn repeated_seed_postings(
     let made = participants
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
-            let (mut grams, mut seeds) = (Vec::new(), Vec::new());
             let mut made = 0;
-            for &p in chunk {
-                seeds.clear();
-                winnow_into(
-                    table.get(p as usize),
-                    params.k,
-                    params.window,
-                    &mut grams,
-                    &mut seeds,
-                );
+            for_each_seeds(table, chunk, params, |_, seeds| {
                 filter.prefetch_all(seeds.iter().map(|&(hash, _)| hash));
                 seeds.iter().for_each(|&(hash, _)| filter.insert(hash));
                 made += seeds.len();
-            }
+            });
             made
         })
         .sum();
@@ -304,27 +295,41 @@ fn seed_postings_where(
     let chunks: Vec<Vec<SeedPosting>> = participants
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
-            let (mut grams, mut seeds, mut out) = (Vec::new(), Vec::new(), Vec::new());
-            for &p in chunk {
-                seeds.clear();
-                winnow_into(
-                    table.get(p as usize),
-                    params.k,
-                    params.window,
-                    &mut grams,
-                    &mut seeds,
-                );
-                keep(&mut seeds);
+            let mut out = Vec::new();
+            for_each_seeds(table, chunk, params, |p, seeds| {
+                keep(seeds);
                 out.extend(seeds.iter().map(|&(hash, pos)| SeedPosting {
                     hash,
                     para: u64::from(p),
                     pos,
                 }));
-            }
+            });
             out
         })
         .collect();
     chunks.concat()
+}
+
+/// Calls `each` with every paragraph of `chunk` and its winnowed seeds, in order,
+/// reusing one pair of buffers.
+fn for_each_seeds(
+    table: &TokenTable,
+    chunk: &[u32],
+    params: &PassageParams,
+    mut each: impl FnMut(u32, &mut Seeds),
+) {
+    let (mut grams, mut seeds) = (Vec::new(), Vec::new());
+    for &p in chunk {
+        seeds.clear();
+        winnow_into(
+            table.get(p as usize),
+            params.k,
+            params.window,
+            &mut grams,
+            &mut seeds,
+        );
+        each(p, &mut seeds);
+    }
 }
 
 /// The reduce of the seed stage: seed matches from postings, sorted by paragraph pair.

@@ -630,6 +630,15 @@ fn lcs(a: &[u64], b: &[u64]) -> usize {
 
 /// Paragraphs of token hashes from a small alphabet, with a base sequence copied (with
 /// edits) into several of them, sometimes twice into the same one.
+/// A token table of `paras`, one paragraph each.
+fn table_of(paras: &[Vec<u64>]) -> TokenTable {
+    let mut table = TokenTable::new();
+    for p in paras {
+        table.push(p.iter().copied());
+    }
+    table
+}
+
 fn token_paragraphs() -> impl Strategy<Value = Vec<Vec<u64>>> {
     let base = prop::collection::vec(0u64..40, 4..40);
     let paras = prop::collection::vec(prop::collection::vec(0u64..12, 0..60), 1..7);
@@ -719,10 +728,7 @@ proptest! {
         shingle_size in 1usize..6,
         threshold in 0.3f64..=1.0,
     ) {
-        let mut table = TokenTable::new();
-        for p in &paras {
-            table.push(p.iter().copied());
-        }
+        let table = table_of(&paras);
         let ids: Vec<u32> = (0..paras.len() as u32).collect();
         let params = PassageParams { k, window, min_words, min_similarity: 0.8 };
         let all = seed_postings(&table, &ids, &params);
@@ -758,10 +764,7 @@ proptest! {
         min_words in 1usize..12,
         min_similarity in 0.5f64..=1.0,
     ) {
-        let mut table = TokenTable::new();
-        for p in &paras {
-            table.push(p.iter().copied());
-        }
+        let table = table_of(&paras);
         let params = PassageParams { k, window, min_words, min_similarity };
         let ids: Vec<u32> = (0..paras.len() as u32).collect();
         let postings = seed_postings(&table, &ids, &params);
