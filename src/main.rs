@@ -372,8 +372,6 @@ struct Input {
     records: usize,
 }
 
-/// Reads the listed files in parallel, as `corpus::read_all` does, keeping the file of
-/// each document and showing the progress.
 /// Counts kept while files are read one by one.
 #[derive(Default)]
 struct ReadCounts {
