@@ -76,11 +76,12 @@ pub fn band_records(sig: &[u32], bands: usize, rows: usize, para: u64, out: &mut
 /// sorted. Records are cut by [`partition`] of their key and each partition is scanned
 /// on its own, in parallel.
 pub fn candidate_pairs(mut records: Vec<BandRecord>) -> Vec<(u64, u64)> {
-    let mut pairs: Vec<(u64, u64)> = sort_into_partitions(&mut records, |r| r.key)
+    let parts: Vec<Vec<(u64, u64)>> = sort_into_partitions(&mut records, |r| r.key)
         .into_par_iter()
-        .flat_map_iter(partition_pairs)
+        .map(partition_pairs)
         .collect();
     drop(records);
+    let mut pairs = concat_freeing(parts);
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
@@ -132,6 +133,16 @@ pub fn sort_into_partitions<T: Ord + Send + Sync>(
 ) -> Vec<&[T]> {
     records.par_sort_unstable();
     runs_by(records, |r| partition(key(r)))
+}
+
+/// The vectors of `chunks` one after the other, each freed as soon as it is copied, so
+/// the whole is not held twice.
+pub fn concat_freeing<T>(chunks: Vec<Vec<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for chunk in chunks {
+        out.extend(chunk);
+    }
+    out
 }
 
 /// Cuts `sorted` (ordered by `group`) into its runs of equal `group`, in order.

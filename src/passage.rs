@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use crate::filter::RepeatFilter;
-use crate::lsh::{sort_into_partitions, ALL_PAIRS_MAX};
+use crate::lsh::{concat_freeing, sort_into_partitions, ALL_PAIRS_MAX};
 use crate::records::SeedPosting;
 use crate::shingle::kgrams;
 
@@ -307,7 +307,7 @@ fn seed_postings_where(
             out
         })
         .collect();
-    chunks.concat()
+    concat_freeing(chunks)
 }
 
 /// Calls `each` with every paragraph of `chunk` and its winnowed seeds, in order,
@@ -336,11 +336,12 @@ fn for_each_seeds(
 /// A self match inside one paragraph is kept only when its two seeds are at least
 /// `min_words` apart, since the two copies of a repeat may not overlap.
 pub fn seed_matches(mut postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
-    let mut matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
+    let parts: Vec<Vec<SeedMatch>> = sort_into_partitions(&mut postings, |p| p.hash)
         .into_par_iter()
-        .flat_map_iter(|part| partition_matches(part, min_words))
+        .map(|part| partition_matches(part, min_words))
         .collect();
     drop(postings);
+    let mut matches = concat_freeing(parts);
     matches.par_sort_unstable();
     matches.dedup();
     matches

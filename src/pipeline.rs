@@ -24,7 +24,7 @@ use crate::cluster::{
 use crate::config::Config;
 use crate::corpus::Document;
 use crate::filter::RepeatFilter;
-use crate::lsh::{band_keys, candidate_pairs, choose_bands};
+use crate::lsh::{band_keys, candidate_pairs, choose_bands, concat_freeing};
 use crate::normalize::{tokenize, Token};
 use crate::passage::{
     align_all, fit, repeated_seed_postings, seed_matches, similarity, Alignment, PassageParams,
@@ -586,7 +586,7 @@ fn band_records_where(
             out
         })
         .collect();
-    chunks.concat()
+    concat_freeing(chunks)
 }
 
 /// Paragraphs handed to one parallel task by the keyed maps.

@@ -166,7 +166,7 @@ pub fn write_csv<W: Write, S: DocSource + Sync + ?Sized>(
     docs: &S,
 ) -> Result<()> {
     const CHUNK: usize = 512;
-    let window_len = CHUNK * 16 * rayon::current_num_threads().max(1);
+    let window_len = CHUNK * 4 * rayon::current_num_threads().max(1);
     // Write errors are reported as the CSV writer's were.
     let written = |r: std::io::Result<()>| r.map_err(csv::Error::from);
     let mut header = csv_writer(Vec::new());
