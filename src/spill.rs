@@ -100,7 +100,7 @@ pub fn decoded_bytes(file: &InputFile) -> u64 {
 
 /// Estimated peak memory of an in-memory run over `corpus_bytes` of input, used to
 /// decide when to spill. Measured (BENCHMARKS.md): about 3 times the corpus on news
-/// text, up to 10 times on Japanese boilerplate; 6 keeps a margin for the results of
+/// text, up to 9 times on Japanese boilerplate; 6 keeps a margin for the results of
 /// duplicate-heavy corpora.
 pub fn in_memory_estimate(corpus_bytes: u64) -> u64 {
     corpus_bytes.saturating_mul(6).saturating_add(64 << 20)
