@@ -858,13 +858,7 @@ mod tests {
     fn indexed_split_agrees_with_fitting_every_member() {
         // Members built from a few base texts by cutting, editing and gluing, so that
         // many pairs are near the threshold; words from a small vocabulary.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1du64);
         for _ in 0..300 {
             let bases: Vec<Vec<u64>> = (0..3)
                 .map(|_| (0..8 + next(30)).map(|_| next(40)).collect())

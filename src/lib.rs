@@ -55,3 +55,16 @@ pub use pipeline::{
     find_duplicates, find_duplicates_observed, Cluster, Findings, Kind, Occurrence,
 };
 pub use segment::ParagraphMode;
+
+/// A xorshift64 generator for the randomized unit tests: `next(bound)` is in
+/// `0..bound`. Deterministic, so a failure reproduces.
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |bound| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    }
+}

@@ -939,13 +939,7 @@ mod tests {
 
     #[test]
     fn xdrop_matches_the_full_band_reference() {
-        let mut state = 11u64;
-        let mut rnd = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rnd = crate::test_rng(11u64);
         for _ in 0..3000 {
             let n = 1 + rnd(50) as usize;
             let a: Vec<u64> = (0..n).map(|_| rnd(4)).collect();
@@ -999,13 +993,7 @@ mod tests {
 
     #[test]
     fn packed_fit_agrees_with_unpacked_cells() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..2000 {
             let alphabet = 2 + next(6);
             let pattern: Vec<u64> = (0..1 + next(20)).map(|_| next(alphabet)).collect();
@@ -1063,13 +1051,7 @@ mod tests {
             }
             dp[a.len()][b.len()]
         }
-        let mut state = 7u64;
-        let mut rnd = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rnd = crate::test_rng(7u64);
         for _ in 0..200 {
             let n = 5 + rnd(60) as usize;
             let a: Vec<u64> = (0..n).map(|_| rnd(6)).collect();
