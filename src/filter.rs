@@ -73,10 +73,18 @@ impl RepeatFilter {
         let _ = key;
     }
 
-    /// [`Self::prefetch`] of every key of `keys`: call it on a batch of keys (a
-    /// paragraph's) before inserting or testing them.
-    pub fn prefetch_all(&self, keys: impl IntoIterator<Item = u64>) {
-        keys.into_iter().for_each(|k| self.prefetch(k));
+    /// Records the key of every item of a batch (one paragraph's), their loads
+    /// prefetched first so that the cache misses overlap.
+    pub fn insert_all<T>(&self, items: &[T], key: impl Fn(&T) -> u64) {
+        items.iter().for_each(|item| self.prefetch(key(item)));
+        items.iter().for_each(|item| self.insert(key(item)));
+    }
+
+    /// Keeps the items of a batch whose key [`Self::maybe_repeated`], in order, their
+    /// loads prefetched first.
+    pub fn retain_repeated<T>(&self, items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
+        items.iter().for_each(|item| self.prefetch(key(item)));
+        items.retain(|item| self.maybe_repeated(key(item)));
     }
 
     /// Records one occurrence of `key`. Safe to call from many threads at once.

@@ -264,16 +264,14 @@ pub fn repeated_seed_postings(
         .map(|chunk| {
             let mut made = 0;
             for_each_seeds(table, chunk, params, |_, seeds| {
-                filter.prefetch_all(seeds.iter().map(|&(hash, _)| hash));
-                seeds.iter().for_each(|&(hash, _)| filter.insert(hash));
+                filter.insert_all(seeds, |s| s.0);
                 made += seeds.len();
             });
             made
         })
         .sum();
     let kept = seed_postings_where(table, participants, params, &|seeds| {
-        filter.prefetch_all(seeds.iter().map(|&(hash, _)| hash));
-        seeds.retain(|&(hash, _)| filter.maybe_repeated(hash));
+        filter.retain_repeated(seeds, |s| s.0)
     });
     (kept, made)
 }

@@ -545,17 +545,13 @@ pub fn repeated_band_records(
     let keyer = BandKeyer::new(config);
     let filter = RepeatFilter::new(paras.len().saturating_mul(keyer.bands));
     paras.par_chunks(PARALLEL_CHUNK).for_each(|chunk| {
-        let (mut scratch, mut keys) = (keyer.scratch(), Vec::new());
+        let mut scratch = KeyScratch::default();
         for &p in chunk {
-            keys.clear();
-            keys.extend(keyer.keys(table.get(p as usize), &mut scratch));
-            filter.prefetch_all(keys.iter().copied());
-            keys.iter().for_each(|&key| filter.insert(key));
+            filter.insert_all(keyer.keys(table.get(p as usize), &mut scratch), |&k| k);
         }
     });
-    band_records_where(table, paras, config, 0, &|keys: &mut Vec<u64>| {
-        filter.prefetch_all(keys.iter().copied());
-        keys.retain(|&key| filter.maybe_repeated(key));
+    band_records_where(table, paras, config, 0, &|keys| {
+        filter.retain_repeated(keys, |&k| k)
     })
 }
 
@@ -572,12 +568,11 @@ fn band_records_where(
     let chunks: Vec<Vec<BandRecord>> = paras
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
-            let (mut scratch, mut keys) = (keyer.scratch(), Vec::new());
+            let mut scratch = KeyScratch::default();
             let mut out = Vec::new();
             for &p in chunk {
-                keys.clear();
-                keys.extend(keyer.keys(table.get(p as usize), &mut scratch));
-                keep(&mut keys);
+                let keys = keyer.keys(table.get(p as usize), &mut scratch);
+                keep(keys);
                 out.extend(keys.iter().map(|&key| BandRecord {
                     key,
                     para: base + u64::from(p),
@@ -611,21 +606,27 @@ impl BandKeyer {
         }
     }
 
-    /// Buffers for [`Self::keys`]: shingles and signature.
-    fn scratch(&self) -> (Vec<u64>, Vec<u32>) {
-        (Vec::new(), Vec::with_capacity(self.hasher.num_perm()))
+    /// The band keys of a paragraph of `tokens`, made in `scratch`.
+    fn keys<'s>(&self, tokens: &[u64], scratch: &'s mut KeyScratch) -> &'s mut Vec<u64> {
+        let KeyScratch {
+            shingles,
+            signature,
+            keys,
+        } = scratch;
+        crate::shingle::shingles(tokens, self.shingle_size, shingles);
+        self.hasher.sign(shingles, signature);
+        keys.clear();
+        keys.extend(band_keys(signature, self.bands, self.rows));
+        keys
     }
+}
 
-    /// The band keys of a paragraph of `tokens`.
-    fn keys<'s>(
-        &self,
-        tokens: &[u64],
-        (buf, sig): &'s mut (Vec<u64>, Vec<u32>),
-    ) -> impl Iterator<Item = u64> + 's {
-        crate::shingle::shingles(tokens, self.shingle_size, buf);
-        self.hasher.sign(buf, sig);
-        band_keys(sig, self.bands, self.rows)
-    }
+/// The buffers [`BandKeyer::keys`] reuses from one paragraph to the next.
+#[derive(Default)]
+struct KeyScratch {
+    shingles: Vec<u64>,
+    signature: Vec<u32>,
+    keys: Vec<u64>,
 }
 
 /// The paragraph stage: groups of near-duplicate paragraphs (dense indices, sorted, the
