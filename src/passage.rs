@@ -333,16 +333,23 @@ fn for_each_seeds(
 /// The reduce of the seed stage: seed matches from postings, sorted by paragraph pair.
 /// A self match inside one paragraph is kept only when its two seeds are at least
 /// `min_words` apart, since the two copies of a repeat may not overlap.
-pub fn seed_matches(mut postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
+pub fn seed_matches(postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
+    let mut matches = raw_seed_matches(postings, min_words);
+    matches.par_sort_unstable();
+    matches.dedup();
+    matches
+}
+
+/// [`seed_matches`] before they are sorted and deduplicated: what a spilled run
+/// shuffles to its pair buckets. The postings are freed before the partial results
+/// are joined.
+pub fn raw_seed_matches(mut postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
     let parts: Vec<Vec<SeedMatch>> = sort_into_partitions(&mut postings, |p| p.hash)
         .into_par_iter()
         .map(|part| partition_matches(part, min_words))
         .collect();
     drop(postings);
-    let mut matches = concat_freeing(parts);
-    matches.par_sort_unstable();
-    matches.dedup();
-    matches
+    concat_freeing(parts)
 }
 
 /// The seed matches of one partition of postings, sorted by hash (the reduce of one

@@ -39,10 +39,10 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, Warning};
 use crate::error::{Error, Result};
-use crate::lsh::{partition_pairs, runs_by, sort_into_partitions};
+use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
 use crate::normalize::{tokenize, Token};
 use crate::passage::{
-    align_all, partition_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
+    align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
     analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params, peak_rss,
@@ -291,6 +291,17 @@ struct BucketFiles<R> {
     kind: RecordKind,
     fingerprint: u64,
     _records: PhantomData<R>,
+}
+
+impl<R: FixedRecord + Ord + Send> BucketFiles<R> {
+    /// The distinct records of bucket `b`, sorted (the same record may have been
+    /// written by several partitions or batches).
+    fn read_distinct(&self, b: usize) -> Result<Vec<R>> {
+        let mut records = self.read(b, |_| true)?;
+        records.par_sort_unstable();
+        records.dedup();
+        Ok(records)
+    }
 }
 
 impl<R: FixedRecord> BucketFiles<R> {
@@ -770,31 +781,23 @@ pub fn find_duplicates_spilled(
     // distinct ones, so they are deduplicated one pair bucket at a time.
     let mut pair_out = Buckets::<CandidatePair>::create(dir, "pairs", RecordKind::Pair, fp)?;
     for b in 0..BUCKETS {
-        let mut records = band_in.read(b, |r| {
+        let records = band_in.read(b, |r| {
             !duplicate.get(r.para as usize).copied().unwrap_or(true)
         })?;
-        let mut pairs: Vec<CandidatePair> = sort_into_partitions(&mut records, |r| r.key)
-            .into_par_iter()
-            .flat_map_iter(partition_pairs)
+        let mut pairs: Vec<CandidatePair> = candidate_pairs(records)
+            .into_iter()
             .map(|(a, b)| CandidatePair {
                 a: a as u32,
                 b: b as u32,
             })
             .collect();
-        drop(records);
-        pairs.par_sort_unstable();
-        pairs.dedup();
-        pair_out.append(&mut pairs, |p| {
-            crate::shingle::mix(&[u64::from(p.a), u64::from(p.b)])
-        })?;
+        pair_out.append(&mut pairs, |p| pair_key(p.a, p.b))?;
     }
     drop(duplicate);
     let pair_in = pair_out.finish()?;
     let mut verified = Vec::new();
     for b in 0..BUCKETS {
-        let mut pairs = pair_in.read(b, |_| true)?;
-        pairs.par_sort_unstable();
-        pairs.dedup();
+        let pairs = pair_in.read_distinct(b)?;
         stats.candidates_verified += pairs.len();
         let candidates: Vec<(u32, u32)> = pairs.iter().map(|p| (p.a, p.b)).collect();
         drop(pairs);
@@ -823,23 +826,17 @@ pub fn find_duplicates_spilled(
         let reported = reported_paragraphs(n, &para_groups);
         let mut match_out = Buckets::<SeedMatch>::create(dir, "matches", RecordKind::Match, fp)?;
         for b in 0..BUCKETS {
-            let mut postings = seed_in.read(b, |s| {
+            let postings = seed_in.read(b, |s| {
                 !reported.get(s.para as usize).copied().unwrap_or(true)
             })?;
             stats.seed_postings += postings.len();
-            let mut matches: Vec<SeedMatch> = sort_into_partitions(&mut postings, |p| p.hash)
-                .into_par_iter()
-                .flat_map_iter(|part| partition_matches(part, config.min_words))
-                .collect();
-            drop(postings);
-            match_out.append(&mut matches, pair_key)?;
+            let mut matches = raw_seed_matches(postings, config.min_words);
+            match_out.append(&mut matches, |m| pair_key(m.a, m.b))?;
         }
         let match_in = match_out.finish()?;
         let mut alignments = Vec::new();
         for b in 0..BUCKETS {
-            let mut matches = match_in.read(b, |_| true)?;
-            matches.par_sort_unstable();
-            matches.dedup();
+            let matches = match_in.read_distinct(b)?;
             stats.seed_matches += matches.len();
             alignments.extend(align_all(&tokens, &matches, &params));
             tokens.error()?;
@@ -874,9 +871,10 @@ pub fn find_duplicates_spilled(
     })
 }
 
-/// Key of a seed match's paragraph pair: all matches of one pair share a bucket.
-fn pair_key(m: &SeedMatch) -> u64 {
-    crate::shingle::mix(&[u64::from(m.a), u64::from(m.b)])
+/// Key of a paragraph pair: all candidate pairs, or all seed matches, of one pair share
+/// a bucket.
+fn pair_key(a: u32, b: u32) -> u64 {
+    crate::shingle::mix(&[u64::from(a), u64::from(b)])
 }
 
 #[cfg(test)]
