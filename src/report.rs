@@ -124,12 +124,23 @@ impl DocSource for Vec<Document> {
 pub fn for_each_row<'a, S: DocSource + ?Sized>(
     findings: &Findings,
     docs: &'a S,
+    each: impl FnMut(Row<'a>) -> Result<()>,
+) -> Result<()> {
+    clusters_rows(&findings.clusters, 0, docs, each)
+}
+
+/// [`for_each_row`] over a run of `clusters`, the first of which is cluster number
+/// `first + 1` in the report.
+fn clusters_rows<'a, S: DocSource + ?Sized>(
+    clusters: &[Cluster],
+    first: usize,
+    docs: &'a S,
     mut each: impl FnMut(Row<'a>) -> Result<()>,
 ) -> Result<()> {
-    for (i, cluster) in findings.clusters.iter().enumerate() {
+    for (i, cluster) in clusters.iter().enumerate() {
         for (j, occ) in cluster.occurrences.iter().enumerate() {
             each(Row {
-                cluster: i + 1,
+                cluster: first + i + 1,
                 kind: cluster.kind,
                 file: docs.name(occ.doc),
                 paragraph: occ.paragraph + 1,
@@ -206,43 +217,38 @@ fn format_rows<S: DocSource + ?Sized>(
     clusters: &[Cluster],
     docs: &S,
 ) -> Result<Vec<u8>> {
-    use std::fmt::Write as _;
     let mut w = csv_writer(Vec::new());
-    let mut numbers = String::new();
-    for (i, cluster) in clusters.iter().enumerate() {
-        let number = (first + i + 1).to_string();
-        for (j, occ) in cluster.occurrences.iter().enumerate() {
-            // The numeric fields, written into one buffer and cut apart again.
-            numbers.clear();
-            let mut ends = [0usize; 6];
-            for (k, value) in [occ.paragraph + 1, occ.line, occ.start, occ.end, occ.words]
-                .into_iter()
-                .enumerate()
-            {
-                let _ = write!(numbers, "{value}");
-                ends[k + 1] = numbers.len();
-            }
-            let _ = write!(numbers, "{:.3}", occ.similarity);
-            let field = |k: usize| numbers.as_bytes().get(ends[k]..ends[k + 1]).unwrap_or(&[]);
-            let text = docs.slice(occ.doc, occ.start, occ.end)?;
-            let fields: [&[u8]; 11] = [
-                number.as_bytes(),
-                cluster.kind.as_str().as_bytes(),
-                docs.name(occ.doc).as_bytes(),
-                field(0),
-                field(1),
-                field(2),
-                field(3),
-                field(4),
-                numbers.as_bytes().get(ends[5]..).unwrap_or(&[]),
-                if j == 0 { b"true" } else { b"false" },
-                &text,
-            ];
-            w.write_record(fields)?;
-        }
-    }
+    let mut buf = String::new();
+    clusters_rows(clusters, first, docs, |row| {
+        write_row(&mut w, &row, &mut buf)?;
+        Ok(())
+    })?;
     w.into_inner()
         .map_err(|e| csv::Error::from(e.into_error()).into())
+}
+
+/// Writes one row, a field at a time; numbers are formatted in `buf`, so a row
+/// allocates nothing.
+fn write_row(w: &mut csv::Writer<Vec<u8>>, row: &Row<'_>, buf: &mut String) -> csv::Result<()> {
+    use std::fmt::Write as _;
+    let mut number = |w: &mut csv::Writer<Vec<u8>>, value: std::fmt::Arguments<'_>| {
+        buf.clear();
+        let _ = buf.write_fmt(value);
+        w.write_field(buf.as_bytes())
+    };
+    number(w, format_args!("{}", row.cluster))?;
+    w.write_field(row.kind.as_str())?;
+    w.write_field(row.file)?;
+    number(w, format_args!("{}", row.paragraph))?;
+    number(w, format_args!("{}", row.line))?;
+    number(w, format_args!("{}", row.start))?;
+    number(w, format_args!("{}", row.end))?;
+    number(w, format_args!("{}", row.words))?;
+    number(w, format_args!("{:.3}", row.similarity))?;
+    w.write_field(if row.keep { "true" } else { "false" })?;
+    w.write_field(&row.text)?;
+    // An empty record ends the row.
+    w.write_record(None::<&[u8]>)
 }
 
 #[cfg(test)]
