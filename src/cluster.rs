@@ -472,6 +472,11 @@ impl Interval {
     pub fn is_empty(&self) -> bool {
         self.end <= self.start
     }
+
+    /// True if the two intervals share a token (same paragraph, ranges intersect).
+    pub fn overlaps(&self, other: &Interval) -> bool {
+        self.para == other.para && self.start < other.end && other.start < self.end
+    }
 }
 
 /// Groups passage occurrences into clusters of the same passage.
@@ -549,7 +554,7 @@ pub fn drop_overlapping(group: Vec<(Interval, f64)>) -> Vec<(Interval, f64)> {
     for i in order {
         let (iv, _) = group[i];
         let here = chosen_in.entry(iv.para).or_default();
-        if !here.iter().any(|c| c.start < iv.end && iv.start < c.end) {
+        if !here.iter().any(|c| c.overlaps(&iv)) {
             here.push(iv);
             chosen.push(group[i]);
         }
@@ -605,9 +610,7 @@ pub fn complete_groups(
                     continue;
                 }
                 let taken = |iv: Interval| {
-                    let overlaps = |m: &(Interval, f64)| {
-                        m.0.para == iv.para && m.0.start < iv.end && iv.start < m.0.end
-                    };
+                    let overlaps = |m: &(Interval, f64)| m.0.overlaps(&iv);
                     group.iter().any(overlaps) || added.iter().any(overlaps)
                 };
                 let shifts: Vec<Interval> = (-2i64..=2)
