@@ -696,9 +696,8 @@ impl ArabicFolder {
 /// a10/a11: a hamza absorbs the waw/yeh seats written right before it, so `المؤتمر`,
 /// `الموءتمر` and `هيئة`, `هييءة` meet. Applied to every hamza (see the module docs).
 fn push_hamza(out: &mut String) {
-    while out.ends_with(['\u{0648}', '\u{064A}']) {
-        out.pop();
-    }
+    let kept = strip_hamza_seats(out.as_bytes(), out.len());
+    out.truncate(kept);
     out.push(HAMZA);
 }
 
