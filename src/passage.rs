@@ -57,6 +57,9 @@ impl TokenTable {
 
     /// Appends the next paragraph's token hashes.
     pub fn push(&mut self, tokens: impl IntoIterator<Item = u64>) {
+        // Offsets in a chunk are `u32`. The length of `tokens` is not known before it is
+        // read, so a chunk takes no more once it is half full: no paragraph has 2^31
+        // tokens (a file is under 4 GiB).
         let room = self
             .chunks
             .last()
