@@ -123,6 +123,16 @@ impl Document {
     }
 }
 
+/// The text view of original bytes, as [`Document::from_bytes`] makes it: borrowed when
+/// they are valid UTF-8. A slice of a document cut at character boundaries of its text
+/// decodes to the same slice of that text (UTF-8 synchronizes at every boundary).
+pub fn decoded(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => std::borrow::Cow::Owned(decode_keeping_offsets(bytes)),
+    }
+}
+
 /// Lossy UTF-8 decoding that keeps every offset: each invalid byte becomes one
 /// [`INVALID_BYTE`].
 fn decode_keeping_offsets(bytes: &[u8]) -> String {
@@ -392,6 +402,11 @@ pub fn open_regular(path: &Path) -> std::io::Result<(fs::File, u64)> {
 
 /// [`open_regular`] without the size limit, for files read as a stream of records.
 pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<(fs::File, u64)> {
+    open_with_metadata(path).map(|(f, meta)| (f, meta.len()))
+}
+
+/// [`open_nonblocking`], returning the file's metadata (read through the handle).
+pub(crate) fn open_with_metadata(path: &Path) -> std::io::Result<(fs::File, fs::Metadata)> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -406,7 +421,7 @@ pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<(fs::File, u64)> 
             "not a regular file (FIFO, socket or device)",
         ));
     }
-    Ok((f, meta.len()))
+    Ok((f, meta))
 }
 
 /// Reads a whole regular file (see [`open_regular`]). The read is bounded by the size

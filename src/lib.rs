@@ -47,6 +47,7 @@ pub mod segment;
 pub mod shingle;
 pub mod sketch;
 pub mod spill;
+pub mod texts;
 
 pub use config::{Config, ConfigBuilder};
 pub use corpus::{Document, InputFile, ReadOptions, Warning};

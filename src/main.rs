@@ -15,7 +15,8 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 use cli::{Cli, Command, Common, Paragraphs};
-use neardup::corpus::{list_files, number_documents, open_regular, read_input_observed};
+use neardup::corpus::{list_files, open_regular, read_input_observed};
+use neardup::report::DocSource;
 use neardup::{clean, jsonl, report, Config, Document, Findings, InputFile, ParagraphMode};
 use neardup::{ReadOptions, Warning};
 use progress::Progress;
@@ -166,9 +167,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         files.len(),
         total_bytes,
     );
-    let read_started = Instant::now();
     let mut spill_dir = None;
-    let (input, spilled, findings, read_time) = if spilling {
+    let counts = ReadCounts::default();
+    let read_one = |f: &InputFile| read_one(f, &read_opts, &progress, &counts);
+    let on_stage = |stage| progress.stage(stage);
+    let (texts, findings, read_warnings): (Texts, Findings, Vec<Warning>) = if spilling {
         let parent = common.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
         let dir = interrupt::Tracked::new(
             || {
@@ -180,8 +183,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )
         .with_context(|| format!("{}: cannot create a spill directory", parent.display()))?;
         let options = neardup::spill::SpillOptions::for_limit(limit);
-        let counts = ReadCounts::default();
-        let read_one = |f: &InputFile| read_one(f, &read_opts, &progress, &counts);
         let result = pool.install(|| {
             neardup::spill::find_duplicates_spilled(
                 &files,
@@ -189,41 +190,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &options,
                 dir.path(),
-                &|stage| progress.stage(stage),
+                &on_stage,
             )
         })?;
         spill_dir = Some(dir);
-        let neardup::spill::Spilled {
-            findings,
-            texts,
-            warnings,
-        } = result;
-        let input = Input {
-            docs: Vec::new(),
-            doc_files: Vec::new(),
-            warnings,
-            files_read: counts.files_read.into_inner(),
-            records: counts.records.into_inner(),
-        };
-        (input, Some(texts), findings, std::time::Duration::ZERO)
+        (
+            Texts::Spilled(result.texts),
+            result.findings,
+            result.warnings,
+        )
     } else {
-        pool.install(|| {
-            let input = read_inputs(&files, &read_opts, &progress);
-            let read_time = read_started.elapsed();
-            let findings = neardup::find_duplicates_observed(&input.docs, &config, &|stage| {
-                progress.stage(stage)
-            });
-            (input, None, findings, read_time)
-        })
+        let (findings, texts, warnings) = pool.install(|| {
+            neardup::pipeline::find_duplicates_read(&files, &read_one, &config, &on_stage)
+        })?;
+        (Texts::Memory(texts), findings, warnings)
     };
+    let files_read = counts.files_read.into_inner();
+    let records = counts.records.into_inner();
     let write_started = Instant::now();
-    let Input {
-        docs,
-        doc_files,
-        warnings: read_warnings,
-        files_read,
-        records,
-    } = input;
     warnings.extend(read_warnings);
     if article {
         if let Some(w) = warnings.iter().find(|w| w.skipped) {
@@ -238,18 +222,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         });
     }
     progress.stage("writing");
-    let source = match &spilled {
-        Some(texts) => CleanSource::Spilled {
-            texts,
-            config: &config,
-        },
-        None => CleanSource::Memory {
-            docs: &docs,
-            doc_files: &doc_files,
-        },
-    };
     let clean_inputs = CleanInputs {
-        source,
+        texts: texts.source(),
+        config: &config,
         files: &files,
         read_opts: &read_opts,
         quiet: common.quiet,
@@ -257,10 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
 
     let write_report = |w: &mut dyn Write| -> anyhow::Result<()> {
-        match &spilled {
-            Some(texts) => report::write_csv(w, &findings, texts)?,
-            None => report::write_csv(w, &findings, &docs)?,
-        }
+        report::write_csv(w, &findings, texts.source())?;
         Ok(())
     };
     match &common.output {
@@ -284,18 +256,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // The spilled data go once the report is written.
     drop(spill_dir);
     if common.verbose {
-        let bytes: u64 = match &spilled {
-            Some(texts) => texts.total_bytes(),
-            None => docs.iter().map(|d| d.text.len() as u64).sum(),
+        let bytes = match &texts {
+            Texts::Spilled(t) => t.total_bytes(),
+            Texts::Memory(t) => t.total_bytes(),
         };
         if spilling {
             eprintln!("neardup: spilled to disk (memory limit {limit} bytes)");
         }
         eprintln!("neardup: {bytes} bytes, {} tokens", findings.stats.tokens);
-        if !spilling {
-            // A spilled run reads inside its map stage.
-            eprintln!("neardup: stage read: {:.3} s", read_time.as_secs_f64());
-        }
         let peak = |bytes: Option<u64>| {
             bytes.map_or(String::new(), |b| format!(" (peak memory {} MB)", b >> 20))
         };
@@ -360,16 +328,20 @@ fn default_memory_limit() -> u64 {
     total.map_or(8 << 30, |t| t / 4 * 3)
 }
 
-/// The documents read, with what the rest of the run needs to know about them.
-struct Input {
-    docs: Vec<Document>,
-    /// The position in the file list of each document's file.
-    doc_files: Vec<usize>,
-    warnings: Vec<Warning>,
-    /// Files that were read, not skipped.
-    files_read: usize,
-    /// Documents that are JSON Lines records.
-    records: usize,
+/// Where the documents of a run are read from after the stages: their files, or the
+/// spill store.
+enum Texts<'f> {
+    Memory(neardup::texts::FileTexts<'f>),
+    Spilled(neardup::spill::TextStore),
+}
+
+impl Texts<'_> {
+    fn source(&self) -> &(dyn DocSource + Sync) {
+        match self {
+            Texts::Memory(t) => t,
+            Texts::Spilled(t) => t,
+        }
+    }
 }
 
 /// Counts kept while files are read one by one.
@@ -403,33 +375,6 @@ fn read_one(
         counts.records.fetch_add(docs.len(), Ordering::Relaxed);
     }
     (docs, warnings)
-}
-
-/// Reads the listed files in parallel, as `corpus::read_all` does, keeping the file of
-/// each document and showing the progress.
-fn read_inputs(files: &[InputFile], opts: &ReadOptions, progress: &Progress) -> Input {
-    use rayon::prelude::*;
-    let counts = ReadCounts::default();
-    let per_file: Vec<(Vec<Document>, Vec<Warning>)> = files
-        .par_iter()
-        .map(|f| read_one(f, opts, progress, &counts))
-        .collect();
-    let mut input = Input {
-        docs: Vec::new(),
-        doc_files: Vec::new(),
-        warnings: Vec::new(),
-        files_read: counts.files_read.into_inner(),
-        records: counts.records.into_inner(),
-    };
-    for (i, (docs, warnings)) in per_file.into_iter().enumerate() {
-        input
-            .doc_files
-            .extend(std::iter::repeat(i).take(docs.len()));
-        input.docs.extend(docs);
-        input.warnings.extend(warnings);
-    }
-    number_documents(&mut input.docs);
-    input
 }
 
 fn summary(
@@ -966,23 +911,12 @@ fn resolve_nonexistent(path: &Path) -> PathBuf {
     }
 }
 
-/// Where the documents to clean come from.
-enum CleanSource<'a> {
-    /// Read into memory, with the position in the file list of each one's file.
-    Memory {
-        docs: &'a [Document],
-        doc_files: &'a [usize],
-    },
-    /// Spilled to disk: each is read back, and analyzed again, when its file is written.
-    Spilled {
-        texts: &'a neardup::spill::TextStore,
-        config: &'a Config,
-    },
-}
-
 /// What writing a cleaned copy needs besides the findings.
 struct CleanInputs<'a> {
-    source: CleanSource<'a>,
+    /// Where the documents are read from.
+    texts: &'a (dyn DocSource + Sync),
+    /// The run's options, to analyze again the documents of a spilled run.
+    config: &'a Config,
     files: &'a [InputFile],
     read_opts: &'a ReadOptions,
     quiet: bool,
@@ -990,91 +924,67 @@ struct CleanInputs<'a> {
 }
 
 /// The documents to clean, with what to remove from each, handed out a file at a time.
-enum Cleaner<'a> {
-    Memory {
-        docs: &'a [Document],
-        doc_files: &'a [usize],
-        removals: Vec<Vec<std::ops::Range<usize>>>,
-    },
-    Spilled {
-        texts: &'a neardup::spill::TextStore,
-        config: &'a Config,
-        units: Vec<clean::Removed>,
-    },
+struct Cleaner<'a, 'f> {
+    findings: &'f Findings,
+    texts: &'a (dyn DocSource + Sync),
+    config: &'a Config,
+    units: Vec<clean::Removed>,
 }
 
 /// The documents of one file, and the byte ranges to remove from each.
 type FileDocs<'a> = (Vec<Cow<'a, Document>>, Vec<Vec<std::ops::Range<usize>>>);
 
-impl<'a> Cleaner<'a> {
-    fn new(findings: &Findings, source: &CleanSource<'a>) -> Cleaner<'a> {
-        match *source {
-            CleanSource::Memory { docs, doc_files } => Cleaner::Memory {
-                docs,
-                doc_files,
-                removals: clean::removals(findings, docs),
-            },
-            CleanSource::Spilled { texts, config } => Cleaner::Spilled {
-                texts,
-                config,
-                units: clean::removed_units(findings, texts.len()),
-            },
+impl<'a, 'f> Cleaner<'a, 'f> {
+    fn new(findings: &'f Findings, inputs: &CleanInputs<'a>) -> Cleaner<'a, 'f> {
+        Cleaner {
+            findings,
+            texts: inputs.texts,
+            config: inputs.config,
+            units: clean::removed_units(findings, inputs.texts.documents()),
         }
     }
 
     fn len(&self) -> usize {
-        match self {
-            Cleaner::Memory { docs, .. } => docs.len(),
-            Cleaner::Spilled { texts, .. } => texts.len(),
-        }
+        self.texts.documents()
     }
 
     /// Position in the file list of document `d`'s file.
     fn file_of(&self, d: usize) -> usize {
-        match self {
-            Cleaner::Memory { doc_files, .. } => doc_files.get(d).copied().unwrap_or(usize::MAX),
-            Cleaner::Spilled { texts, .. } => {
-                texts.file_of(d as u32).map_or(usize::MAX, |f| f as usize)
-            }
-        }
+        self.texts
+            .file_of(d as u32)
+            .map_or(usize::MAX, |f| f as usize)
     }
 
-    /// Documents `range` and their removals.
+    /// Documents `range` and their removals. A document is read again only when
+    /// something is removed from it or it is not held; its analysis is the run's, or is
+    /// made again (a spilled run keeps none).
     fn take(&mut self, range: std::ops::Range<usize>) -> anyhow::Result<FileDocs<'a>> {
-        match self {
-            Cleaner::Memory { docs, removals, .. } => Ok((
-                docs[range.clone()].iter().map(Cow::Borrowed).collect(),
-                removals[range].iter_mut().map(std::mem::take).collect(),
-            )),
-            Cleaner::Spilled {
-                texts,
-                config,
-                units,
-            } => {
-                use rayon::prelude::*;
-                let (texts, config) = (*texts, *config);
-                let units: Vec<clean::Removed> = units[range.clone()]
-                    .iter_mut()
-                    .map(std::mem::take)
-                    .collect();
-                range
-                    .into_par_iter()
-                    .zip(units)
-                    .map(|(d, removed)| {
-                        let doc =
-                            neardup::report::DocSource::document(texts, d as u32)?.into_owned();
-                        let ranges = if removed == clean::Removed::default() {
-                            Vec::new()
-                        } else {
+        use rayon::prelude::*;
+        let (texts, config, findings) = (self.texts, self.config, self.findings);
+        let units: Vec<clean::Removed> = self.units[range.clone()]
+            .iter_mut()
+            .map(std::mem::take)
+            .collect();
+        range
+            .into_par_iter()
+            .zip(units)
+            .map(|(d, removed)| {
+                let doc = texts.document(d as u32)?;
+                let ranges = if removed == clean::Removed::default() {
+                    Vec::new()
+                } else {
+                    match findings.analyses.get(d) {
+                        Some(an) => clean::doc_removals(&doc, an, removed),
+                        None => {
                             let an = neardup::pipeline::analyze(&doc, config);
                             clean::doc_removals(&doc, &an, removed)
-                        };
-                        Ok((Cow::Owned(doc), ranges))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()
-                    .map(|v| v.into_iter().unzip())
-            }
-        }
+                        }
+                    }
+                };
+                Ok((doc, ranges))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(|v| v.into_iter().unzip())
     }
 }
 
@@ -1117,7 +1027,7 @@ fn write_clean_article(
     findings: &Findings,
     inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
-    let mut cleaner = Cleaner::new(findings, &inputs.source);
+    let mut cleaner = Cleaner::new(findings, inputs);
     let (docs, removals) = cleaner.take(0..cleaner.len())?;
     let Some(file) = inputs.files.first() else {
         return Ok(());
@@ -1151,7 +1061,7 @@ fn write_clean_corpus(
     inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
     let files = inputs.files;
-    let mut cleaner = Cleaner::new(findings, &inputs.source);
+    let mut cleaner = Cleaner::new(findings, inputs);
     let existing = outdir.is_dir();
     let base = if existing {
         fs::canonicalize(outdir).with_context(|| outdir.display().to_string())?

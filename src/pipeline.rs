@@ -22,7 +22,8 @@ use crate::cluster::{
     UnionFind,
 };
 use crate::config::Config;
-use crate::corpus::Document;
+use crate::corpus::{Document, InputFile, Warning};
+use crate::error::Result;
 use crate::filter::RepeatFilter;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands, concat_freeing};
 use crate::normalize::{tokenize, Token};
@@ -31,9 +32,12 @@ use crate::passage::{
     TokenSource, TokenTable,
 };
 use crate::records::BandRecord;
+use crate::report::DocSource;
 use crate::segment::{self, Paragraph};
 use crate::shingle::{jaccard, shingle_set};
 use crate::sketch::MinHasher;
+use crate::spill::ReadFn;
+use crate::texts::{FileStamp, FileTexts, Held};
 
 /// One file after segmentation and tokenization.
 ///
@@ -254,24 +258,102 @@ pub fn find_duplicates_observed(
     config: &Config,
     on_stage: &(dyn Fn(&'static str) + Sync),
 ) -> Findings {
-    let mut clock = std::time::Instant::now();
-    let mut timings = Vec::new();
-    let stages = ["segment+normalize", "paragraphs", "passages", "assemble"];
-    on_stage(stages[0]);
-    let mut lap = |name: &'static str| {
-        let now = std::time::Instant::now();
-        timings.push((name, now - clock, peak_rss()));
-        clock = now;
-        if let Some(i) = stages.iter().position(|&s| s == name) {
-            let next = stages[i + 1..]
-                .iter()
-                .find(|&&s| s != "passages" || config.passages);
-            if let Some(next) = next {
-                on_stage(next);
-            }
+    let mut clock = StageClock::start("segment+normalize", config, on_stage);
+    let analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
+    // Documents in memory are never missing, so quoting them cannot fail.
+    run_stages(analyses, docs, config, &mut clock).unwrap_or_default()
+}
+
+/// Runs the whole pipeline over the listed `files`, read one at a time by `read`, as
+/// [`find_duplicates_observed`] does over their documents. Each file is analyzed as
+/// soon as it is read, and a text file's bytes are then dropped: the returned texts read
+/// them again for the spans they quote ([`crate::texts`]). Fails only when a file the
+/// stages must quote changed or vanished during the run.
+pub fn find_duplicates_read<'f>(
+    files: &'f [InputFile],
+    read: &ReadFn<'_>,
+    config: &Config,
+    on_stage: &(dyn Fn(&'static str) + Sync),
+) -> Result<(Findings, FileTexts<'f>, Vec<Warning>)> {
+    let mut clock = StageClock::start("read+segment+normalize", config, on_stage);
+    let per_file: Vec<(Vec<DocAnalysis>, Held, u64, Vec<Warning>)> = files
+        .par_iter()
+        .map(|file| {
+            // Stamped before the read: a change made after it is seen when read again.
+            let stamp = FileStamp::read(&file.path).ok();
+            let (docs, warnings) = read(file);
+            let analyses = docs.iter().map(|d| analyze(d, config)).collect();
+            let bytes = docs.iter().map(|d| d.bytes().len() as u64).sum();
+            (analyses, Held::new(file, stamp, docs), bytes, warnings)
+        })
+        .collect();
+    let mut texts = FileTexts::new(files);
+    let mut analyses = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, (file_analyses, held, bytes, file_warnings)) in per_file.into_iter().enumerate() {
+        analyses.extend(file_analyses);
+        texts.push(i as u32, held, bytes);
+        warnings.extend(file_warnings);
+    }
+    let findings = run_stages(analyses, &texts, config, &mut clock)?;
+    Ok((findings, texts, warnings))
+}
+
+/// Times the stages of a run and announces each as it starts.
+struct StageClock<'a> {
+    current: &'static str,
+    started: std::time::Instant,
+    timings: Vec<(&'static str, std::time::Duration, Option<u64>)>,
+    passages: bool,
+    on_stage: &'a (dyn Fn(&'static str) + Sync),
+}
+
+impl<'a> StageClock<'a> {
+    /// The stages after the first (which reads or analyzes), in order.
+    const LATER: [&'static str; 3] = ["paragraphs", "passages", "assemble"];
+
+    fn start(
+        first: &'static str,
+        config: &Config,
+        on_stage: &'a (dyn Fn(&'static str) + Sync),
+    ) -> StageClock<'a> {
+        on_stage(first);
+        StageClock {
+            current: first,
+            started: std::time::Instant::now(),
+            timings: Vec::new(),
+            passages: config.passages,
+            on_stage,
         }
-    };
-    let mut analyses: Vec<DocAnalysis> = docs.par_iter().map(|d| analyze(d, config)).collect();
+    }
+
+    /// Ends the current stage and announces the next one that runs.
+    fn lap(&mut self) {
+        let now = std::time::Instant::now();
+        self.timings
+            .push((self.current, now - self.started, peak_rss()));
+        self.started = now;
+        let after = Self::LATER
+            .iter()
+            .position(|&s| s == self.current)
+            .map_or(0, |i| i + 1);
+        let next = Self::LATER[after..]
+            .iter()
+            .find(|&&s| s != "passages" || self.passages);
+        if let Some(&next) = next {
+            self.current = next;
+            (self.on_stage)(next);
+        }
+    }
+}
+
+/// The stages after analysis, over `analyses` (one per document of `texts`, in order).
+fn run_stages<S: DocSource + Sync + ?Sized>(
+    mut analyses: Vec<DocAnalysis>,
+    texts: &S,
+    config: &Config,
+    clock: &mut StageClock<'_>,
+) -> Result<Findings> {
     let table = take_token_table(&mut analyses);
     release_free_memory();
     let refs: Vec<ParaRef> = analyses
@@ -284,7 +366,7 @@ pub fn find_duplicates_observed(
             })
         })
         .collect();
-    lap("segment+normalize");
+    clock.lap();
     let mut stats = Stats {
         paragraphs: refs.len(),
         tokens: table.n_tokens(),
@@ -292,78 +374,92 @@ pub fn find_duplicates_observed(
     };
 
     let para_groups = paragraph_clusters(&table, config, &mut stats);
-    lap("paragraphs");
+    clock.lap();
     let passage_groups = if config.passages {
         let reported = reported_paragraphs(refs.len(), &para_groups);
         let groups = passage_clusters(&table, &reported, config, &mut stats);
-        lap("passages");
+        clock.lap();
         groups
     } else {
         Vec::new()
     };
+    // The token hashes are done with: the assemble stage reads the holders' bytes.
+    drop(table);
     let layout = MemoryLayout {
         refs: &refs,
         analyses: &analyses,
-        docs,
-        table: &table,
+        texts,
     };
-    let clusters = assemble(&para_groups, passage_groups, &layout);
-    lap("assemble");
-    stats.timings = timings;
-    Findings {
+    let clusters = assemble(&para_groups, passage_groups, &layout)?;
+    clock.lap();
+    stats.timings = std::mem::take(&mut clock.timings);
+    Ok(Findings {
         clusters,
         analyses,
         stats,
-    }
+    })
+}
+
+/// Where paragraph `p` of the dense index is (see [`Layout::paragraph`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// Its document.
+    pub doc: u32,
+    /// Its 0-based position in the document.
+    pub ordinal: u32,
+    /// Its byte span in the document.
+    pub start: u32,
+    /// End of the span (exclusive).
+    pub end: u32,
+    /// The 1-based line on which it starts.
+    pub line: u32,
 }
 
 /// Where the paragraphs of the dense index are: what turns clusters of dense paragraph
 /// indices and token intervals into byte spans of documents.
 pub trait Layout: Sync {
-    /// Document, 0-based paragraph position in it, and byte span of paragraph `p`.
-    fn paragraph(&self, p: u32) -> (u32, u32, u32, u32);
-    /// 1-based line of byte `offset` (inside paragraph `p`) in its document.
-    fn line(&self, p: u32, offset: u32) -> u32;
+    /// Where paragraph `p` is.
+    fn paragraph(&self, p: u32) -> Placed;
     /// Number of tokens of paragraph `p`.
     fn words(&self, p: u32) -> u32;
-    /// The tokens of paragraph `p` with their byte spans in the document.
-    fn token_spans(&self, p: u32) -> Vec<Token>;
+    /// The original bytes of each paragraph of `ps`, in order.
+    fn texts(&self, ps: &[u32]) -> Result<Vec<Cow<'_, [u8]>>>;
 }
 
-/// The [`Layout`] of documents held in memory.
-struct MemoryLayout<'a> {
+/// The [`Layout`] of documents analyzed in memory, their bytes read from `texts`.
+struct MemoryLayout<'a, S: ?Sized> {
     refs: &'a [ParaRef],
     analyses: &'a [DocAnalysis],
-    docs: &'a [Document],
-    table: &'a TokenTable,
+    texts: &'a S,
 }
 
-impl Layout for MemoryLayout<'_> {
-    fn paragraph(&self, p: u32) -> (u32, u32, u32, u32) {
+impl<S: DocSource + Sync + ?Sized> Layout for MemoryLayout<'_, S> {
+    fn paragraph(&self, p: u32) -> Placed {
         let r = self.refs[p as usize];
         let para = self.analyses[r.doc as usize].paragraphs[r.ordinal as usize];
-        (r.doc, r.ordinal, para.start, para.end)
-    }
-
-    fn line(&self, p: u32, offset: u32) -> u32 {
-        let r = self.refs[p as usize];
-        let para = self.analyses[r.doc as usize].paragraphs[r.ordinal as usize];
-        let before = self.docs[r.doc as usize]
-            .text
-            .as_bytes()
-            .get(para.start as usize..offset as usize)
-            .unwrap_or(&[]);
-        para.line + segment::line_breaks(before)
+        Placed {
+            doc: r.doc,
+            ordinal: r.ordinal,
+            start: para.start,
+            end: para.end,
+            line: para.line,
+        }
     }
 
     fn words(&self, p: u32) -> u32 {
-        self.table.get(p as usize).len() as u32
+        let r = self.refs[p as usize];
+        self.analyses[r.doc as usize].token_counts[r.ordinal as usize]
     }
 
-    fn token_spans(&self, p: u32) -> Vec<Token> {
-        let r = self.refs[p as usize];
-        self.analyses[r.doc as usize]
-            .paragraph_tokens(&self.docs[r.doc as usize].text, r.ordinal as usize)
+    fn texts(&self, ps: &[u32]) -> Result<Vec<Cow<'_, [u8]>>> {
+        let wanted: Vec<(u32, u32, u32)> = ps
+            .iter()
+            .map(|&p| {
+                let at = self.paragraph(p);
+                (at.doc, at.start, at.end)
+            })
+            .collect();
+        self.texts.slices(&wanted)
     }
 }
 
@@ -379,13 +475,58 @@ pub fn reported_paragraphs(n: usize, para_groups: &[Vec<(u32, f64)>]) -> Vec<boo
     reported
 }
 
+/// A paragraph that holds a passage: where it is, its original bytes and their tokens.
+struct Holder<'a> {
+    at: Placed,
+    bytes: Cow<'a, [u8]>,
+    tokens: Vec<Token>,
+}
+
+impl Holder<'_> {
+    /// The holders `ps` (sorted), their bytes read together.
+    fn read<'l, L: Layout + ?Sized>(layout: &'l L, ps: &[u32]) -> Result<Vec<Holder<'l>>> {
+        let texts = layout.texts(ps)?;
+        Ok(ps
+            .iter()
+            .zip(texts)
+            .map(|(&p, bytes)| {
+                let at = layout.paragraph(p);
+                let mut tokens = Vec::new();
+                tokenize(&crate::corpus::decoded(&bytes), at.start, &mut tokens);
+                Holder { at, bytes, tokens }
+            })
+            .collect())
+    }
+
+    /// The occurrence of token interval `iv` of this paragraph.
+    fn occurrence(&self, iv: &Interval, similarity: f64) -> Occurrence {
+        let start = self.tokens.get(iv.start as usize).map_or(0, |t| t.start);
+        let before = self
+            .bytes
+            .get(..start.saturating_sub(self.at.start) as usize)
+            .unwrap_or(&[]);
+        Occurrence {
+            doc: self.at.doc,
+            paragraph: self.at.ordinal,
+            start,
+            end: self
+                .tokens
+                .get((iv.end as usize).saturating_sub(1))
+                .map_or(0, |t| t.end),
+            line: self.at.line + segment::line_breaks(before),
+            words: iv.end - iv.start,
+            similarity,
+        }
+    }
+}
+
 /// Turns the groups of both stages into clusters of byte spans, ordered by their kept
-/// occurrence.
+/// occurrence. Fails only if the bytes of a paragraph holding a passage cannot be read.
 pub fn assemble<L: Layout + ?Sized>(
     para_groups: &[Vec<(u32, f64)>],
     passage_groups: Vec<Vec<(Interval, f64)>>,
     layout: &L,
-) -> Vec<Cluster> {
+) -> Result<Vec<Cluster>> {
     let mut clusters: Vec<Cluster> = para_groups
         .iter()
         .map(|g| Cluster {
@@ -393,13 +534,13 @@ pub fn assemble<L: Layout + ?Sized>(
             occurrences: g
                 .iter()
                 .map(|&(p, sim)| {
-                    let (doc, paragraph, start, end) = layout.paragraph(p);
+                    let at = layout.paragraph(p);
                     Occurrence {
-                        doc,
-                        paragraph,
-                        start,
-                        end,
-                        line: layout.line(p, start),
+                        doc: at.doc,
+                        paragraph: at.ordinal,
+                        start: at.start,
+                        end: at.end,
+                        line: at.line,
                         words: layout.words(p),
                         similarity: sim,
                     }
@@ -407,8 +548,8 @@ pub fn assemble<L: Layout + ?Sized>(
                 .collect(),
         })
         .collect();
-    // Token spans are recomputed once per paragraph that holds a passage, a chunk of
-    // groups at a time so that only one chunk's spans are held.
+    // The bytes and token spans of each paragraph that holds a passage are read once,
+    // a chunk of groups at a time so that only one chunk's are held.
     const CHUNK: usize = 1 << 14;
     let mut passages: Vec<Cluster> = Vec::with_capacity(passage_groups.len());
     let mut groups = passage_groups.into_iter();
@@ -417,38 +558,24 @@ pub fn assemble<L: Layout + ?Sized>(
         if chunk.is_empty() {
             break;
         }
-        let mut holders: Vec<u32> = chunk.iter().flatten().map(|(iv, _)| iv.para).collect();
-        holders.sort_unstable();
-        holders.dedup();
-        let spans: Vec<Vec<Token>> = holders.par_iter().map(|&p| layout.token_spans(p)).collect();
-        let tokens_of = |p: u32| {
-            holders
-                .binary_search(&p)
-                .ok()
-                .and_then(|i| spans.get(i))
-                .map_or(&[][..], |v| v.as_slice())
-        };
+        let mut ids: Vec<u32> = chunk.iter().flatten().map(|(iv, _)| iv.para).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // Holders are in paragraph order, so a document's are read together.
+        let parts: Vec<Vec<Holder<'_>>> = ids
+            .par_chunks(256)
+            .map(|ps| Holder::read(layout, ps))
+            .collect::<Result<_>>()?;
+        let holders = concat_freeing(parts);
         let done: Vec<Cluster> = chunk
             .into_par_iter()
             .map(|g| Cluster {
                 kind: Kind::Passage,
                 occurrences: g
                     .into_iter()
-                    .map(|(iv, sim)| {
-                        let (doc, paragraph, _, _) = layout.paragraph(iv.para);
-                        let toks = tokens_of(iv.para);
-                        let start = toks.get(iv.start as usize).map_or(0, |t| t.start);
-                        Occurrence {
-                            doc,
-                            paragraph,
-                            start,
-                            line: layout.line(iv.para, start),
-                            end: toks
-                                .get((iv.end as usize).saturating_sub(1))
-                                .map_or(0, |t| t.end),
-                            words: iv.end - iv.start,
-                            similarity: sim,
-                        }
+                    .filter_map(|(iv, sim)| {
+                        let h = ids.binary_search(&iv.para).ok()?;
+                        Some(holders.get(h)?.occurrence(&iv, sim))
                     })
                     .collect(),
             })
@@ -460,7 +587,7 @@ pub fn assemble<L: Layout + ?Sized>(
         let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
         (a.doc, a.start, x.kind, a.end).cmp(&(b.doc, b.start, y.kind, b.end))
     });
-    clusters
+    Ok(clusters)
 }
 
 /// What the paragraph stage compared, before clustering.

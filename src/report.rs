@@ -79,6 +79,22 @@ pub trait DocSource {
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>>;
     /// The original bytes `start..end` of document `doc`.
     fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>>;
+    /// The original bytes of each of the spans `wanted` (document, start, end), in
+    /// order. A source that reads from files reads each document's spans together.
+    fn slices(&self, wanted: &[(u32, u32, u32)]) -> Result<Vec<Cow<'_, [u8]>>> {
+        wanted
+            .iter()
+            .map(|&(doc, start, end)| self.slice(doc, start, end))
+            .collect()
+    }
+    /// Number of documents.
+    fn documents(&self) -> usize;
+    /// Index, in the listed input files, of the file document `doc` was read from, if
+    /// known.
+    fn file_of(&self, doc: u32) -> Option<u32> {
+        let _ = doc;
+        None
+    }
 }
 
 impl DocSource for [Document] {
@@ -103,6 +119,10 @@ impl DocSource for [Document] {
                 .map_or(&[][..], |d| d.slice(start, end)),
         ))
     }
+
+    fn documents(&self) -> usize {
+        self.len()
+    }
 }
 
 impl DocSource for Vec<Document> {
@@ -116,6 +136,10 @@ impl DocSource for Vec<Document> {
 
     fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
         self.as_slice().slice(doc, start, end)
+    }
+
+    fn documents(&self) -> usize {
+        self.len()
     }
 }
 
@@ -137,21 +161,33 @@ fn clusters_rows<'a, S: DocSource + ?Sized>(
     docs: &'a S,
     mut each: impl FnMut(Row<'a>) -> Result<()>,
 ) -> Result<()> {
-    for (i, cluster) in clusters.iter().enumerate() {
-        for (j, occ) in cluster.occurrences.iter().enumerate() {
-            each(Row {
-                cluster: first + i + 1,
-                kind: cluster.kind,
-                file: docs.name(occ.doc),
-                paragraph: occ.paragraph + 1,
-                line: occ.line,
-                start: occ.start,
-                end: occ.end,
-                words: occ.words,
-                similarity: occ.similarity,
-                keep: j == 0,
-                text: docs.slice(occ.doc, occ.start, occ.end)?,
-            })?;
+    // The spans of a batch of clusters are read together.
+    const BATCH: usize = 64;
+    let mut wanted = Vec::new();
+    for (b, batch) in clusters.chunks(BATCH).enumerate() {
+        wanted.clear();
+        wanted.extend(
+            batch
+                .iter()
+                .flat_map(|c| c.occurrences.iter().map(|o| (o.doc, o.start, o.end))),
+        );
+        let mut texts = docs.slices(&wanted)?.into_iter();
+        for (i, cluster) in batch.iter().enumerate() {
+            for (j, occ) in cluster.occurrences.iter().enumerate() {
+                each(Row {
+                    cluster: first + b * BATCH + i + 1,
+                    kind: cluster.kind,
+                    file: docs.name(occ.doc),
+                    paragraph: occ.paragraph + 1,
+                    line: occ.line,
+                    start: occ.start,
+                    end: occ.end,
+                    words: occ.words,
+                    similarity: occ.similarity,
+                    keep: j == 0,
+                    text: texts.next().unwrap_or_default(),
+                })?;
+            }
         }
     }
     Ok(())
@@ -176,7 +212,7 @@ pub fn write_csv<W: Write, S: DocSource + Sync + ?Sized>(
     findings: &Findings,
     docs: &S,
 ) -> Result<()> {
-    const CHUNK: usize = 512;
+    const CHUNK: usize = 64;
     let window_len = CHUNK * 4 * rayon::current_num_threads().max(1);
     // Write errors are reported as the CSV writer's were.
     let written = |r: std::io::Result<()>| r.map_err(csv::Error::from);

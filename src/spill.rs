@@ -40,14 +40,13 @@ use crate::config::Config;
 use crate::corpus::{Document, InputFile, Warning};
 use crate::error::{Error, Result};
 use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
-use crate::normalize::{tokenize, Token};
 use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
     analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params, peak_rss,
     release_free_memory, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
-    Findings, Layout, Stats,
+    Findings, Layout, Placed, Stats,
 };
 use crate::records::{
     partition, BandRecord, CandidatePair, FixedRecord, Header, RecordKind, SeedPosting,
@@ -203,12 +202,12 @@ impl Store {
 }
 
 #[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 #[cfg(windows)]
-fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+pub(crate) fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         match file.seek_read(buf, offset)? {
@@ -474,11 +473,6 @@ impl TextStore {
         self.files.is_empty()
     }
 
-    /// Index, in the listed input files, of the file document `doc` was read from.
-    pub fn file_of(&self, doc: u32) -> Option<u32> {
-        self.files.get(doc as usize).copied()
-    }
-
     /// Total bytes of all documents.
     pub fn total_bytes(&self) -> u64 {
         self.offsets.last().copied().unwrap_or(0)
@@ -523,6 +517,14 @@ impl DocSource for TextStore {
     fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
         Ok(Cow::Owned(self.bytes(doc, start.into(), end.into())?))
     }
+
+    fn documents(&self) -> usize {
+        self.len()
+    }
+
+    fn file_of(&self, doc: u32) -> Option<u32> {
+        self.files.get(doc as usize).copied()
+    }
 }
 
 /// Where the paragraphs of a spilled run are.
@@ -564,24 +566,16 @@ impl SpilledLayout<'_> {
 const PARAGRAPH_RECORD: usize = 12;
 
 impl Layout for SpilledLayout<'_> {
-    fn paragraph(&self, p: u32) -> (u32, u32, u32, u32) {
+    fn paragraph(&self, p: u32) -> Placed {
         let doc = self.doc_of(p);
         let first = self.texts.first_paragraph.get(doc as usize).copied();
-        let [start, end, _] = self.span(p);
-        (doc, p - first.unwrap_or(0), start, end)
-    }
-
-    fn line(&self, p: u32, offset: u32) -> u32 {
-        let [start, _, line] = self.span(p);
-        match self
-            .texts
-            .bytes(self.doc_of(p), start.into(), offset.into())
-        {
-            Ok(before) => line + crate::segment::line_breaks(&before),
-            Err(e) => {
-                self.fail(e);
-                line
-            }
+        let [start, end, line] = self.span(p);
+        Placed {
+            doc,
+            ordinal: p - first.unwrap_or(0),
+            start,
+            end,
+            line,
         }
     }
 
@@ -589,17 +583,14 @@ impl Layout for SpilledLayout<'_> {
         self.tokens.len_of(p)
     }
 
-    fn token_spans(&self, p: u32) -> Vec<Token> {
-        let (doc, _, start, end) = self.paragraph(p);
-        let mut tokens = Vec::new();
-        match self.texts.bytes(doc, start.into(), end.into()) {
-            Ok(bytes) => {
-                let text = Document::from_bytes(doc, String::new(), bytes);
-                tokenize(&text.text, start, &mut tokens);
-            }
-            Err(e) => self.fail(e),
-        }
-        tokens
+    fn texts(&self, ps: &[u32]) -> Result<Vec<Cow<'_, [u8]>>> {
+        ps.iter()
+            .map(|&p| {
+                let at = self.paragraph(p);
+                let bytes = self.texts.bytes(at.doc, at.start.into(), at.end.into())?;
+                Ok(Cow::Owned(bytes))
+            })
+            .collect()
     }
 }
 
@@ -856,7 +847,7 @@ pub fn find_duplicates_spilled(
         spans: &spans,
         failed: FirstError::default(),
     };
-    let clusters = assemble(&para_groups, passage_groups, &layout);
+    let clusters = assemble(&para_groups, passage_groups, &layout)?;
     layout.failed.take()?;
     lap("assemble", None);
     stats.timings = timings;

@@ -18,7 +18,7 @@ use neardup::passage::{
     align_all, repeated_seed_postings, seed_matches, seed_postings, similarity, PassageParams,
     TokenTable,
 };
-use neardup::pipeline::{band_records, repeated_band_records};
+use neardup::pipeline::{band_records, find_duplicates_read, repeated_band_records};
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
 use neardup::spill::{find_duplicates_spilled, SpillOptions};
 use neardup::{find_duplicates, report, Config, Document, InputFile, Kind};
@@ -674,10 +674,11 @@ fn token_paragraphs() -> impl Strategy<Value = Vec<Vec<u64>>> {
 proptest! {
     #![proptest_config(config(128))]
 
-    /// A run spilled to disk, one document per batch, finds the same clusters and writes
-    /// the same report as the in-memory run.
+    /// A run spilled to disk, one document per batch, and a run that drops each text
+    /// once analyzed and reads it back from its file, find the same clusters and write
+    /// the same report as the run over documents held in memory.
     #[test]
-    fn spilled_run_equals_in_memory_run(
+    fn spilled_and_read_back_runs_equal_in_memory_run(
         raw_docs in corpus(),
         mode in mode(),
         min_words in 2usize..10,
@@ -709,7 +710,26 @@ proptest! {
         report::write_csv(&mut spilled_csv, &spilled.findings, &spilled.texts).expect("written");
         let mut memory_csv = Vec::new();
         report::write_csv(&mut memory_csv, &findings, &docs).expect("written");
-        prop_assert_eq!(spilled_csv, memory_csv);
+        prop_assert_eq!(&spilled_csv, &memory_csv);
+
+        // Read from files, texts dropped and read back: the same clusters and report.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let on_disk: Vec<InputFile> = files
+            .iter()
+            .zip(&docs)
+            .map(|(f, d)| {
+                let path = dir.path().join(&f.name);
+                std::fs::write(&path, d.bytes()).expect("written");
+                InputFile { len: f.len, ..InputFile::new(path, f.name.clone()) }
+            })
+            .collect();
+        let (read_back, texts, _) = pool(2)
+            .install(|| find_duplicates_read(&on_disk, &read, &config, &|_| {}))
+            .expect("read-back run");
+        prop_assert_eq!(&read_back.clusters, &findings.clusters, "reading back changed the output");
+        let mut read_csv = Vec::new();
+        report::write_csv(&mut read_csv, &read_back, &texts).expect("written");
+        prop_assert_eq!(read_csv, memory_csv);
     }
 }
 
