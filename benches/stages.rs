@@ -130,7 +130,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("seeds", |b| {
         b.iter(|| {
             let postings = seed_postings(&table, &all, &params);
-            black_box(seed_matches(postings, 8).len())
+            black_box(seed_matches(vec![postings], 8).len())
         })
     });
 
@@ -142,7 +142,7 @@ fn stages(c: &mut Criterion) {
         })
     });
 
-    let matches = seed_matches(seed_postings(&table, &all, &params), 8);
+    let matches = seed_matches(vec![seed_postings(&table, &all, &params)], 8);
     g.bench_function("alignment", |b| {
         b.iter(|| black_box(align_all(&table, &matches, &params).len()))
     });

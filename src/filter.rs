@@ -21,34 +21,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const BITS_PER_KEY: usize = 8;
 
 /// Two bit arrays over hashed slots: `once` marks a slot seen, `twice` a slot seen again.
+/// The two words of a slot are side by side, in one cache line.
 #[derive(Debug)]
 pub struct RepeatFilter {
-    once: Vec<AtomicU64>,
-    twice: Vec<AtomicU64>,
-    /// The slot of a key is its mixed value shifted right by this.
-    shift: u32,
+    /// Per 64 slots: the `once` word and the `twice` word.
+    words: Vec<[AtomicU64; 2]>,
+    /// Number of slots: a multiple of 64, not rounded to a power of two.
+    slots: u64,
 }
 
 impl RepeatFilter {
     /// A filter sized for about `expected` insertions.
     pub fn new(expected: usize) -> RepeatFilter {
-        let slots = expected
-            .saturating_mul(BITS_PER_KEY)
-            .max(64)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << 63);
-        let words = slots / 64;
+        let words = expected.saturating_mul(BITS_PER_KEY).div_ceil(64).max(1);
         RepeatFilter {
-            once: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            twice: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            shift: 64 - slots.trailing_zeros(),
+            words: (0..words)
+                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+                .collect(),
+            slots: words as u64 * 64,
         }
     }
 
     /// Word index and bit of `key`'s slot. Keys are hashes already; the multiply
-    /// spreads any structure left in their high bits.
+    /// spreads any structure left in their high bits, and the slot is the high half of
+    /// its product with the number of slots (a range reduction without division).
     fn slot(&self, key: u64) -> (usize, u64) {
-        let slot = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift;
+        let mixed = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = ((u128::from(mixed) * u128::from(self.slots)) >> 64) as u64;
         ((slot / 64) as usize, 1u64 << (slot % 64))
     }
 
@@ -59,13 +58,12 @@ impl RepeatFilter {
         #[cfg(target_arch = "x86_64")]
         {
             let (word, _) = self.slot(key);
-            if let (Some(once), Some(twice)) = (self.once.get(word), self.twice.get(word)) {
+            if let Some(pair) = self.words.get(word) {
                 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
                 // SAFETY: a prefetch is a hint that never faults and does not change
-                // memory; both pointers are to live elements anyway.
+                // memory; the pointer is to a live element anyway.
                 unsafe {
-                    _mm_prefetch::<_MM_HINT_T0>(once.as_ptr().cast::<i8>());
-                    _mm_prefetch::<_MM_HINT_T0>(twice.as_ptr().cast::<i8>());
+                    _mm_prefetch::<_MM_HINT_T0>(pair.as_ptr().cast::<i8>());
                 }
             }
         }
@@ -90,7 +88,7 @@ impl RepeatFilter {
     /// Records one occurrence of `key`. Safe to call from many threads at once.
     pub fn insert(&self, key: u64) {
         let (word, bit) = self.slot(key);
-        if let (Some(once), Some(twice)) = (self.once.get(word), self.twice.get(word)) {
+        if let Some([once, twice]) = self.words.get(word) {
             if once.fetch_or(bit, Ordering::Relaxed) & bit != 0
                 && twice.load(Ordering::Relaxed) & bit == 0
             {
@@ -103,9 +101,9 @@ impl RepeatFilter {
     /// done (the end of a rayon call orders the two).
     pub fn maybe_repeated(&self, key: u64) -> bool {
         let (word, bit) = self.slot(key);
-        self.twice
+        self.words
             .get(word)
-            .map_or(true, |twice| twice.load(Ordering::Relaxed) & bit != 0)
+            .map_or(true, |[_, twice]| twice.load(Ordering::Relaxed) & bit != 0)
     }
 }
 
@@ -138,8 +136,7 @@ mod tests {
         let filter = RepeatFilter::new(n as usize);
         (0..n).into_par_iter().for_each(|i| filter.insert(key(i)));
         let passed = (0..n).filter(|&i| filter.maybe_repeated(key(i))).count();
-        // About n/m = 1/8 of singletons share a slot with another key; m is rounded
-        // up to a power of two, so it is at most that.
+        // About n/m = 1/8 of singletons share a slot with another key.
         assert!(passed < n as usize / 6, "{passed} of {n} singletons passed");
         assert!(!RepeatFilter::new(0).maybe_repeated(key(1)));
     }

@@ -72,19 +72,74 @@ pub fn band_records(sig: &[u32], bands: usize, rows: usize, para: u64, out: &mut
     out.extend(band_keys(sig, bands, rows).map(|key| BandRecord { key, para }));
 }
 
-/// The reduce of the band stage: distinct candidate pairs (a < b) from band records,
-/// sorted. Records are cut by [`partition`] of their key and each partition is scanned
-/// on its own, in parallel.
-pub fn candidate_pairs(mut records: Vec<BandRecord>) -> Vec<(u64, u64)> {
-    let parts: Vec<Vec<(u64, u64)>> = sort_into_partitions(&mut records, |r| r.key)
-        .into_par_iter()
-        .map(partition_pairs)
-        .collect();
-    drop(records);
+/// The reduce of the band stage: distinct candidate pairs (a < b) from band records
+/// given in chunks, sorted. Records are cut by [`partition`] of their key and each
+/// partition is scanned on its own, in parallel ([`reduce_partitions`]).
+pub fn candidate_pairs(chunks: Vec<Vec<BandRecord>>) -> Vec<(u64, u64)> {
+    let parts = reduce_partitions(chunks, |r| r.key, partition_pairs);
     let mut pairs = concat_freeing(parts);
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
+}
+
+/// Runs `reduce` over each partition (a value of [`partition`] of `key`, in order;
+/// empty ones left out) of the records of all `chunks`, sorted: the slices
+/// [`sort_into_partitions`] gives over the chunks joined, without ever holding the
+/// records twice. The chunks are sorted in place, then each partition's records are
+/// gathered from them into a buffer of their own. The chunks are freed before the
+/// results are returned.
+pub fn reduce_partitions<T, R>(
+    mut chunks: Vec<Vec<T>>,
+    key: impl Fn(&T) -> u64 + Sync,
+    reduce: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R>
+where
+    T: Ord + Copy + Send + Sync,
+    R: Send,
+{
+    if chunks.len() <= 1 {
+        // One chunk: sorted in parallel and cut where it is, with no copy.
+        let mut records = chunks.pop().unwrap_or_default();
+        return sort_into_partitions(&mut records, key)
+            .into_par_iter()
+            .map(&reduce)
+            .collect();
+    }
+    const PARTS: usize = 1 << crate::records::PARTITION_BITS;
+    chunks.par_iter_mut().for_each(|c| c.sort_unstable());
+    // Where each partition starts in each chunk; the end of the chunk last.
+    let starts: Vec<[u32; PARTS + 1]> = chunks
+        .par_iter()
+        .map(|c| {
+            let mut at = [c.len() as u32; PARTS + 1];
+            for (p, a) in at.iter_mut().enumerate().take(PARTS) {
+                *a = c.partition_point(|r| partition(key(r)) < p) as u32;
+            }
+            at
+        })
+        .collect();
+    let results = (0..PARTS)
+        .into_par_iter()
+        .filter_map(|p| {
+            let range = |s: &[u32; PARTS + 1]| s[p] as usize..s[p + 1] as usize;
+            let total: usize = starts.iter().map(|s| range(s).len()).sum();
+            if total == 0 {
+                return None;
+            }
+            let mut part = Vec::with_capacity(total);
+            for (c, s) in chunks.iter().zip(&starts) {
+                part.extend_from_slice(&c[range(s)]);
+            }
+            part.sort_unstable();
+            Some(reduce(&part))
+        })
+        .collect();
+    // The chunks lie in every worker's heap: hand their memory back before the caller
+    // joins the results.
+    drop(chunks);
+    crate::pipeline::release_free_memory();
+    results
 }
 
 /// The candidate pairs of one partition of band records sorted by key (the reduce of
@@ -196,6 +251,6 @@ mod tests {
         band_records(&[1, 2, 9, 9], 2, 2, 20, &mut recs);
         band_records(&[5, 5, 9, 9], 2, 2, 30, &mut recs);
         band_records(&[7, 7, 7, 7], 2, 2, 40, &mut recs);
-        assert_eq!(candidate_pairs(recs), vec![(10, 20), (20, 30)]);
+        assert_eq!(candidate_pairs(vec![recs]), vec![(10, 20), (20, 30)]);
     }
 }

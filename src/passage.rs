@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use crate::filter::RepeatFilter;
-use crate::lsh::{concat_freeing, sort_into_partitions, ALL_PAIRS_MAX};
+use crate::lsh::{concat_freeing, reduce_partitions, ALL_PAIRS_MAX};
 use crate::records::SeedPosting;
 use crate::shingle::kgrams;
 
@@ -241,20 +241,21 @@ pub fn seed_postings(
     participants: &[u32],
     params: &PassageParams,
 ) -> Vec<SeedPosting> {
-    seed_postings_where(table, participants, params, &|_| {})
+    concat_freeing(seed_postings_where(table, participants, params, &|_| {}))
 }
 
 /// [`seed_postings`] of the seeds that may occur more than once: seeds are winnowed
 /// twice, first into a [`RepeatFilter`], then kept only if they passed it. The matches
 /// are the same as from all postings (a seed seen once matches nothing); the postings
 /// held are a small fraction. For one machine's memory: spilled batches cannot see each
-/// other's seeds and write every posting. Also returns the number of postings made,
+/// other's seeds and write every posting. The postings come in chunks, as
+/// [`seed_matches`] takes them. Also returns the number of postings made,
 /// kept or not.
 pub fn repeated_seed_postings(
     table: &TokenTable,
     participants: &[u32],
     params: &PassageParams,
-) -> (Vec<SeedPosting>, usize) {
+) -> (Vec<Vec<SeedPosting>>, usize) {
     let tokens: usize = participants
         .iter()
         .map(|&p| table.get(p as usize).len())
@@ -273,6 +274,7 @@ pub fn repeated_seed_postings(
             made
         })
         .sum();
+    // Returned in chunks, after the filter is freed: they are never joined.
     let kept = seed_postings_where(table, participants, params, &|seeds| {
         filter.retain_repeated(seeds, |s| s.0)
     });
@@ -292,8 +294,8 @@ fn seed_postings_where(
     participants: &[u32],
     params: &PassageParams,
     keep: &(dyn Fn(&mut Seeds) + Sync),
-) -> Vec<SeedPosting> {
-    let chunks: Vec<Vec<SeedPosting>> = participants
+) -> Vec<Vec<SeedPosting>> {
+    participants
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
             let mut out = Vec::new();
@@ -305,10 +307,10 @@ fn seed_postings_where(
                     pos,
                 }));
             });
+            out.shrink_to_fit();
             out
         })
-        .collect();
-    concat_freeing(chunks)
+        .collect()
 }
 
 /// Calls `each` with every paragraph of `chunk` and its winnowed seeds, in order,
@@ -333,10 +335,11 @@ fn for_each_seeds(
     }
 }
 
-/// The reduce of the seed stage: seed matches from postings, sorted by paragraph pair.
+/// The reduce of the seed stage: seed matches from postings (given in chunks), sorted by
+/// paragraph pair.
 /// A self match inside one paragraph is kept only when its two seeds are at least
 /// `min_words` apart, since the two copies of a repeat may not overlap.
-pub fn seed_matches(postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
+pub fn seed_matches(postings: Vec<Vec<SeedPosting>>, min_words: usize) -> Vec<SeedMatch> {
     let mut matches = raw_seed_matches(postings, min_words);
     matches.par_sort_unstable();
     matches.dedup();
@@ -346,12 +349,12 @@ pub fn seed_matches(postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMat
 /// [`seed_matches`] before they are sorted and deduplicated: what a spilled run
 /// shuffles to its pair buckets. The postings are freed before the partial results
 /// are joined.
-pub fn raw_seed_matches(mut postings: Vec<SeedPosting>, min_words: usize) -> Vec<SeedMatch> {
-    let parts: Vec<Vec<SeedMatch>> = sort_into_partitions(&mut postings, |p| p.hash)
-        .into_par_iter()
-        .map(|part| partition_matches(part, min_words))
-        .collect();
-    drop(postings);
+pub fn raw_seed_matches(postings: Vec<Vec<SeedPosting>>, min_words: usize) -> Vec<SeedMatch> {
+    let parts = reduce_partitions(
+        postings,
+        |p| p.hash,
+        |part| partition_matches(part, min_words),
+    );
     concat_freeing(parts)
 }
 
@@ -786,7 +789,7 @@ mod tests {
         let t = table(paras);
         let ids: Vec<u32> = (0..paras.len() as u32).collect();
         let postings = seed_postings(&t, &ids, &params());
-        let matches = seed_matches(postings, params().min_words);
+        let matches = seed_matches(vec![postings], params().min_words);
         align_all(&t, &matches, &params())
     }
 

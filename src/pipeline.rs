@@ -656,19 +656,20 @@ pub fn band_records(
     config: &Config,
     base: u64,
 ) -> Vec<BandRecord> {
-    band_records_where(table, paras, config, base, &|_| {})
+    concat_freeing(band_records_where(table, paras, config, base, &|_| {}))
 }
 
 /// [`band_records`] of the keys that may occur more than once: band keys are made
 /// twice, first into a [`RepeatFilter`], then kept only if they passed it. The
 /// candidate pairs are the same as from all records (a key seen once makes no pair);
 /// the records held are a small fraction. For one machine's memory: spilled batches
-/// cannot see each other's keys and write every record.
+/// cannot see each other's keys and write every record. The records come in chunks, as
+/// [`candidate_pairs`] takes them.
 pub fn repeated_band_records(
     table: &TokenTable,
     paras: &[u32],
     config: &Config,
-) -> Vec<BandRecord> {
+) -> Vec<Vec<BandRecord>> {
     let keyer = BandKeyer::new(config);
     let filter = RepeatFilter::new(paras.len().saturating_mul(keyer.bands));
     paras.par_chunks(PARALLEL_CHUNK).for_each(|chunk| {
@@ -677,6 +678,7 @@ pub fn repeated_band_records(
             filter.insert_all(keyer.keys(table.get(p as usize), &mut scratch), |&k| k);
         }
     });
+    // Returned in chunks, after the filter is freed: they are never joined.
     band_records_where(table, paras, config, 0, &|keys| {
         filter.retain_repeated(keys, |&k| k)
     })
@@ -690,9 +692,9 @@ fn band_records_where(
     config: &Config,
     base: u64,
     keep: &(dyn Fn(&mut Vec<u64>) + Sync),
-) -> Vec<BandRecord> {
+) -> Vec<Vec<BandRecord>> {
     let keyer = BandKeyer::new(config);
-    let chunks: Vec<Vec<BandRecord>> = paras
+    paras
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
             let mut scratch = KeyScratch::default();
@@ -705,10 +707,10 @@ fn band_records_where(
                     para: base + u64::from(p),
                 }));
             }
+            out.shrink_to_fit();
             out
         })
-        .collect();
-    concat_freeing(chunks)
+        .collect()
 }
 
 /// Paragraphs handed to one parallel task by the keyed maps.

@@ -775,7 +775,7 @@ pub fn find_duplicates_spilled(
         let records = band_in.read(b, |r| {
             !duplicate.get(r.para as usize).copied().unwrap_or(true)
         })?;
-        let mut pairs: Vec<CandidatePair> = candidate_pairs(records)
+        let mut pairs: Vec<CandidatePair> = candidate_pairs(vec![records])
             .into_iter()
             .map(|(a, b)| CandidatePair {
                 a: a as u32,
@@ -821,7 +821,7 @@ pub fn find_duplicates_spilled(
                 !reported.get(s.para as usize).copied().unwrap_or(true)
             })?;
             stats.seed_postings += postings.len();
-            let mut matches = raw_seed_matches(postings, config.min_words);
+            let mut matches = raw_seed_matches(vec![postings], config.min_words);
             match_out.append(&mut matches, |m| pair_key(m.a, m.b))?;
         }
         let match_in = match_out.finish()?;
