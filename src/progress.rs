@@ -34,7 +34,7 @@ impl Progress {
         }
         // The bar takes the width left over, so the line never wraps.
         let template = format!(
-            "reading {{files}}/{n_files} files, {{decimal_bytes}}/{{decimal_total_bytes}}, \
+            "{{msg}}: {{files}}/{n_files} files, {{decimal_bytes}}/{{decimal_total_bytes}}, \
              {{decimal_bytes_per_sec}}, ETA {{eta}} [{{wide_bar}}]"
         );
         let counter = Arc::clone(&files_done);
@@ -52,6 +52,7 @@ impl Progress {
             ProgressDrawTarget::stderr_with_hz(DRAW_HZ),
         )
         .with_style(style)
+        .with_message("reading")
         .with_finish(ProgressFinish::AndClear);
         Progress { bar, files_done }
     }
@@ -68,9 +69,15 @@ impl Progress {
         self.bar.inc(unread);
     }
 
-    /// A stage starts: the bar becomes its name, a spinner and the elapsed time.
+    /// A stage starts: the bar becomes its name, a spinner and the elapsed time. A stage
+    /// that reads the files (its name starts with `read`) keeps the bar over their bytes,
+    /// with its name in front.
     pub fn stage(&self, name: &str) {
         if self.bar.is_hidden() {
+            return;
+        }
+        if name.starts_with("read") {
+            self.bar.set_message(name.to_string());
             return;
         }
         let style = ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
