@@ -84,6 +84,10 @@ pub struct Document {
     pub text: String,
     /// The original bytes, kept only when they differ from `text` (invalid UTF-8).
     pub raw: Option<Vec<u8>>,
+    /// For a record of an uncompressed JSON Lines file, the byte span in the file of the
+    /// JSON string its text was decoded from (quotes included), so that the text can be
+    /// read again without holding it.
+    pub json_span: Option<std::ops::Range<u64>>,
 }
 
 impl Document {
@@ -99,6 +103,7 @@ impl Document {
                 name,
                 text,
                 raw: None,
+                json_span: None,
             };
         }
         let text = decode_keeping_offsets(&bytes);
@@ -107,6 +112,7 @@ impl Document {
             name,
             text,
             raw: Some(bytes),
+            json_span: None,
         }
     }
 

@@ -77,6 +77,15 @@ pub struct Record {
     pub text_span: Range<usize>,
 }
 
+/// Decodes the text of a record again from the bytes of its JSON string value (quotes
+/// included), as [`parse_line`] decoded it. `None` if they are not such a string.
+pub fn decode_text(value: &[u8]) -> Option<String> {
+    // Validated with SIMD first: from a `&str`, serde_json does not validate again
+    // (from bytes it runs the standard library's slower check on every string).
+    let json = simdutf8::basic::from_utf8(value).ok()?;
+    serde_json::from_str(json).ok()
+}
+
 /// Parses one line (without its line terminator). `Ok(None)` for a blank line, which
 /// is not a record; `Err` says why the line is not a record.
 pub fn parse_line(line: &[u8], number: u64, opts: &ReadOptions) -> Result<Option<Record>, String> {
@@ -420,9 +429,12 @@ fn read_limited(
         bad: 0,
     };
     let mut data = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
-    // (line number, span in `data`) of each line of the chunk.
-    let mut spans: Vec<(u64, Range<usize>)> = Vec::new();
+    // (line number, span in `data`, offset in the decoded stream) of each line of the
+    // chunk.
+    let mut spans: Vec<(u64, Range<usize>, u64)> = Vec::new();
     let mut number = 0u64;
+    // Bytes of the decoded stream consumed so far: where the next line starts.
+    let mut consumed = 0u64;
     let mut stream_error = None;
     loop {
         data.clear();
@@ -430,17 +442,24 @@ fn read_limited(
         let mut at_end = false;
         while data.len() < CHUNK_BYTES {
             let start = data.len();
-            match next_line(&mut *reader, &mut data, limit, &mut |_| Ok(())) {
+            let mut skipped = 0u64;
+            let mut count_skipped = |bytes: &[u8]| {
+                skipped += bytes.len() as u64;
+                Ok(())
+            };
+            match next_line(&mut *reader, &mut data, limit, &mut count_skipped) {
                 Ok(Line::End) => {
                     at_end = true;
                     break;
                 }
-                Ok(Line::Read { .. }) => {
+                Ok(Line::Read { terminated }) => {
                     number += 1;
-                    spans.push((number, start..data.len()));
+                    spans.push((number, start..data.len(), consumed));
+                    consumed += (data.len() - start) as u64 + u64::from(terminated);
                 }
                 Ok(Line::Overlong) => {
                     number += 1;
+                    consumed += skipped;
                     lines.bad_line(number, &format!("line longer than {limit} bytes"));
                 }
                 Err(e) => {
@@ -452,15 +471,21 @@ fn read_limited(
         }
         let parsed: Vec<Result<Option<Record>, String>> = spans
             .par_iter()
-            .map(|(n, span)| parse_line(&data[span.clone()], *n, opts))
+            .map(|(n, span, _)| parse_line(&data[span.clone()], *n, opts))
             .collect();
-        for ((n, _), outcome) in spans.iter().zip(parsed) {
+        for ((n, _, line_at), outcome) in spans.iter().zip(parsed) {
             match outcome {
                 Ok(Some(record)) => docs.push(Document {
                     id: 0,
                     name: format!("{}#{}", file.name, record.id),
                     text: record.text,
                     raw: None,
+                    // Offsets in the decoded stream are offsets in the file only
+                    // when it is not compressed.
+                    json_span: (compression == Compression::None).then(|| {
+                        line_at + record.text_span.start as u64
+                            ..line_at + record.text_span.end as u64
+                    }),
                 }),
                 Ok(None) => {}
                 Err(why) => lines.bad_line(*n, &why),

@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 use std::fs;
 use std::io;
+use std::ops::Range;
 use std::time::SystemTime;
 
 use crate::corpus::{self, Document, InputFile};
@@ -58,48 +59,65 @@ impl FileStamp {
 pub enum Held {
     /// Not held: read again from the file, which had this stamp.
     File(FileStamp),
+    /// Records of an uncompressed JSON Lines file, not held: each record's name, and the
+    /// span of its text's JSON string in the file, which had this stamp.
+    Records(FileStamp, Vec<(String, Range<u64>)>),
     /// Held in memory.
     Documents(Vec<Document>),
 }
 
 impl Held {
     /// How to hold `docs`, read from `file` when it had `stamp` (taken before the
-    /// read). Only a text file read whole, as one document of the stamped size, is left
-    /// on disk.
+    /// read). A text file read whole, as one document of the stamped size, and the
+    /// records of an uncompressed JSON Lines file are left on disk.
     pub fn new(file: &InputFile, stamp: Option<FileStamp>, docs: Vec<Document>) -> Held {
-        match (stamp, docs.as_slice()) {
-            (Some(stamp), [doc])
-                if jsonl::format_of(&file.path).is_none()
-                    && doc.bytes().len() as u64 == stamp.len =>
-            {
+        let Some(stamp) = stamp else {
+            return Held::Documents(docs);
+        };
+        match jsonl::format_of(&file.path) {
+            None if docs.len() == 1 && docs[0].bytes().len() as u64 == stamp.len => {
                 Held::File(stamp)
+            }
+            Some(jsonl::Compression::None)
+                if docs
+                    .iter()
+                    .all(|d| d.json_span.as_ref().is_some_and(|s| s.end <= stamp.len)) =>
+            {
+                let records = docs
+                    .into_iter()
+                    .map(|d| (d.name, d.json_span.unwrap_or_default()))
+                    .collect();
+                Held::Records(stamp, records)
             }
             _ => Held::Documents(docs),
         }
     }
-
-    /// Number of documents.
-    pub fn len(&self) -> usize {
-        match self {
-            Held::File(_) => 1,
-            Held::Documents(docs) => docs.len(),
-        }
-    }
-
-    /// True if the file gave no document.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
-/// Marks a document that is not held in memory.
-const ON_DISK: u32 = u32::MAX;
+/// Where one document is.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// The whole file.
+    File,
+    /// Record `i` of [`FileTexts::records`].
+    Record(u32),
+    /// Document `i` of [`FileTexts::held`].
+    Held(u32),
+}
 
-/// One document: its file, and its place in [`FileTexts::held`] if it is held.
+/// One document: its file, and where it is.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     file: u32,
-    held: u32,
+    slot: Slot,
+}
+
+/// A JSON Lines record left on disk: the span of its text's JSON string, and the end of
+/// its name in [`FileTexts::record_names`].
+#[derive(Clone, Debug)]
+struct RecordAt {
+    span: Range<u64>,
+    name_end: usize,
 }
 
 /// The documents of a run, in input order, read back from their files when not held.
@@ -107,8 +125,11 @@ struct Entry {
 pub struct FileTexts<'a> {
     files: &'a [InputFile],
     docs: Vec<Entry>,
-    /// Stamp of each listed file whose document is on disk.
+    /// Stamp of each listed file whose documents are on disk.
     stamps: Vec<Option<FileStamp>>,
+    records: Vec<RecordAt>,
+    /// The names of the records on disk, one after the other.
+    record_names: String,
     held: Vec<Document>,
     total_bytes: u64,
 }
@@ -120,6 +141,8 @@ impl<'a> FileTexts<'a> {
             files,
             docs: Vec::new(),
             stamps: vec![None; files.len()],
+            records: Vec::new(),
+            record_names: String::new(),
             held: Vec::new(),
             total_bytes: 0,
         }
@@ -129,21 +152,42 @@ impl<'a> FileTexts<'a> {
     /// `bytes` is their total size.
     pub fn push(&mut self, file: u32, held: Held, bytes: u64) {
         self.total_bytes += bytes;
+        let mut stamp_file = |stamp| {
+            if let Some(s) = self.stamps.get_mut(file as usize) {
+                *s = Some(stamp);
+            }
+        };
         match held {
             Held::File(stamp) => {
-                if let Some(s) = self.stamps.get_mut(file as usize) {
-                    *s = Some(stamp);
-                }
+                stamp_file(stamp);
                 self.docs.push(Entry {
                     file,
-                    held: ON_DISK,
+                    slot: Slot::File,
                 });
+            }
+            Held::Records(stamp, records) => {
+                stamp_file(stamp);
+                for (name, span) in records {
+                    let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+                    self.record_names.push_str(&name);
+                    self.records.push(RecordAt {
+                        span,
+                        name_end: self.record_names.len(),
+                    });
+                    self.docs.push(Entry {
+                        file,
+                        slot: Slot::Record(i),
+                    });
+                }
             }
             Held::Documents(docs) => {
                 for mut doc in docs {
                     doc.id = u32::try_from(self.docs.len()).unwrap_or(u32::MAX);
-                    let held = u32::try_from(self.held.len()).unwrap_or(ON_DISK);
-                    self.docs.push(Entry { file, held });
+                    let i = u32::try_from(self.held.len()).unwrap_or(u32::MAX);
+                    self.docs.push(Entry {
+                        file,
+                        slot: Slot::Held(i),
+                    });
                     self.held.push(doc);
                 }
             }
@@ -165,19 +209,36 @@ impl<'a> FileTexts<'a> {
         self.total_bytes
     }
 
-    /// The held document `doc`, or the listed file to read it from.
+    /// Where document `doc` is.
     fn place(&self, doc: u32) -> Place<'_> {
         let Some(entry) = self.docs.get(doc as usize) else {
             return Place::Missing;
         };
-        if let Some(d) = self.held.get(entry.held as usize) {
-            return Place::Held(d);
-        }
-        match (
+        let on_disk = match (
             self.files.get(entry.file as usize),
             self.stamps.get(entry.file as usize).copied().flatten(),
         ) {
-            (Some(file), Some(stamp)) => Place::Disk(file, stamp),
+            (Some(file), Some(stamp)) => Some((file, stamp)),
+            _ => None,
+        };
+        match (entry.slot, on_disk) {
+            (Slot::Held(i), _) => self
+                .held
+                .get(i as usize)
+                .map_or(Place::Missing, Place::Held),
+            (Slot::File, Some((file, stamp))) => Place::File(file, stamp),
+            (Slot::Record(i), Some((file, stamp))) => {
+                let i = i as usize;
+                let Some(at) = self.records.get(i) else {
+                    return Place::Missing;
+                };
+                let start = match i.checked_sub(1) {
+                    Some(prev) => self.records.get(prev).map_or(0, |r| r.name_end),
+                    None => 0,
+                };
+                let name = self.record_names.get(start..at.name_end).unwrap_or("");
+                Place::Record(file, stamp, at.span.clone(), name)
+            }
             _ => Place::Missing,
         }
     }
@@ -186,8 +247,37 @@ impl<'a> FileTexts<'a> {
 /// Where a document is.
 enum Place<'t> {
     Held(&'t Document),
-    Disk(&'t InputFile, FileStamp),
+    /// A whole text file.
+    File(&'t InputFile, FileStamp),
+    /// A record of a JSON Lines file: the span of its JSON string, and its name.
+    Record(&'t InputFile, FileStamp, Range<u64>, &'t str),
     Missing,
+}
+
+impl Place<'_> {
+    /// The document of a record, decoded again from its file.
+    fn record(
+        file: &InputFile,
+        stamp: FileStamp,
+        span: Range<u64>,
+        doc: u32,
+        name: &str,
+    ) -> Result<Document> {
+        let value = Reopened::open(file, stamp)?.read(span.start, span.end)?;
+        let text = jsonl::decode_text(&value).ok_or_else(|| {
+            Error::io(
+                &file.path,
+                io::Error::other(
+                    "changed during the run: a record's text is no longer where it was read",
+                ),
+            )
+        })?;
+        Ok(Document::from_bytes(
+            doc,
+            name.to_string(),
+            text.into_bytes(),
+        ))
+    }
 }
 
 /// A file opened again, checked to be as it was read.
@@ -236,7 +326,8 @@ impl DocSource for FileTexts<'_> {
     fn name(&self, doc: u32) -> &str {
         match self.place(doc) {
             Place::Held(d) => &d.name,
-            Place::Disk(file, _) => &file.name,
+            Place::File(file, _) => &file.name,
+            Place::Record(_, _, _, name) => name,
             Place::Missing => "",
         }
     }
@@ -244,13 +335,16 @@ impl DocSource for FileTexts<'_> {
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
         match self.place(doc) {
             Place::Held(d) => Ok(Cow::Borrowed(d)),
-            Place::Disk(file, stamp) => {
+            Place::File(file, stamp) => {
                 let bytes = Reopened::open(file, stamp)?.read(0, u64::MAX)?;
                 Ok(Cow::Owned(Document::from_bytes(
                     doc,
                     file.name.clone(),
                     bytes,
                 )))
+            }
+            Place::Record(file, stamp, span, name) => {
+                Ok(Cow::Owned(Place::record(file, stamp, span, doc, name)?))
             }
             Place::Missing => Ok(Cow::Owned(Document::from_bytes(
                 doc,
@@ -261,14 +355,7 @@ impl DocSource for FileTexts<'_> {
     }
 
     fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
-        match self.place(doc) {
-            Place::Held(d) => Ok(Cow::Borrowed(d.slice(start, end))),
-            Place::Disk(_, _) if start >= end => Ok(Cow::Borrowed(&[])),
-            Place::Disk(file, stamp) => Ok(Cow::Owned(
-                Reopened::open(file, stamp)?.read(start.into(), end.into())?,
-            )),
-            Place::Missing => Ok(Cow::Borrowed(&[])),
-        }
+        Ok(self.slices(&[(doc, start, end)])?.pop().unwrap_or_default())
     }
 
     fn slices(&self, wanted: &[(u32, u32, u32)]) -> Result<Vec<Cow<'_, [u8]>>> {
@@ -277,38 +364,47 @@ impl DocSource for FileTexts<'_> {
         order.sort_unstable_by_key(|&i| wanted[i]);
         for run in order.chunk_by(|&a, &b| wanted[a].0 == wanted[b].0) {
             let doc = wanted[run[0]].0;
-            let (file, stamp) = match self.place(doc) {
-                Place::Disk(file, stamp) => (file, stamp),
-                Place::Held(_) | Place::Missing => {
-                    for &i in run {
-                        let (doc, start, end) = wanted[i];
-                        out[i] = self.slice(doc, start, end)?;
-                    }
-                    continue;
-                }
+            // Span `i` cut from `bytes`, which start at byte `base` of the document.
+            let cut = |bytes: &[u8], base: u32, i: usize| {
+                let (_, start, end) = wanted[i];
+                let (start, end) = (start.saturating_sub(base), end.saturating_sub(base));
+                let span = start as usize..(end.max(start) as usize).min(bytes.len());
+                Cow::Owned(bytes.get(span).unwrap_or(&[]).to_vec())
             };
-            // One open per document; spans that overlap or lie close are one read.
-            let reopened = Reopened::open(file, stamp)?;
-            let mut k = 0;
-            while k < run.len() {
-                let (_, from, mut to) = wanted[run[k]];
-                let mut m = k + 1;
-                while m < run.len() && wanted[run[m]].1 <= to.saturating_add(READ_GAP) {
-                    to = to.max(wanted[run[m]].2);
-                    m += 1;
+            match self.place(doc) {
+                Place::Held(d) => {
+                    for &i in run {
+                        let (_, start, end) = wanted[i];
+                        out[i] = Cow::Borrowed(d.slice(start, end));
+                    }
                 }
-                let bytes = reopened.read(from.into(), to.into())?;
-                for &i in &run[k..m] {
-                    let (_, start, end) = wanted[i];
-                    let (s, e) = ((start - from) as usize, (end.max(start) - from) as usize);
-                    out[i] = Cow::Owned(
-                        bytes
-                            .get(s.min(bytes.len())..e.min(bytes.len()))
-                            .unwrap_or(&[])
-                            .to_vec(),
-                    );
+                Place::Record(file, stamp, span, name) => {
+                    // Decoded once for all its spans.
+                    let d = Place::record(file, stamp, span, doc, name)?;
+                    for &i in run {
+                        out[i] = cut(d.bytes(), 0, i);
+                    }
                 }
-                k = m;
+                Place::File(file, stamp) => {
+                    // One open per document; spans that overlap or lie close are one
+                    // read.
+                    let reopened = Reopened::open(file, stamp)?;
+                    let mut k = 0;
+                    while k < run.len() {
+                        let (_, from, mut to) = wanted[run[k]];
+                        let mut m = k + 1;
+                        while m < run.len() && wanted[run[m]].1 <= to.saturating_add(READ_GAP) {
+                            to = to.max(wanted[run[m]].2);
+                            m += 1;
+                        }
+                        let bytes = reopened.read(from.into(), to.into())?;
+                        for &i in &run[k..m] {
+                            out[i] = cut(&bytes, from, i);
+                        }
+                        k = m;
+                    }
+                }
+                Place::Missing => {}
             }
         }
         Ok(out)
@@ -347,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn text_files_are_read_again_and_records_held() {
+    fn text_files_and_records_are_read_again() {
         let dir = tempfile::tempdir().unwrap();
         let files = vec![
             listed(dir.path(), "a.txt", b"first \xff file\n"),
@@ -360,7 +456,8 @@ mod tests {
         ];
         let texts = hold(&files);
         assert_eq!(texts.len(), 4);
-        assert_eq!(texts.held.len(), 2);
+        assert!(texts.held.is_empty());
+        assert_eq!(texts.records.len(), 2);
         assert_eq!(texts.total_bytes(), 13 + 3 + 7 + 8);
         assert_eq!(texts.name(0), "a.txt");
         assert_eq!(texts.name(2), "b.jsonl#2");
@@ -368,6 +465,10 @@ mod tests {
         assert_eq!(texts.file_of(3), Some(2));
         assert_eq!(&*texts.slice(0, 5, 8).unwrap(), b" \xff ");
         assert_eq!(&*texts.slice(2, 4, 7).unwrap(), b"two");
+        assert_eq!(texts.name(1), "b.jsonl#1");
+        assert_eq!(texts.document(1).unwrap().text, "one");
+        let spans = texts.slices(&[(2, 4, 7), (1, 0, 3), (2, 0, 3)]).unwrap();
+        assert_eq!(spans, [&b"two"[..], b"one", b"two"]);
         assert_eq!(&*texts.slice(3, 2, 8).unwrap(), "الث".as_bytes());
         let doc = texts.document(0).unwrap();
         assert_eq!(doc.text, "first \u{1A} file\n");
@@ -376,6 +477,41 @@ mod tests {
         // Past the end, nothing; an unknown document is empty.
         assert!(texts.slice(3, 8, 20).unwrap().is_empty());
         assert!(texts.slice(9, 0, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn compressed_records_and_unstamped_files_are_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"{\"text\":\"zipped\"}\n").unwrap();
+        let files = vec![
+            listed(dir.path(), "c.jsonl.gz", &gz.finish().unwrap()),
+            listed(dir.path(), "d.txt", b"plain"),
+        ];
+        let (docs, _) = corpus::read_input(&files[1], &corpus::ReadOptions::default());
+        let mut texts = hold(&files[..1]);
+        texts.files = &files;
+        texts.stamps.push(None);
+        texts.push(1, Held::new(&files[1], None, docs), 5);
+        assert_eq!(texts.held.len(), 2);
+        assert_eq!(&*texts.slice(0, 0, 3).unwrap(), b"zip");
+        assert_eq!(&*texts.slice(1, 1, 5).unwrap(), b"lain");
+        // Held texts are quoted even when the files change.
+        fs::remove_file(&files[1].path).unwrap();
+        assert_eq!(&*texts.slice(1, 1, 5).unwrap(), b"lain");
+    }
+
+    #[test]
+    fn a_changed_record_is_an_error_naming_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![listed(dir.path(), "r.jsonl", b"{\"text\":\"first\"}\n")];
+        let texts = hold(&files);
+        assert_eq!(&*texts.slice(0, 0, 5).unwrap(), b"first");
+        // Same size, other bytes: the stamp's modification time may not move within
+        // its resolution, but the text is no longer a JSON string there.
+        fs::write(&files[0].path, b"{\"text\" :\"first\"}").unwrap();
+        let err = texts.slice(0, 0, 5).unwrap_err().to_string();
+        assert!(err.contains("r.jsonl") && err.contains("changed"), "{err}");
     }
 
     #[test]

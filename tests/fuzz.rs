@@ -730,6 +730,33 @@ proptest! {
         let mut read_csv = Vec::new();
         report::write_csv(&mut read_csv, &read_back, &texts).expect("written");
         prop_assert_eq!(read_csv, memory_csv);
+
+        // The same texts as records of a JSON Lines file, decoded again from the file:
+        // the same report as over the records held in memory.
+        let mut lines = String::from("\n");
+        for (i, d) in docs.iter().enumerate() {
+            let record = serde_json::json!({"id": i, "text": d.text});
+            lines.push_str(&record.to_string());
+            lines.push_str(if i % 2 == 0 { "\r\n" } else { "\n" });
+        }
+        let path = dir.path().join("records.jsonl");
+        std::fs::write(&path, &lines).expect("written");
+        let jsonl = vec![InputFile {
+            len: Some(lines.len() as u64),
+            ..InputFile::new(path, "records.jsonl".to_string())
+        }];
+        let read_jsonl = |f: &InputFile| neardup::corpus::read_input(f, &Default::default());
+        let (records, _) = read_jsonl(&jsonl[0]);
+        let held = pool(1).install(|| find_duplicates(&records, &config));
+        let mut held_csv = Vec::new();
+        report::write_csv(&mut held_csv, &held, &records).expect("written");
+        let (from_file, texts, _) = pool(2)
+            .install(|| find_duplicates_read(&jsonl, &read_jsonl, &config, &|_| {}))
+            .expect("read-back run");
+        prop_assert_eq!(&from_file.clusters, &held.clusters);
+        let mut file_csv = Vec::new();
+        report::write_csv(&mut file_csv, &from_file, &texts).expect("written");
+        prop_assert_eq!(file_csv, held_csv);
     }
 }
 
