@@ -7,6 +7,8 @@
 //! new cluster, checked the same way. A reported similarity is therefore always the
 //! member's own similarity to the kept row, and always passes the threshold.
 
+use crate::normalize::TokenHash;
+
 /// Disjoint sets over `0..n` with path halving and union by index: the smaller index
 /// becomes the root, so a root is always its set's first member, whatever the order of
 /// the unions.
@@ -134,11 +136,11 @@ pub fn split_by_kept<T: Copy>(
 ///   clause is not reported once per variant of it that is kept.
 pub fn split_fitted<'t>(
     members: &[Interval],
-    tokens: impl Fn(Interval) -> &'t [u64],
+    tokens: impl Fn(Interval) -> &'t [TokenHash],
     threshold: f64,
     fit: impl Fn(Interval, Interval) -> (Interval, f64),
 ) -> Vec<Vec<(Interval, f64)>> {
-    let sorted: Vec<Vec<u64>> = members
+    let sorted: Vec<Vec<TokenHash>> = members
         .iter()
         .map(|&iv| {
             let mut words = tokens(iv).to_vec();
@@ -240,7 +242,7 @@ fn split_rounds<T: Copy>(
 /// |f| ≤ `longest`. And the `x` equal words of `f` are words of the kept occurrence.
 struct FitBound<'k> {
     /// The kept occurrence's words, sorted.
-    kept_words: &'k [u64],
+    kept_words: &'k [TokenHash],
     /// The least `x` with 2x ≥ threshold·(|kept| + x).
     need: usize,
     /// The largest |f| with 2·|kept| ≥ threshold·(|kept| + |f|).
@@ -248,7 +250,7 @@ struct FitBound<'k> {
 }
 
 impl<'k> FitBound<'k> {
-    fn new(kept_words: &'k [u64], threshold: f64) -> FitBound<'k> {
+    fn new(kept_words: &'k [TokenHash], threshold: f64) -> FitBound<'k> {
         let len = kept_words.len();
         let passes = |x: usize, f: usize| 2.0 * x as f64 >= threshold * (len + f) as f64;
         let need = (0..=len).find(|&x| passes(x, x)).unwrap_or(len + 1);
@@ -269,8 +271,8 @@ impl<'k> FitBound<'k> {
     /// of `seq`, if shorter) holding at least `need` words of the kept occurrence, or
     /// `None` when no window does. A fitted part that passes lies inside such a window.
     /// Cost O(|seq| log |kept|).
-    fn window_range(&self, seq: &[u64]) -> Option<(usize, usize)> {
-        let held = |t: &u64| usize::from(self.kept_words.binary_search(t).is_ok());
+    fn window_range(&self, seq: &[TokenHash]) -> Option<(usize, usize)> {
+        let held = |t: &TokenHash| usize::from(self.kept_words.binary_search(t).is_ok());
         let width = self.longest.min(seq.len());
         let mut count: usize = seq[..width].iter().map(held).sum();
         let mut range = (count >= self.need).then_some((0, width));
@@ -287,7 +289,7 @@ impl<'k> FitBound<'k> {
 /// The members of a linked set that hold each word.
 struct WordIndex {
     /// Distinct words, sorted.
-    words: Vec<u64>,
+    words: Vec<TokenHash>,
     /// `holders[offsets[i]..offsets[i + 1]]` hold `words[i]`, sorted.
     offsets: Vec<u32>,
     holders: Vec<u32>,
@@ -303,8 +305,8 @@ const MASK_WORDS: usize = 8;
 type WordMask = [u64; MASK_WORDS];
 
 /// The bit of a word (a token hash) in a [`WordMask`].
-fn word_bit(word: u64) -> usize {
-    (word >> (64 - 9)) as usize
+fn word_bit(word: TokenHash) -> usize {
+    (word >> (TokenHash::BITS - 9)) as usize
 }
 
 /// How many of the words whose bits are `bits` may be in the set `mask`: never fewer
@@ -317,8 +319,8 @@ fn mask_bound(mask: &WordMask, bits: &[u16]) -> usize {
 
 impl WordIndex {
     /// `sorted[m]`: the words of member `m`, sorted.
-    fn new(sorted: &[Vec<u64>]) -> WordIndex {
-        let mut postings: Vec<(u64, u32)> = Vec::new();
+    fn new(sorted: &[Vec<TokenHash>]) -> WordIndex {
+        let mut postings: Vec<(TokenHash, u32)> = Vec::new();
         for (m, words) in sorted.iter().enumerate() {
             let mut distinct = words.clone();
             distinct.dedup();
@@ -350,7 +352,7 @@ impl WordIndex {
         index
     }
 
-    fn holders(&self, word: u64) -> &[u32] {
+    fn holders(&self, word: TokenHash) -> &[u32] {
         match self.words.binary_search(&word) {
             Ok(i) => &self.holders[self.offsets[i] as usize..self.offsets[i + 1] as usize],
             Err(_) => &[],
@@ -367,7 +369,7 @@ impl WordIndex {
     fn candidates(
         &self,
         bound: &FitBound,
-        sorted: &[Vec<u64>],
+        sorted: &[Vec<TokenHash>],
         kept: usize,
         remaining: &[bool],
         last_seen: &mut [usize],
@@ -382,7 +384,7 @@ impl WordIndex {
             );
             return out.len();
         }
-        let mut rarest: Vec<(usize, u64)> = kept_words
+        let mut rarest: Vec<(usize, TokenHash)> = kept_words
             .iter()
             .map(|&w| (self.holders(w).len(), w))
             .collect();
@@ -416,7 +418,7 @@ impl WordIndex {
 /// Whether at least `need` of `kept` (sorted, repeats counted) are words of `held`
 /// (sorted): a merge of the two lists, or binary searches when `held` is much longer,
 /// stopping as soon as the answer is known.
-fn holds_enough(kept: &[u64], held: &[u64], need: usize) -> bool {
+fn holds_enough(kept: &[TokenHash], held: &[TokenHash], need: usize) -> bool {
     if held.len() / 8 > kept.len() {
         let mut found = 0;
         for (i, w) in kept.iter().enumerate() {
@@ -669,9 +671,9 @@ mod tests {
 
     #[test]
     fn mask_bound_never_undercounts() {
-        let words = |seed: u64, n: u64| -> Vec<u64> {
-            let mut v: Vec<u64> = (0..n)
-                .map(|i| crate::shingle::finalize(seed.wrapping_mul(31) + i % 40))
+        let words = |seed: u64, n: u64| -> Vec<TokenHash> {
+            let mut v: Vec<TokenHash> = (0..n)
+                .map(|i| crate::shingle::finalize(seed.wrapping_mul(31) + i % 40) as TokenHash)
                 .collect();
             v.sort_unstable();
             v
@@ -691,13 +693,13 @@ mod tests {
 
     #[test]
     fn holds_enough_counts_repeats_of_kept() {
-        let brute = |kept: &[u64], held: &[u64], need: usize| {
+        let brute = |kept: &[TokenHash], held: &[TokenHash], need: usize| {
             kept.iter()
                 .filter(|w| held.binary_search(w).is_ok())
                 .count()
                 >= need
         };
-        let cases: &[(&[u64], &[u64])] = &[
+        let cases: &[(&[TokenHash], &[TokenHash])] = &[
             (&[], &[]),
             (&[1, 1, 2, 5], &[1, 3, 5]),
             (&[1, 2, 3], &[]),
@@ -750,7 +752,7 @@ mod tests {
     /// Occurrences over token sequences, one per paragraph, fitted as the pipeline does:
     /// the part of the region aligned with the kept one, similarity 2·LCS/(la + lb), zero
     /// for a part shorter than 8 words.
-    fn fitted_split(texts: &[Vec<u64>]) -> Vec<Vec<(Interval, f64)>> {
+    fn fitted_split(texts: &[Vec<TokenHash>]) -> Vec<Vec<(Interval, f64)>> {
         let members: Vec<Interval> = texts
             .iter()
             .enumerate()
@@ -768,11 +770,11 @@ mod tests {
         )
     }
 
-    fn span(texts: &[Vec<u64>], iv: Interval) -> &[u64] {
+    fn span(texts: &[Vec<TokenHash>], iv: Interval) -> &[TokenHash] {
         &texts[iv.para as usize][iv.start as usize..iv.end as usize]
     }
 
-    fn fit_as_pipeline(texts: &[Vec<u64>], kept: Interval, m: Interval) -> (Interval, f64) {
+    fn fit_as_pipeline(texts: &[Vec<TokenHash>], kept: Interval, m: Interval) -> (Interval, f64) {
         let (s, e, matches) = crate::passage::fit(span(texts, kept), span(texts, m));
         let part = Interval {
             start: m.start + s as u32,
@@ -792,8 +794,8 @@ mod tests {
         // 0 is a 10-word clause; 1 and 2 both hold it inside the same 22-word passage.
         // 1 and 2 join 0 with the clause, and stay in play: the passage they share is a
         // cluster of its own. (Splitting off each member whole lost that passage.)
-        let clause: Vec<u64> = (100..110).collect();
-        let passage: Vec<u64> = (0..12).chain(100..110).collect();
+        let clause: Vec<TokenHash> = (100..110).collect();
+        let passage: Vec<TokenHash> = (0..12).chain(100..110).collect();
         let groups = fitted_split(&[clause, passage.clone(), passage]);
         let iv = |para, start, end| Interval { para, start, end };
         assert_eq!(
@@ -814,18 +816,18 @@ mod tests {
         // 5,000 pairs of copies, linked into one set (as boilerplate links them): one
         // kept occurrence per pair. A bound of 4,096 rounds lost the last 904 pairs; the
         // indexed split reads a few entries per round.
-        let n = 5000u64;
-        let text = |i: u64| (0..10).map(|w| i * 10 + w).collect::<Vec<u64>>();
-        let texts: Vec<Vec<u64>> = (0..2 * n).map(|p| text(p % n)).collect();
+        let n = 5000u32;
+        let text = |i: u32| (0..10).map(|w| i * 10 + w).collect::<Vec<TokenHash>>();
+        let texts: Vec<Vec<TokenHash>> = (0..2 * n).map(|p| text(p % n)).collect();
         let groups = fitted_split(&texts);
         assert_eq!(groups.len(), n as usize);
         assert!(groups
             .iter()
-            .all(|g| g.len() == 2 && g[1].0.para == g[0].0.para + n as u32));
+            .all(|g| g.len() == 2 && g[1].0.para == g[0].0.para + n));
     }
 
     /// The split as specified: every member in play is fitted whole to every kept one.
-    fn naive_fitted_split(texts: &[Vec<u64>]) -> Vec<Vec<(Interval, f64)>> {
+    fn naive_fitted_split(texts: &[Vec<TokenHash>]) -> Vec<Vec<(Interval, f64)>> {
         let whole = |p: usize| Interval {
             para: p as u32,
             start: 0,
@@ -863,20 +865,20 @@ mod tests {
         // many pairs are near the threshold; words from a small vocabulary.
         let mut next = crate::test_rng(0x2545_f491_4f6c_dd1du64);
         for _ in 0..300 {
-            let bases: Vec<Vec<u64>> = (0..3)
-                .map(|_| (0..8 + next(30)).map(|_| next(40)).collect())
+            let bases: Vec<Vec<TokenHash>> = (0..3)
+                .map(|_| (0..8 + next(30)).map(|_| next(40) as TokenHash).collect())
                 .collect();
-            let texts: Vec<Vec<u64>> = (0..2 + next(14))
+            let texts: Vec<Vec<TokenHash>> = (0..2 + next(14))
                 .map(|_| {
                     let base = &bases[next(3) as usize];
                     let from = next(base.len() as u64 / 3) as usize;
-                    let mut t: Vec<u64> = base[from..].to_vec();
+                    let mut t: Vec<TokenHash> = base[from..].to_vec();
                     for _ in 0..next(4) {
                         let at = next(t.len() as u64) as usize;
-                        t[at] = 100 + next(10);
+                        t[at] = 100 + next(10) as TokenHash;
                     }
                     if next(3) == 0 {
-                        t.extend((0..next(20)).map(|_| next(40)));
+                        t.extend((0..next(20)).map(|_| next(40) as TokenHash));
                     }
                     t
                 })

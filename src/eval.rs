@@ -2568,7 +2568,7 @@ pub fn oracle_table(
     let started = Instant::now();
     let eligible = eligible_paragraphs(table, config);
     // Groups of identical token sequences, members ascending.
-    let mut group_of_seq: HashMap<&[u64], usize> = HashMap::new();
+    let mut group_of_seq: HashMap<&[crate::normalize::TokenHash], usize> = HashMap::new();
     let mut groups: Vec<Vec<u32>> = Vec::new();
     for &p in &eligible {
         let g = *group_of_seq

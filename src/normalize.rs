@@ -45,11 +45,22 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Version of the matching-key rules; bump when any rule or the Unicode tables change.
 pub const NORMALIZATION_VERSION: u32 = 1;
 
-/// One matching-key token: xxh3-64 of its normalized UTF-8 form, and the byte span of the ORIGINAL text it came from.
+/// The hash of a token: the low 32 bits of xxh3-64 of its normalized UTF-8 form. Four
+/// bytes, because the token hashes of the whole corpus are held through a run; two
+/// distinct words share one with probability 2^-32, and a shingle or seed mixes several.
+pub type TokenHash = u32;
+
+/// The [`TokenHash`] of a normalized token's UTF-8 bytes.
+#[inline]
+pub fn token_hash(normalized: &[u8]) -> TokenHash {
+    xxh3_64(normalized) as TokenHash
+}
+
+/// One matching-key token: the [`TokenHash`] of its normalized UTF-8 form, and the byte span of the ORIGINAL text it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Token {
-    /// `xxh3_64` of the normalized token's UTF-8 bytes.
-    pub hash: u64,
+    /// [`TokenHash`] of the normalized token's UTF-8 bytes.
+    pub hash: TokenHash,
     /// First byte of the token's span in the original text, plus `base`.
     pub start: u32,
     /// One past the last byte of the token's span in the original text, plus `base`.
@@ -60,7 +71,7 @@ pub struct Token {
 pub fn tokenize(text: &str, base: u32, out: &mut Vec<Token>) {
     walk(text, Path::Auto, &mut |word: &[u8], span: Range<usize>| {
         out.push(Token {
-            hash: xxh3_64(word),
+            hash: token_hash(word),
             start: offset_u32(base, span.start),
             end: offset_u32(base, span.end),
         });
@@ -1609,13 +1620,13 @@ mod tests {
         let mut tokens = Vec::new();
         tokenize(text, 100, &mut tokens);
         assert_eq!(tokens.len(), 2);
-        assert_eq!(tokens[0].hash, xxh3_64(b"hello"));
+        assert_eq!(tokens[0].hash, token_hash(b"hello"));
         assert_eq!((tokens[0].start, tokens[0].end), (100, 105));
         assert_eq!((tokens[1].start, tokens[1].end), (106, 114));
-        assert_eq!(tokens[1].hash, xxh3_64("جنيف".as_bytes()));
+        assert_eq!(tokens[1].hash, token_hash("جنيف".as_bytes()));
     }
 
-    fn hashes(text: &str) -> Vec<u64> {
+    fn hashes(text: &str) -> Vec<TokenHash> {
         let mut tokens = Vec::new();
         tokenize(text, 0, &mut tokens);
         tokens.iter().map(|t| t.hash).collect()

@@ -25,6 +25,7 @@ use rayon::prelude::*;
 
 use crate::filter::RepeatFilter;
 use crate::lsh::{concat_freeing, reduce_partitions, ALL_PAIRS_MAX};
+use crate::normalize::TokenHash;
 use crate::records::SeedPosting;
 use crate::shingle::kgrams;
 
@@ -35,7 +36,7 @@ use crate::shingle::kgrams;
 /// never held twice.
 #[derive(Clone, Debug, Default)]
 pub struct TokenTable {
-    chunks: Vec<Vec<u64>>,
+    chunks: Vec<Vec<TokenHash>>,
     /// Per paragraph: its chunk and its token range in that chunk.
     index: Vec<ChunkSpan>,
     n_tokens: usize,
@@ -56,7 +57,7 @@ impl TokenTable {
     }
 
     /// Appends the next paragraph's token hashes.
-    pub fn push(&mut self, tokens: impl IntoIterator<Item = u64>) {
+    pub fn push(&mut self, tokens: impl IntoIterator<Item = TokenHash>) {
         // Offsets in a chunk are `u32`. The length of `tokens` is not known before it is
         // read, so a chunk takes no more once it is half full: no paragraph has 2^31
         // tokens (a file is under 4 GiB).
@@ -83,7 +84,7 @@ impl TokenTable {
     /// Appends the paragraphs of one document: `hashes` are all their token hashes in
     /// order and `counts[i]` is the number of tokens of paragraph `i`. The hashes are
     /// moved into the table. Counts that overrun `hashes` are cut at its end.
-    pub fn push_chunk(&mut self, hashes: Vec<u64>, counts: &[u32]) {
+    pub fn push_chunk(&mut self, hashes: Vec<TokenHash>, counts: &[u32]) {
         let chunk = self.chunks.len() as u32;
         let mut at = 0usize;
         for &n in counts {
@@ -115,7 +116,7 @@ impl TokenTable {
     }
 
     /// Token hashes of paragraph `p`.
-    pub fn get(&self, p: usize) -> &[u64] {
+    pub fn get(&self, p: usize) -> &[TokenHash] {
         self.index
             .get(p)
             .and_then(|s| {
@@ -131,11 +132,11 @@ impl TokenTable {
 /// memory, or a table spilled to disk ([`crate::spill`]).
 pub trait TokenSource: Sync {
     /// Token hashes of paragraph `p` (empty if there is no such paragraph).
-    fn tokens(&self, p: u32) -> Cow<'_, [u64]>;
+    fn tokens(&self, p: u32) -> Cow<'_, [TokenHash]>;
 }
 
 impl TokenSource for TokenTable {
-    fn tokens(&self, p: u32) -> Cow<'_, [u64]> {
+    fn tokens(&self, p: u32) -> Cow<'_, [TokenHash]> {
         Cow::Borrowed(self.get(p as usize))
     }
 }
@@ -186,13 +187,13 @@ impl Alignment {
 }
 
 /// Winnowed seeds of one token sequence: (k-gram hash, token position), in position order.
-pub fn winnow(tokens: &[u64], k: usize, window: usize, out: &mut Vec<(u64, u32)>) {
+pub fn winnow(tokens: &[TokenHash], k: usize, window: usize, out: &mut Vec<(u64, u32)>) {
     winnow_into(tokens, k, window, &mut Vec::new(), out);
 }
 
 /// [`winnow`] with a caller-provided buffer for the k-gram hashes.
 fn winnow_into(
-    tokens: &[u64],
+    tokens: &[TokenHash],
     k: usize,
     window: usize,
     grams: &mut Vec<u64>,
@@ -478,7 +479,13 @@ const BAND: usize = 16;
 
 /// Extends the seed at (ia, ib) backward and forward. For a pair of one paragraph with
 /// itself (ia < ib), the two copies are kept from overlapping.
-fn extend(a: &[u64], b: &[u64], ia: usize, ib: usize, self_pair: bool) -> Option<Alignment> {
+fn extend(
+    a: &[TokenHash],
+    b: &[TokenHash],
+    ia: usize,
+    ib: usize,
+    self_pair: bool,
+) -> Option<Alignment> {
     if ia >= a.len() || ib >= b.len() || a[ia] != b[ib] {
         return None;
     }
@@ -653,7 +660,7 @@ fn better(x: Cell, y: Cell) -> Cell {
 /// enough for the length difference plus a tenth of the length (at most
 /// [`MAX_SIM_BAND`]), so it never underestimates a pair that passes the threshold by a
 /// wide margin and never costs more than O(n × band).
-pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
+pub fn similarity(a: &[TokenHash], b: &[TokenHash]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return if a.len() == b.len() { 1.0 } else { 0.0 };
     }
@@ -669,7 +676,7 @@ pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
 /// substitutions; leading and trailing words of `region` are free), ties broken by more
 /// equal words. Returns (start, end, equal words). Cost O(|pattern| × |region|); for
 /// pairs beyond [`MAX_FIT_CELLS`] the whole region is taken, as [`similarity`] would.
-pub fn fit(pattern: &[u64], region: &[u64]) -> (usize, usize, usize) {
+pub fn fit(pattern: &[TokenHash], region: &[TokenHash]) -> (usize, usize, usize) {
     let (m, n) = (pattern.len(), region.len());
     // The common case, an exact copy inside the region, needs no alignment.
     if m > 0 && m <= n {
@@ -725,7 +732,7 @@ pub const MAX_FIT_CELLS: usize = 1 << 18;
 /// Widest band of [`similarity`].
 pub const MAX_SIM_BAND: usize = 256;
 
-fn banded_lcs(a: &[u64], b: &[u64], band: usize) -> usize {
+fn banded_lcs(a: &[TokenHash], b: &[TokenHash], band: usize) -> usize {
     // Row i covers j in [i − band, i + band]; cells outside count as unreachable (0 is a
     // safe lower bound for an LCS).
     let width = 2 * band + 1;
@@ -762,9 +769,9 @@ fn banded_lcs(a: &[u64], b: &[u64], band: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<u64> {
+    fn words(s: &str) -> Vec<TokenHash> {
         s.split_whitespace()
-            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
+            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()) as TokenHash)
             .collect()
     }
 
@@ -953,7 +960,7 @@ mod tests {
         let mut rnd = crate::test_rng(11u64);
         for _ in 0..3000 {
             let n = 1 + rnd(50) as usize;
-            let a: Vec<u64> = (0..n).map(|_| rnd(4)).collect();
+            let a: Vec<TokenHash> = (0..n).map(|_| rnd(4) as TokenHash).collect();
             let mut b = a.clone();
             for _ in 0..rnd(6) {
                 let at = rnd(b.len() as u64 + 1) as usize;
@@ -973,7 +980,7 @@ mod tests {
     }
 
     /// [`fit`]'s alignment with unpacked cells.
-    fn fit_reference(pattern: &[u64], region: &[u64]) -> (usize, usize, usize) {
+    fn fit_reference(pattern: &[TokenHash], region: &[TokenHash]) -> (usize, usize, usize) {
         let (m, n) = (pattern.len(), region.len());
         type Cell = (u32, i32, u32);
         let mut prev: Vec<Cell> = (0..=n as u32).map(|j| (0, 0, j)).collect();
@@ -1007,8 +1014,12 @@ mod tests {
         let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..2000 {
             let alphabet = 2 + next(6);
-            let pattern: Vec<u64> = (0..1 + next(20)).map(|_| next(alphabet)).collect();
-            let region: Vec<u64> = (0..1 + next(40)).map(|_| next(alphabet)).collect();
+            let pattern: Vec<TokenHash> = (0..1 + next(20))
+                .map(|_| next(alphabet) as TokenHash)
+                .collect();
+            let region: Vec<TokenHash> = (0..1 + next(40))
+                .map(|_| next(alphabet) as TokenHash)
+                .collect();
             if region.windows(pattern.len()).any(|w| w == pattern) {
                 continue;
             }
@@ -1016,10 +1027,10 @@ mod tests {
             assert_eq!(fit(&pattern, &region), want, "{pattern:?} {region:?}");
         }
         // The largest sizes allowed, where the fields are widest.
-        let pattern: Vec<u64> = (0..512).map(|i| i % 7).collect();
-        let region: Vec<u64> = (0..512).map(|i| i % 5).collect();
+        let pattern: Vec<TokenHash> = (0..512).map(|i| i % 7).collect();
+        let region: Vec<TokenHash> = (0..512).map(|i| i % 5).collect();
         assert_eq!(fit(&pattern, &region), fit_reference(&pattern, &region));
-        let region: Vec<u64> = (0..MAX_FIT_CELLS as u64).map(|i| i % 3).collect();
+        let region: Vec<TokenHash> = (0..MAX_FIT_CELLS as TokenHash).map(|i| i % 3).collect();
         assert_eq!(fit(&[9], &region), fit_reference(&[9], &region));
     }
 
@@ -1049,7 +1060,7 @@ mod tests {
 
     #[test]
     fn banded_lcs_agrees_with_full_lcs_on_near_copies() {
-        fn full(a: &[u64], b: &[u64]) -> usize {
+        fn full(a: &[TokenHash], b: &[TokenHash]) -> usize {
             let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
             for i in 1..=a.len() {
                 for j in 1..=b.len() {
@@ -1065,7 +1076,7 @@ mod tests {
         let mut rnd = crate::test_rng(7u64);
         for _ in 0..200 {
             let n = 5 + rnd(60) as usize;
-            let a: Vec<u64> = (0..n).map(|_| rnd(6)).collect();
+            let a: Vec<TokenHash> = (0..n).map(|_| rnd(6) as TokenHash).collect();
             let mut b = a.clone();
             for _ in 0..rnd(4) {
                 let at = rnd(b.len() as u64) as usize;

@@ -26,7 +26,7 @@ use crate::corpus::{Document, InputFile, Warning};
 use crate::error::Result;
 use crate::filter::RepeatFilter;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands, concat_freeing};
-use crate::normalize::{tokenize, Token};
+use crate::normalize::{tokenize, Token, TokenHash};
 use crate::passage::{
     align_all, fit, repeated_seed_postings, seed_matches, similarity, Alignment, PassageParams,
     TokenSource, TokenTable,
@@ -49,7 +49,7 @@ pub struct DocAnalysis {
     /// Paragraphs in file order.
     pub paragraphs: Vec<Paragraph>,
     /// Token hashes of all paragraphs, in order. Emptied by [`take_token_table`].
-    pub hashes: Vec<u64>,
+    pub hashes: Vec<TokenHash>,
     /// Number of tokens of each paragraph.
     pub token_counts: Vec<u32>,
 }
@@ -736,7 +736,7 @@ impl BandKeyer {
     }
 
     /// The band keys of a paragraph of `tokens`, made in `scratch`.
-    fn keys<'s>(&self, tokens: &[u64], scratch: &'s mut KeyScratch) -> &'s mut Vec<u64> {
+    fn keys<'s>(&self, tokens: &[TokenHash], scratch: &'s mut KeyScratch) -> &'s mut Vec<u64> {
         let KeyScratch {
             shingles,
             signature,
@@ -823,7 +823,7 @@ pub fn cluster_paragraphs<T: TokenSource + ?Sized>(
 }
 
 /// Key of a token sequence for exact-duplicate grouping.
-pub fn sequence_key(tokens: &[u64]) -> u64 {
+pub fn sequence_key(tokens: &[TokenHash]) -> u64 {
     // Collisions only cost a failed verification: groups are re-checked against their
     // kept member.
     crate::shingle::mix(tokens)
@@ -886,7 +886,7 @@ pub fn group_passages<T: TokenSource + ?Sized>(
             )
         })
         .collect();
-    let span = |iv: Interval| -> Cow<'_, [u64]> {
+    let span = |iv: Interval| -> Cow<'_, [TokenHash]> {
         match table.tokens(iv.para) {
             Cow::Borrowed(t) => {
                 Cow::Borrowed(t.get(iv.start as usize..iv.end as usize).unwrap_or(&[]))
@@ -920,7 +920,7 @@ pub fn group_passages<T: TokenSource + ?Sized>(
         .par_iter()
         .flat_map_iter(|occ| {
             // Each member's words, read once for the whole split.
-            let words: std::collections::HashMap<Interval, Cow<'_, [u64]>> =
+            let words: std::collections::HashMap<Interval, Cow<'_, [TokenHash]>> =
                 occ.iter().map(|&iv| (iv, span(iv))).collect();
             let tokens = |iv: Interval| words.get(&iv).map_or(&[][..], |w| w.as_ref());
             split_fitted(occ, tokens, config.passage_similarity, fitted)

@@ -63,7 +63,7 @@ pub struct CandidatePair {
 /// Magic number opening every file of records neardup writes: "NDUP".
 pub const MAGIC: [u8; 4] = *b"NDUP";
 /// Version of the record formats below; bump on any change of layout.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// Kinds of record file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub enum RecordKind {
     Exact = 3,
     /// [`SeedMatch`]es.
     Match = 4,
-    /// Token hashes, `u64` each, of all paragraphs in order.
+    /// Token hashes, `u32` each, of all paragraphs in order.
     Tokens = 5,
     /// Paragraph spans: start and end byte offsets and first line, `u32` each, of all
     /// paragraphs.

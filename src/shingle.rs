@@ -1,15 +1,19 @@
 //! Word k-gram hashes ("shingles") mixed from token hashes.
 //!
-//! Every token is hashed once by the normalizer (xxh3-64 of its normalized form); a
-//! k-gram hash mixes k of those u64s, so no text is ever hashed twice. Cost: k
+//! Every token is hashed once by the normalizer (a 32-bit [`TokenHash`]); a k-gram
+//! hash mixes k of those into 64 bits, so no text is ever hashed twice. Cost: k
 //! multiply-rotate steps per shingle.
+
+use crate::normalize::TokenHash;
 
 /// Hash of the k-gram `window` (order-sensitive).
 #[inline]
-pub fn mix(window: &[u64]) -> u64 {
+pub fn mix(window: &[TokenHash]) -> u64 {
     let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ window.len() as u64;
     for &t in window {
-        h = (h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        h = (h ^ u64::from(t))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
     }
     finalize(h)
 }
@@ -24,7 +28,7 @@ pub fn finalize(mut z: u64) -> u64 {
 
 /// Appends the hash of every k-gram of `tokens`, in order, to `out`.
 /// Fewer than `k` tokens give no k-grams.
-pub fn kgrams(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+pub fn kgrams(tokens: &[TokenHash], k: usize, out: &mut Vec<u64>) {
     if k == 0 || tokens.len() < k {
         return;
     }
@@ -35,7 +39,7 @@ pub fn kgrams(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
 /// paragraph shorter than `k` words but not empty is one shingle, the hash of all its
 /// words, so short paragraphs still compare by exact content. MinHash needs no more than
 /// this (repeats do not change a minimum); Jaccard needs [`shingle_set`].
-pub fn shingles(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+pub fn shingles(tokens: &[TokenHash], k: usize, out: &mut Vec<u64>) {
     out.clear();
     if tokens.is_empty() {
         return;
@@ -48,7 +52,7 @@ pub fn shingles(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
 }
 
 /// The shingle set of a paragraph: [`shingles`] sorted and deduplicated.
-pub fn shingle_set(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+pub fn shingle_set(tokens: &[TokenHash], k: usize, out: &mut Vec<u64>) {
     shingles(tokens, k, out);
     out.sort_unstable();
     out.dedup();

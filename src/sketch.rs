@@ -118,8 +118,8 @@ mod tests {
     #[test]
     fn estimate_tracks_jaccard() {
         // Two sets of 200 shingles sharing 150: J = 150 / 250 = 0.6.
-        let a: Vec<u64> = (0..200u64).map(|i| mix(&[i])).collect();
-        let b: Vec<u64> = (50..250u64).map(|i| mix(&[i])).collect();
+        let a: Vec<u64> = (0..200u32).map(|i| mix(&[i])).collect();
+        let b: Vec<u64> = (50..250u32).map(|i| mix(&[i])).collect();
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
         let m = MinHasher::new(512);
         m.sign(&a, &mut sa);
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn vector_kernels_agree_with_the_portable_one() {
         let m = MinHasher::new(128);
-        let shingles: Vec<u64> = (0..500u64).map(|i| mix(&[i, 7])).collect();
+        let shingles: Vec<u64> = (0..500u32).map(|i| mix(&[i, 7])).collect();
         let mut want = vec![u32::MAX; 128];
         sign_slots(&m.a, &m.b, &shingles, &mut want);
         let mut got = Vec::new();

@@ -40,6 +40,7 @@ use crate::config::Config;
 use crate::corpus::{Document, InputFile, Warning};
 use crate::error::{Error, Result};
 use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
+use crate::normalize::TokenHash;
 use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
@@ -429,19 +430,20 @@ impl TokenStore {
 }
 
 impl TokenSource for TokenStore {
-    fn tokens(&self, p: u32) -> Cow<'_, [u64]> {
+    fn tokens(&self, p: u32) -> Cow<'_, [TokenHash]> {
+        const WIDTH: usize = std::mem::size_of::<TokenHash>();
         let Some((s, n)) = self.offsets.get(p as usize) else {
             return Cow::Owned(Vec::new());
         };
-        let mut bytes = vec![0u8; n as usize * 8];
-        if let Err(err) = self.store.read(&mut bytes, s * 8) {
+        let mut bytes = vec![0u8; n as usize * WIDTH];
+        if let Err(err) = self.store.read(&mut bytes, s * WIDTH as u64) {
             self.failed.set(Error::io(&self.store.path, err));
             return Cow::Owned(Vec::new());
         }
         Cow::Owned(
             bytes
-                .chunks_exact(8)
-                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                .chunks_exact(WIDTH)
+                .map(|b| TokenHash::from_le_bytes(b.try_into().unwrap_or([0; WIDTH])))
                 .collect(),
         )
     }
@@ -865,7 +867,7 @@ pub fn find_duplicates_spilled(
 /// Key of a paragraph pair: all candidate pairs, or all seed matches, of one pair share
 /// a bucket.
 fn pair_key(a: u32, b: u32) -> u64 {
-    crate::shingle::mix(&[u64::from(a), u64::from(b)])
+    crate::shingle::mix(&[a, b])
 }
 
 #[cfg(test)]
@@ -960,8 +962,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = SpillWriter::create(dir.path().join("tok.bin"), RecordKind::Tokens, 1).unwrap();
         // More paragraphs than one offset block.
-        let mut paras: Vec<Vec<u64>> = vec![vec![1, 2, 3], vec![], vec![u64::MAX, 0]];
-        paras.extend((0..200u64).map(|i| (0..i % 7).map(|j| i * 10 + j).collect()));
+        let mut paras: Vec<Vec<TokenHash>> = vec![vec![1, 2, 3], vec![], vec![TokenHash::MAX, 0]];
+        paras.extend((0..200).map(|i| (0..i % 7).map(|j| i * 10 + j).collect()));
         let mut offsets = Offsets::default();
         for p in &paras {
             let bytes: Vec<u8> = p.iter().flat_map(|h| h.to_le_bytes()).collect();

@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use neardup::lsh::candidate_pairs;
-use neardup::normalize::{normalized_words, tokenize, Token};
+use neardup::normalize::{normalized_words, token_hash, tokenize, Token, TokenHash};
 use neardup::passage::{
     align_all, repeated_seed_postings, seed_matches, seed_postings, similarity, PassageParams,
     TokenTable,
@@ -326,7 +326,7 @@ proptest! {
             prop_assert!(!word.is_empty());
             prop_assert_eq!(span.start as u32 + base, t.start);
             prop_assert_eq!(span.end as u32 + base, t.end);
-            prop_assert_eq!(xxhash_rust::xxh3::xxh3_64(word.as_bytes()), t.hash);
+            prop_assert_eq!(token_hash(word.as_bytes()), t.hash);
         }
     }
 
@@ -615,7 +615,7 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 
 /// Exact LCS length, quadratic: the oracle.
-fn lcs(a: &[u64], b: &[u64]) -> usize {
+fn lcs(a: &[TokenHash], b: &[TokenHash]) -> usize {
     let mut row = vec![0usize; b.len() + 1];
     for &x in a {
         let mut diag = 0;
@@ -631,7 +631,7 @@ fn lcs(a: &[u64], b: &[u64]) -> usize {
 /// Paragraphs of token hashes from a small alphabet, with a base sequence copied (with
 /// edits) into several of them, sometimes twice into the same one.
 /// A token table of `paras`, one paragraph each.
-fn table_of(paras: &[Vec<u64>]) -> TokenTable {
+fn table_of(paras: &[Vec<TokenHash>]) -> TokenTable {
     let mut table = TokenTable::new();
     for p in paras {
         table.push(p.iter().copied());
@@ -639,14 +639,14 @@ fn table_of(paras: &[Vec<u64>]) -> TokenTable {
     table
 }
 
-fn token_paragraphs() -> impl Strategy<Value = Vec<Vec<u64>>> {
-    let base = prop::collection::vec(0u64..40, 4..40);
-    let paras = prop::collection::vec(prop::collection::vec(0u64..12, 0..60), 1..7);
+fn token_paragraphs() -> impl Strategy<Value = Vec<Vec<TokenHash>>> {
+    let base = prop::collection::vec(0u32..40, 4..40);
+    let paras = prop::collection::vec(prop::collection::vec(0u32..12, 0..60), 1..7);
     let plants = prop::collection::vec(
         (
             0usize..7,
             0usize..60,
-            prop::collection::vec((0u8..3, 0usize..40, 0u64..40), 0..4),
+            prop::collection::vec((0u8..3, 0usize..40, 0u32..40), 0..4),
         ),
         0..8,
     );
@@ -834,8 +834,8 @@ proptest! {
     /// equal to it for short sequences, symmetric, 1 for equal sequences.
     #[test]
     fn similarity_never_exceeds_the_exact_lcs(
-        a in prop::collection::vec(0u64..5, 0..80),
-        edits in prop::collection::vec((0u8..3, 0usize..80, 0u64..7), 0..10),
+        a in prop::collection::vec(0u32..5, 0..80),
+        edits in prop::collection::vec((0u8..3, 0usize..80, 0u32..7), 0..10),
     ) {
         let mut b = a.clone();
         for (kind, i, w) in edits {

@@ -46,7 +46,10 @@ fn corpus() -> impl Strategy<Value = Vec<Vec<u64>>> {
 fn table(paras: &[Vec<u64>]) -> TokenTable {
     let mut t = TokenTable::new();
     for p in paras {
-        t.push(p.iter().map(|&w| neardup::shingle::finalize(w)));
+        t.push(
+            p.iter()
+                .map(|&w| neardup::shingle::finalize(w) as neardup::normalize::TokenHash),
+        );
     }
     t
 }
