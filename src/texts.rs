@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::fs;
 use std::io;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::corpus::{self, Document, InputFile};
@@ -132,6 +133,8 @@ pub struct FileTexts<'a> {
     record_names: String,
     held: Vec<Document>,
     total_bytes: u64,
+    /// Files opened again, the latest last (see [`OPEN_FILES`]).
+    open: Mutex<Vec<(u32, Arc<fs::File>)>>,
 }
 
 impl<'a> FileTexts<'a> {
@@ -145,6 +148,7 @@ impl<'a> FileTexts<'a> {
             record_names: String::new(),
             held: Vec::new(),
             total_bytes: 0,
+            open: Mutex::new(Vec::new()),
         }
     }
 
@@ -226,7 +230,7 @@ impl<'a> FileTexts<'a> {
                 .held
                 .get(i as usize)
                 .map_or(Place::Missing, Place::Held),
-            (Slot::File, Some((file, stamp))) => Place::File(file, stamp),
+            (Slot::File, Some((file, stamp))) => Place::File(entry.file, file, stamp),
             (Slot::Record(i), Some((file, stamp))) => {
                 let i = i as usize;
                 let Some(at) = self.records.get(i) else {
@@ -237,7 +241,7 @@ impl<'a> FileTexts<'a> {
                     None => 0,
                 };
                 let name = self.record_names.get(start..at.name_end).unwrap_or("");
-                Place::Record(file, stamp, at.span.clone(), name)
+                Place::Record(entry.file, file, stamp, at.span.clone(), name)
             }
             _ => Place::Missing,
         }
@@ -247,59 +251,88 @@ impl<'a> FileTexts<'a> {
 /// Where a document is.
 enum Place<'t> {
     Held(&'t Document),
-    /// A whole text file.
-    File(&'t InputFile, FileStamp),
-    /// A record of a JSON Lines file: the span of its JSON string, and its name.
-    Record(&'t InputFile, FileStamp, Range<u64>, &'t str),
+    /// A whole text file: listed file `.0`.
+    File(u32, &'t InputFile, FileStamp),
+    /// A record of listed JSON Lines file `.0`: the span of its JSON string, and its
+    /// name.
+    Record(u32, &'t InputFile, FileStamp, Range<u64>, &'t str),
     Missing,
 }
 
-impl Place<'_> {
-    /// The document of a record, decoded again from its file.
-    fn record(
+impl FileTexts<'_> {
+    /// The text of a record of listed file `index`, decoded again from the span of its
+    /// JSON string.
+    fn record_text(
+        &self,
+        index: u32,
         file: &InputFile,
         stamp: FileStamp,
         span: Range<u64>,
-        doc: u32,
-        name: &str,
-    ) -> Result<Document> {
-        let value = Reopened::open(file, stamp)?.read(span.start, span.end)?;
-        let text = jsonl::decode_text(&value).ok_or_else(|| {
+    ) -> Result<String> {
+        let value = Reopened::open(&self.open, index, file, stamp)?.read(span.start, span.end)?;
+        jsonl::decode_text(&value).ok_or_else(|| {
             Error::io(
                 &file.path,
                 io::Error::other(
                     "changed during the run: a record's text is no longer where it was read",
                 ),
             )
-        })?;
-        Ok(Document::from_bytes(
-            doc,
-            name.to_string(),
-            text.into_bytes(),
-        ))
+        })
     }
 }
 
 /// A file opened again, checked to be as it was read.
 struct Reopened<'t> {
     file: &'t InputFile,
-    handle: fs::File,
+    handle: Arc<fs::File>,
     len: u64,
 }
 
+/// Files kept open by [`FileTexts`] for the next reads, at most: a JSON Lines file is
+/// read again once per quoted record.
+const OPEN_FILES: usize = 64;
+
 impl<'t> Reopened<'t> {
-    /// Opens `file` again and checks that it still has `stamp`.
-    fn open(file: &'t InputFile, stamp: FileStamp) -> Result<Reopened<'t>> {
-        let (handle, meta) =
-            corpus::open_with_metadata(&file.path).map_err(|e| Error::io(&file.path, e))?;
+    /// Opens listed file `index` (`file`) again, or takes its handle from `cache`, and
+    /// checks that it still has `stamp`. A handle kept open reads the file it was opened
+    /// on even if a new file is renamed over the path: the bytes that were analyzed.
+    fn open(
+        cache: &Mutex<Vec<(u32, Arc<fs::File>)>>,
+        index: u32,
+        file: &'t InputFile,
+        stamp: FileStamp,
+    ) -> Result<Reopened<'t>> {
+        let fail = |e: io::Error| Error::io(&file.path, e);
+        let lock = || {
+            cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let cached = lock()
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, h)| Arc::clone(h));
+        let (handle, meta) = match cached {
+            Some(handle) => {
+                let meta = handle.metadata().map_err(fail)?;
+                (handle, meta)
+            }
+            None => {
+                let (handle, meta) = corpus::open_with_metadata(&file.path).map_err(fail)?;
+                let handle = Arc::new(handle);
+                let mut open = lock();
+                if open.len() >= OPEN_FILES {
+                    open.remove(0);
+                }
+                open.push((index, Arc::clone(&handle)));
+                (handle, meta)
+            }
+        };
         if FileStamp::of(&meta) != stamp {
-            return Err(Error::io(
-                &file.path,
-                io::Error::other(
-                    "changed during the run (size, modification time or inode); \
-                     its spans cannot be quoted",
-                ),
-            ));
+            return Err(fail(io::Error::other(
+                "changed during the run (size, modification time or inode); \
+                 its spans cannot be quoted",
+            )));
         }
         Ok(Reopened {
             file,
@@ -326,8 +359,8 @@ impl DocSource for FileTexts<'_> {
     fn name(&self, doc: u32) -> &str {
         match self.place(doc) {
             Place::Held(d) => &d.name,
-            Place::File(file, _) => &file.name,
-            Place::Record(_, _, _, name) => name,
+            Place::File(_, file, _) => &file.name,
+            Place::Record(_, _, _, _, name) => name,
             Place::Missing => "",
         }
     }
@@ -335,17 +368,21 @@ impl DocSource for FileTexts<'_> {
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
         match self.place(doc) {
             Place::Held(d) => Ok(Cow::Borrowed(d)),
-            Place::File(file, stamp) => {
-                let bytes = Reopened::open(file, stamp)?.read(0, u64::MAX)?;
+            Place::File(index, file, stamp) => {
+                let bytes = Reopened::open(&self.open, index, file, stamp)?.read(0, u64::MAX)?;
                 Ok(Cow::Owned(Document::from_bytes(
                     doc,
                     file.name.clone(),
                     bytes,
                 )))
             }
-            Place::Record(file, stamp, span, name) => {
-                Ok(Cow::Owned(Place::record(file, stamp, span, doc, name)?))
-            }
+            Place::Record(index, file, stamp, span, name) => Ok(Cow::Owned(Document {
+                id: doc,
+                name: name.to_string(),
+                text: self.record_text(index, file, stamp, span)?,
+                raw: None,
+                json_span: None,
+            })),
             Place::Missing => Ok(Cow::Owned(Document::from_bytes(
                 doc,
                 String::new(),
@@ -378,17 +415,17 @@ impl DocSource for FileTexts<'_> {
                         out[i] = Cow::Borrowed(d.slice(start, end));
                     }
                 }
-                Place::Record(file, stamp, span, name) => {
+                Place::Record(index, file, stamp, span, _) => {
                     // Decoded once for all its spans.
-                    let d = Place::record(file, stamp, span, doc, name)?;
+                    let text = self.record_text(index, file, stamp, span)?;
                     for &i in run {
-                        out[i] = cut(d.bytes(), 0, i);
+                        out[i] = cut(text.as_bytes(), 0, i);
                     }
                 }
-                Place::File(file, stamp) => {
+                Place::File(index, file, stamp) => {
                     // One open per document; spans that overlap or lie close are one
                     // read.
-                    let reopened = Reopened::open(file, stamp)?;
+                    let reopened = Reopened::open(&self.open, index, file, stamp)?;
                     let mut k = 0;
                     while k < run.len() {
                         let (_, from, mut to) = wanted[run[k]];
