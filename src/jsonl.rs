@@ -54,15 +54,21 @@ pub enum Compression {
 
 /// The JSON Lines format of `path`, if its name says it is one (case-insensitive).
 pub fn format_of(path: &Path) -> Option<Compression> {
-    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-    let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
-        (stem, Compression::Gzip)
-    } else if let Some(stem) = name.strip_suffix(".zst") {
-        (stem, Compression::Zstd)
-    } else {
-        (name.as_str(), Compression::None)
+    // The suffixes hold no separator, so the end of the whole path is the end of the
+    // file name; no component parsing or allocation (this runs several times per file).
+    let name = path.as_os_str().as_encoded_bytes();
+    let ends = |bytes: &[u8], suffix: &str| {
+        bytes.len() >= suffix.len()
+            && bytes[bytes.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     };
-    (stem.ends_with(".jsonl") || stem.ends_with(".ndjson")).then_some(compression)
+    let (stem, compression) = if ends(name, ".gz") {
+        (&name[..name.len() - 3], Compression::Gzip)
+    } else if ends(name, ".zst") {
+        (&name[..name.len() - 4], Compression::Zstd)
+    } else {
+        (name, Compression::None)
+    };
+    (ends(stem, ".jsonl") || ends(stem, ".ndjson")).then_some(compression)
 }
 
 /// One good record of a line, as parsed by [`parse_line`].
@@ -696,6 +702,10 @@ mod tests {
             ("a.txt", None),
             ("a.txt.gz", None),
             ("jsonl", None),
+            ("sub.jsonl/a.txt", None),
+            ("sub.txt/a.NDJSON", Some(Compression::None)),
+            (".jsonl", Some(Compression::None)),
+            ("a.gz", None),
         ];
         for (name, want) in cases {
             assert_eq!(format_of(Path::new(name)), want, "{name}");
