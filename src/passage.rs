@@ -351,12 +351,45 @@ pub fn seed_matches(postings: Vec<Vec<SeedPosting>>, min_words: usize) -> Vec<Se
 /// shuffles to its pair buckets. The postings are freed before the partial results
 /// are joined.
 pub fn raw_seed_matches(postings: Vec<Vec<SeedPosting>>, min_words: usize) -> Vec<SeedMatch> {
-    let parts = reduce_partitions(
+    concat_freeing(raw_seed_match_parts(postings, min_words))
+}
+
+/// [`raw_seed_matches`] as the parts the partitions of postings gave, not joined (the
+/// input of [`align_match_parts`]).
+pub fn raw_seed_match_parts(
+    postings: Vec<Vec<SeedPosting>>,
+    min_words: usize,
+) -> Vec<Vec<SeedMatch>> {
+    reduce_partitions(
         postings,
         |p| p.hash,
         |part| partition_matches(part, min_words),
-    );
-    concat_freeing(parts)
+    )
+}
+
+/// [`align_all`] over [`seed_matches`], from the unjoined parts of raw matches of
+/// paragraphs `0..paragraphs`: the matches are cut again by ranges of their first
+/// paragraph (a partition key in the order of [`SeedMatch`]), and each range is
+/// gathered from all parts, sorted, deduplicated and aligned on its own, so the raw
+/// matches are never joined, sorted whole or held twice. The alignments come out in the
+/// same order as from `align_all`. Also returns the number of distinct matches.
+pub fn align_match_parts<T: TokenSource + ?Sized>(
+    table: &T,
+    parts: Vec<Vec<SeedMatch>>,
+    paragraphs: usize,
+    params: &PassageParams,
+) -> (Vec<Alignment>, usize) {
+    let n = paragraphs.max(1) as u128;
+    // Monotone in `a`, and so in the order of the matches; spread over the full range.
+    let key = |m: &SeedMatch| ((u128::from(m.a) << 64) / n).min(u128::from(u64::MAX)) as u64;
+    let aligned = reduce_partitions(parts, key, |range| {
+        let mut distinct = range.to_vec();
+        distinct.dedup();
+        (align_all(table, &distinct, params), distinct.len())
+    });
+    let matches = aligned.iter().map(|(_, n)| n).sum();
+    let alignments = concat_freeing(aligned.into_iter().map(|(a, _)| a).collect());
+    (alignments, matches)
 }
 
 /// The seed matches of one partition of postings, sorted by hash (the reduce of one

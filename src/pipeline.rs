@@ -28,8 +28,8 @@ use crate::filter::RepeatFilter;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands, concat_freeing};
 use crate::normalize::{tokenize, Token, TokenHash};
 use crate::passage::{
-    align_all, fit, repeated_seed_postings, seed_matches, similarity, Alignment, PassageParams,
-    TokenSource, TokenTable,
+    align_match_parts, fit, raw_seed_match_parts, repeated_seed_postings, similarity, Alignment,
+    PassageParams, TokenSource, TokenTable,
 };
 use crate::records::BandRecord;
 use crate::report::DocSource;
@@ -844,9 +844,9 @@ pub fn passage_clusters(
         .collect();
     let (postings, made) = repeated_seed_postings(table, &participants, &params);
     stats.seed_postings = made;
-    let matches = seed_matches(postings, config.min_words);
-    stats.seed_matches = matches.len();
-    let alignments = align_all(table, &matches, &params);
+    let parts = raw_seed_match_parts(postings, config.min_words);
+    let (alignments, matches) = align_match_parts(table, parts, table.len(), &params);
+    stats.seed_matches = matches;
     stats.alignments = alignments.len();
     group_passages(table, &alignments, config)
 }

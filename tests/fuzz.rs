@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use neardup::lsh::candidate_pairs;
 use neardup::normalize::{normalized_words, token_hash, tokenize, Token, TokenHash};
 use neardup::passage::{
-    align_all, repeated_seed_postings, seed_matches, seed_postings, similarity, PassageParams,
-    TokenTable,
+    align_all, align_match_parts, raw_seed_match_parts, repeated_seed_postings, seed_matches,
+    seed_postings, similarity, PassageParams, TokenTable,
 };
 use neardup::pipeline::{band_records, find_duplicates_read, repeated_band_records};
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
@@ -764,7 +764,7 @@ proptest! {
     #![proptest_config(config(512))]
 
     /// Dropping the keys seen once before the reduce changes nothing: the candidate
-    /// pairs and the seed matches are those of all records. Token values are drawn from
+    /// pairs, the seed matches and the alignments are those of all records. Token values are drawn from
     /// a small alphabet so that keys repeat, inside paragraphs and across them.
     #[test]
     fn repeat_filters_keep_every_pair_and_match(
@@ -783,7 +783,15 @@ proptest! {
         let (kept, counted) = repeated_seed_postings(&table, &ids, &params);
         prop_assert_eq!(counted, made);
         prop_assert!(kept.iter().map(Vec::len).sum::<usize>() <= made);
-        prop_assert_eq!(seed_matches(kept, min_words), seed_matches(vec![all], min_words));
+        let matches = seed_matches(vec![all], min_words);
+
+        // Aligned from the unjoined parts, cut again by paragraph ranges: the same
+        // alignments in the same order, and the same count of distinct matches.
+        let parts = raw_seed_match_parts(kept.clone(), min_words);
+        let (aligned, distinct) = align_match_parts(&table, parts, paras.len(), &params);
+        prop_assert_eq!(distinct, matches.len());
+        prop_assert_eq!(aligned, align_all(&table, &matches, &params));
+        prop_assert_eq!(seed_matches(kept, min_words), matches);
 
         let config = Config::builder()
             .shingle_size(shingle_size)
