@@ -543,7 +543,9 @@ mod tests {
         // A text file rewritten with another size; a JSON Lines file rewritten with the
         // same size (its modification time may not move within its resolution, but
         // the record's text is no longer a JSON string where it was).
-        let cases: [(&str, &[u8], &[u8], &[u8]); 2] = [
+        // (name, bytes before, bytes after, the span 0..4 quoted before)
+        type Case<'a> = (&'a str, &'a [u8], &'a [u8], &'a [u8]);
+        let cases: [Case; 2] = [
             (
                 "a.txt",
                 b"some words here\n",
