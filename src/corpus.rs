@@ -129,6 +129,35 @@ impl Document {
     }
 }
 
+/// Names packed in one string and read back by position: a name costs its bytes and
+/// one offset, not a `String` of its own.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Names {
+    all: String,
+    /// End of each name in `all`.
+    ends: Vec<usize>,
+}
+
+impl Names {
+    /// Appends `name`, the next position's.
+    pub(crate) fn push(&mut self, name: &str) {
+        self.all.push_str(name);
+        self.ends.push(self.all.len());
+    }
+
+    /// The name at position `i` (empty past the end).
+    pub(crate) fn get(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.ends.get(prev).copied().unwrap_or(usize::MAX),
+            None => 0,
+        };
+        self.ends
+            .get(i)
+            .and_then(|&end| self.all.get(start..end))
+            .unwrap_or("")
+    }
+}
+
 /// The text view of original bytes, as [`Document::from_bytes`] makes it: borrowed when
 /// they are valid UTF-8. A slice of a document cut at character boundaries of its text
 /// decodes to the same slice of that text (UTF-8 synchronizes at every boundary).

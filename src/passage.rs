@@ -804,7 +804,7 @@ mod tests {
 
     fn words(s: &str) -> Vec<TokenHash> {
         s.split_whitespace()
-            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()) as TokenHash)
+            .map(|w| crate::normalize::token_hash(w.as_bytes()))
             .collect()
     }
 

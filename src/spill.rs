@@ -37,7 +37,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::corpus::{Document, InputFile, Warning};
+use crate::corpus::{Document, InputFile, Names, Warning};
 use crate::error::{Error, Result};
 use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
 use crate::normalize::TokenHash;
@@ -454,10 +454,8 @@ pub struct TextStore {
     store: Store,
     /// Byte offset of each document in the store, and the end.
     offsets: Vec<u64>,
-    /// Every document's name, concatenated.
-    names: String,
-    /// End of each name in `names`.
-    name_ends: Vec<usize>,
+    /// Every document's name.
+    names: Names,
     /// Index, in the listed input files, of the file each document was read from.
     files: Vec<u32>,
     /// Dense index of each document's first paragraph, and the total at the end.
@@ -496,15 +494,7 @@ impl TextStore {
 
 impl DocSource for TextStore {
     fn name(&self, doc: u32) -> &str {
-        let i = doc as usize;
-        let start = match i.checked_sub(1) {
-            Some(prev) => self.name_ends.get(prev).copied().unwrap_or(usize::MAX),
-            None => 0,
-        };
-        self.name_ends
-            .get(i)
-            .and_then(|&end| self.names.get(start..end))
-            .unwrap_or("")
+        self.names.get(doc as usize)
     }
 
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
@@ -645,8 +635,7 @@ pub fn find_duplicates_spilled(
 
     let mut warnings = Vec::new();
     let mut text_offsets = vec![0u64];
-    let mut names = String::new();
-    let mut name_ends = Vec::new();
+    let mut names = Names::default();
     let mut doc_files = Vec::new();
     let mut first_paragraph = vec![0u32];
     let mut token_offsets = Offsets::default();
@@ -678,8 +667,7 @@ pub fn find_duplicates_spilled(
         for ((file, doc), an) in docs.into_iter().zip(analyses) {
             text_out.write(doc.bytes())?;
             text_offsets.push(text_out.len);
-            names.push_str(&doc.name);
-            name_ends.push(names.len());
+            names.push(&doc.name);
             doc_files.push(file);
             let last = first_paragraph.last().copied().unwrap_or(0);
             first_paragraph.push(last + an.paragraphs.len() as u32);
@@ -729,7 +717,6 @@ pub fn find_duplicates_spilled(
         store: text_out.finish()?,
         offsets: text_offsets,
         names,
-        name_ends,
         files: doc_files,
         first_paragraph,
     };

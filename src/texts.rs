@@ -10,9 +10,9 @@
 //! recorded before it is read and checked each time it is read again; a change is an
 //! error that names the file, never a quote of other bytes.
 //!
-//! The decoded records of JSON Lines files are held in memory: the text of a record is a
-//! decoded JSON string, not a range of the file (and a compressed file cannot be read by
-//! offset).
+//! A record of an uncompressed JSON Lines file keeps only the span of its text's JSON
+//! string in the file, and is decoded again when quoted. The records of a compressed
+//! file are held in memory: it cannot be read by offset.
 
 use std::borrow::Cow;
 use std::fs;
@@ -21,7 +21,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::corpus::{self, Document, InputFile};
+use crate::corpus::{self, Document, InputFile, Names};
 use crate::error::{Error, Result};
 use crate::jsonl;
 use crate::report::DocSource;
@@ -113,14 +113,6 @@ struct Entry {
     slot: Slot,
 }
 
-/// A JSON Lines record left on disk: the span of its text's JSON string, and the end of
-/// its name in [`FileTexts::record_names`].
-#[derive(Clone, Debug)]
-struct RecordAt {
-    span: Range<u64>,
-    name_end: usize,
-}
-
 /// The documents of a run, in input order, read back from their files when not held.
 #[derive(Debug)]
 pub struct FileTexts<'a> {
@@ -128,9 +120,9 @@ pub struct FileTexts<'a> {
     docs: Vec<Entry>,
     /// Stamp of each listed file whose documents are on disk.
     stamps: Vec<Option<FileStamp>>,
-    records: Vec<RecordAt>,
-    /// The names of the records on disk, one after the other.
-    record_names: String,
+    /// Span of the text's JSON string of each record on disk, and its name.
+    records: Vec<Range<u64>>,
+    record_names: Names,
     held: Vec<Document>,
     total_bytes: u64,
     /// Files opened again, the latest last (see [`OPEN_FILES`]).
@@ -145,7 +137,7 @@ impl<'a> FileTexts<'a> {
             docs: Vec::new(),
             stamps: vec![None; files.len()],
             records: Vec::new(),
-            record_names: String::new(),
+            record_names: Names::default(),
             held: Vec::new(),
             total_bytes: 0,
             open: Mutex::new(Vec::new()),
@@ -173,11 +165,8 @@ impl<'a> FileTexts<'a> {
                 stamp_file(stamp);
                 for (name, span) in records {
                     let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-                    self.record_names.push_str(&name);
-                    self.records.push(RecordAt {
-                        span,
-                        name_end: self.record_names.len(),
-                    });
+                    self.record_names.push(&name);
+                    self.records.push(span);
                     self.docs.push(Entry {
                         file,
                         slot: Slot::Record(i),
@@ -222,7 +211,11 @@ impl<'a> FileTexts<'a> {
             self.files.get(entry.file as usize),
             self.stamps.get(entry.file as usize).copied().flatten(),
         ) {
-            (Some(file), Some(stamp)) => Some((file, stamp)),
+            (Some(file), Some(stamp)) => Some(OnDisk {
+                index: entry.file,
+                file,
+                stamp,
+            }),
             _ => None,
         };
         match (entry.slot, on_disk) {
@@ -230,19 +223,11 @@ impl<'a> FileTexts<'a> {
                 .held
                 .get(i as usize)
                 .map_or(Place::Missing, Place::Held),
-            (Slot::File, Some((file, stamp))) => Place::File(entry.file, file, stamp),
-            (Slot::Record(i), Some((file, stamp))) => {
-                let i = i as usize;
-                let Some(at) = self.records.get(i) else {
-                    return Place::Missing;
-                };
-                let start = match i.checked_sub(1) {
-                    Some(prev) => self.records.get(prev).map_or(0, |r| r.name_end),
-                    None => 0,
-                };
-                let name = self.record_names.get(start..at.name_end).unwrap_or("");
-                Place::Record(entry.file, file, stamp, at.span.clone(), name)
-            }
+            (Slot::File, Some(at)) => Place::File(at),
+            (Slot::Record(i), Some(at)) => match self.records.get(i as usize) {
+                Some(span) => Place::Record(at, span.clone(), self.record_names.get(i as usize)),
+                None => Place::Missing,
+            },
             _ => Place::Missing,
         }
     }
@@ -251,28 +236,28 @@ impl<'a> FileTexts<'a> {
 /// Where a document is.
 enum Place<'t> {
     Held(&'t Document),
-    /// A whole text file: listed file `.0`.
-    File(u32, &'t InputFile, FileStamp),
-    /// A record of listed JSON Lines file `.0`: the span of its JSON string, and its
-    /// name.
-    Record(u32, &'t InputFile, FileStamp, Range<u64>, &'t str),
+    /// A whole text file.
+    File(OnDisk<'t>),
+    /// A record of a JSON Lines file: the span of its JSON string, and its name.
+    Record(OnDisk<'t>, Range<u64>, &'t str),
     Missing,
 }
 
+/// A listed file read again: its position in the list, and its stamp.
+#[derive(Clone, Copy)]
+struct OnDisk<'t> {
+    index: u32,
+    file: &'t InputFile,
+    stamp: FileStamp,
+}
+
 impl FileTexts<'_> {
-    /// The text of a record of listed file `index`, decoded again from the span of its
-    /// JSON string.
-    fn record_text(
-        &self,
-        index: u32,
-        file: &InputFile,
-        stamp: FileStamp,
-        span: Range<u64>,
-    ) -> Result<String> {
-        let value = Reopened::open(&self.open, index, file, stamp)?.read(span.start, span.end)?;
+    /// The text of a record of `at`, decoded again from the span of its JSON string.
+    fn record_text(&self, at: OnDisk<'_>, span: Range<u64>) -> Result<String> {
+        let value = Reopened::open(&self.open, at)?.read(span.start, span.end)?;
         jsonl::decode_text(&value).ok_or_else(|| {
             Error::io(
-                &file.path,
+                &at.file.path,
                 io::Error::other(
                     "changed during the run: a record's text is no longer where it was read",
                 ),
@@ -293,15 +278,11 @@ struct Reopened<'t> {
 const OPEN_FILES: usize = 64;
 
 impl<'t> Reopened<'t> {
-    /// Opens listed file `index` (`file`) again, or takes its handle from `cache`, and
-    /// checks that it still has `stamp`. A handle kept open reads the file it was opened
-    /// on even if a new file is renamed over the path: the bytes that were analyzed.
-    fn open(
-        cache: &Mutex<Vec<(u32, Arc<fs::File>)>>,
-        index: u32,
-        file: &'t InputFile,
-        stamp: FileStamp,
-    ) -> Result<Reopened<'t>> {
+    /// Opens the file of `at` again, or takes its handle from `cache`, and checks that
+    /// it still has its stamp. A handle kept open reads the file it was opened on even if
+    /// a new file is renamed over the path: the bytes that were analyzed.
+    fn open(cache: &Mutex<Vec<(u32, Arc<fs::File>)>>, at: OnDisk<'t>) -> Result<Reopened<'t>> {
+        let OnDisk { index, file, stamp } = at;
         let fail = |e: io::Error| Error::io(&file.path, e);
         let lock = || {
             cache
@@ -359,8 +340,8 @@ impl DocSource for FileTexts<'_> {
     fn name(&self, doc: u32) -> &str {
         match self.place(doc) {
             Place::Held(d) => &d.name,
-            Place::File(_, file, _) => &file.name,
-            Place::Record(_, _, _, _, name) => name,
+            Place::File(at) => &at.file.name,
+            Place::Record(_, _, name) => name,
             Place::Missing => "",
         }
     }
@@ -368,18 +349,18 @@ impl DocSource for FileTexts<'_> {
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
         match self.place(doc) {
             Place::Held(d) => Ok(Cow::Borrowed(d)),
-            Place::File(index, file, stamp) => {
-                let bytes = Reopened::open(&self.open, index, file, stamp)?.read(0, u64::MAX)?;
+            Place::File(at) => {
+                let bytes = Reopened::open(&self.open, at)?.read(0, u64::MAX)?;
                 Ok(Cow::Owned(Document::from_bytes(
                     doc,
-                    file.name.clone(),
+                    at.file.name.clone(),
                     bytes,
                 )))
             }
-            Place::Record(index, file, stamp, span, name) => Ok(Cow::Owned(Document {
+            Place::Record(at, span, name) => Ok(Cow::Owned(Document {
                 id: doc,
                 name: name.to_string(),
-                text: self.record_text(index, file, stamp, span)?,
+                text: self.record_text(at, span)?,
                 raw: None,
                 json_span: None,
             })),
@@ -415,17 +396,17 @@ impl DocSource for FileTexts<'_> {
                         out[i] = Cow::Borrowed(d.slice(start, end));
                     }
                 }
-                Place::Record(index, file, stamp, span, _) => {
+                Place::Record(at, span, _) => {
                     // Decoded once for all its spans.
-                    let text = self.record_text(index, file, stamp, span)?;
+                    let text = self.record_text(at, span)?;
                     for &i in run {
                         out[i] = cut(text.as_bytes(), 0, i);
                     }
                 }
-                Place::File(index, file, stamp) => {
+                Place::File(at) => {
                     // One open per document; spans that overlap or lie close are one
                     // read.
-                    let reopened = Reopened::open(&self.open, index, file, stamp)?;
+                    let reopened = Reopened::open(&self.open, at)?;
                     let mut k = 0;
                     while k < run.len() {
                         let (_, from, mut to) = wanted[run[k]];
