@@ -14,7 +14,9 @@ use std::ops::Range;
 
 use crate::corpus::Document;
 use crate::normalize::Token;
-use crate::pipeline::{DocAnalysis, Findings, Kind};
+use crate::error::Result;
+use crate::pipeline::{Cluster, DocAnalysis, Findings, Kind};
+use crate::results::Clusters;
 use crate::segment::{sentences, Paragraph};
 
 /// Share of a sentence's words a passage must cover for the sentence to be removed.
@@ -33,7 +35,23 @@ pub struct Removed {
 /// What the findings remove from each of `n_docs` documents (indexed by document id).
 pub fn removed_units(findings: &Findings, n_docs: usize) -> Vec<Removed> {
     let mut per_doc = vec![Removed::default(); n_docs];
-    for cluster in &findings.clusters {
+    add_removed(&mut per_doc, &findings.clusters);
+    per_doc
+}
+
+/// [`removed_units`] of clusters that may be read from disk.
+pub fn removed_units_of(clusters: &dyn Clusters, n_docs: usize) -> Result<Vec<Removed>> {
+    let mut per_doc = vec![Removed::default(); n_docs];
+    clusters.for_each_run(&mut |run| {
+        add_removed(&mut per_doc, run);
+        Ok(())
+    })?;
+    Ok(per_doc)
+}
+
+/// Adds what the non-kept occurrences of `clusters` remove to `per_doc`.
+fn add_removed(per_doc: &mut [Removed], clusters: &[Cluster]) {
+    for cluster in clusters {
         for occ in &cluster.occurrences[1..] {
             let Some(removed) = per_doc.get_mut(occ.doc as usize) else {
                 continue;
@@ -44,7 +62,6 @@ pub fn removed_units(findings: &Findings, n_docs: usize) -> Vec<Removed> {
             }
         }
     }
-    per_doc
 }
 
 /// Byte ranges to remove from each document (indexed by document id), sorted and disjoint.

@@ -43,6 +43,7 @@ pub mod passage;
 pub mod pipeline;
 pub mod records;
 pub mod report;
+pub mod results;
 pub mod segment;
 pub mod shingle;
 pub mod sketch;

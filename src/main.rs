@@ -17,6 +17,7 @@ use clap::Parser;
 use cli::{Cli, Command, Common, Paragraphs};
 use neardup::corpus::{list_files, open_regular, read_input_observed};
 use neardup::report::DocSource;
+use neardup::results::Clusters;
 use neardup::{clean, jsonl, report, Config, Document, Findings, InputFile, ParagraphMode};
 use neardup::{ReadOptions, Warning};
 use progress::Progress;
@@ -168,6 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         total_bytes,
     );
     let mut spill_dir = None;
+    let mut stored = None;
     let counts = ReadCounts::default();
     let read_one = |f: &InputFile| read_one(f, &read_opts, &progress, &counts);
     let on_stage = |stage| progress.stage(stage);
@@ -194,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
         })?;
         spill_dir = Some(dir);
+        stored = Some(result.clusters);
         (
             Texts::Spilled(result.texts),
             result.findings,
@@ -204,6 +207,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             neardup::pipeline::find_duplicates_read(&files, &read_one, &config, &on_stage)
         })?;
         (Texts::Memory(texts), findings, warnings)
+    };
+    let clusters: &dyn Clusters = match &stored {
+        Some(store) => store,
+        None => &findings.clusters,
     };
     let files_read = counts.files_read.into_inner();
     let records = counts.records.into_inner();
@@ -232,7 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
 
     let write_report = |w: &mut dyn Write| -> anyhow::Result<()> {
-        report::write_csv(w, &findings, texts.source())?;
+        report::write_clusters_csv(w, clusters, texts.source())?;
         Ok(())
     };
     match &common.output {
@@ -246,9 +253,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(target) = &clean_target {
         if article {
-            write_clean_article(target, &findings, &clean_inputs)?;
+            write_clean_article(target, &findings, clusters, &clean_inputs)?;
         } else {
-            write_clean_corpus(target, &findings, &clean_inputs)?;
+            write_clean_corpus(target, &findings, clusters, &clean_inputs)?;
         }
     }
     progress.finish();
@@ -286,9 +293,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     if !common.quiet {
-        summary(&findings, files_read, records, &warnings, started);
+        summary(&findings, clusters, files_read, records, &warnings, started);
     }
-    if common.fail_on_duplicates && !findings.clusters.is_empty() {
+    if common.fail_on_duplicates && clusters.count() > 0 {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -379,13 +386,14 @@ fn read_one(
 
 fn summary(
     findings: &Findings,
+    clusters: &dyn Clusters,
     files_read: usize,
     records: usize,
     warnings: &[Warning],
     started: Instant,
 ) {
     let skipped = warnings.iter().filter(|w| w.skipped).count();
-    let rows: usize = findings.clusters.iter().map(|c| c.occurrences.len()).sum();
+    let rows = clusters.rows();
     let records = if records > 0 {
         format!("{records} JSON Lines records; ")
     } else {
@@ -394,8 +402,8 @@ fn summary(
     eprintln!(
         "neardup: {files_read} files read, {skipped} skipped; {records}{} paragraphs; {} clusters, {rows} rows; {} duplicate bytes; {:.2} s",
         findings.stats.paragraphs,
-        findings.clusters.len(),
-        findings.duplicate_bytes(),
+        clusters.count(),
+        clusters.duplicate_bytes(),
         started.elapsed().as_secs_f64()
     );
 }
@@ -935,13 +943,17 @@ struct Cleaner<'a, 'f> {
 type FileDocs<'a> = (Vec<Cow<'a, Document>>, Vec<Vec<std::ops::Range<usize>>>);
 
 impl<'a, 'f> Cleaner<'a, 'f> {
-    fn new(findings: &'f Findings, inputs: &CleanInputs<'a>) -> Cleaner<'a, 'f> {
-        Cleaner {
+    fn new(
+        findings: &'f Findings,
+        clusters: &dyn Clusters,
+        inputs: &CleanInputs<'a>,
+    ) -> anyhow::Result<Cleaner<'a, 'f>> {
+        Ok(Cleaner {
             findings,
             texts: inputs.texts,
             config: inputs.config,
-            units: clean::removed_units(findings, inputs.texts.documents()),
-        }
+            units: clean::removed_units_of(clusters, inputs.texts.documents())?,
+        })
     }
 
     fn len(&self) -> usize {
@@ -1025,9 +1037,10 @@ impl CleanInputs<'_> {
 fn write_clean_article(
     target: &Path,
     findings: &Findings,
+    clusters: &dyn Clusters,
     inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
-    let mut cleaner = Cleaner::new(findings, inputs);
+    let mut cleaner = Cleaner::new(findings, clusters, inputs)?;
     let (docs, removals) = cleaner.take(0..cleaner.len())?;
     let Some(file) = inputs.files.first() else {
         return Ok(());
@@ -1058,10 +1071,11 @@ fn write_clean_article(
 fn write_clean_corpus(
     outdir: &Path,
     findings: &Findings,
+    clusters: &dyn Clusters,
     inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
     let files = inputs.files;
-    let mut cleaner = Cleaner::new(findings, inputs);
+    let mut cleaner = Cleaner::new(findings, clusters, inputs)?;
     let existing = outdir.is_dir();
     let base = if existing {
         fs::canonicalize(outdir).with_context(|| outdir.display().to_string())?

@@ -193,29 +193,7 @@ pub struct Findings {
 impl Findings {
     /// Bytes covered by non-kept occurrences (overlaps counted once).
     pub fn duplicate_bytes(&self) -> u64 {
-        let mut spans: Vec<(u32, u32, u32)> = self
-            .clusters
-            .iter()
-            .flat_map(|c| c.occurrences[1..].iter().map(|o| (o.doc, o.start, o.end)))
-            .collect();
-        spans.par_sort_unstable();
-        let mut total = 0u64;
-        let mut cur: Option<(u32, u32, u32)> = None;
-        for (doc, s, e) in spans {
-            match cur {
-                Some((d, cs, ce)) if d == doc && s <= ce => cur = Some((d, cs, ce.max(e))),
-                _ => {
-                    if let Some((_, cs, ce)) = cur {
-                        total += u64::from(ce - cs);
-                    }
-                    cur = Some((doc, s, e));
-                }
-            }
-        }
-        if let Some((_, cs, ce)) = cur {
-            total += u64::from(ce - cs);
-        }
-        total
+        crate::results::Clusters::duplicate_bytes(self.clusters.as_slice())
     }
 }
 
@@ -527,8 +505,23 @@ pub fn assemble<L: Layout + ?Sized>(
     passage_groups: Vec<Vec<(Interval, f64)>>,
     layout: &L,
 ) -> Result<Vec<Cluster>> {
-    let mut clusters: Vec<Cluster> = para_groups
-        .iter()
+    let mut clusters = paragraph_clusters_of(para_groups, layout);
+    passage_clusters_of(passage_groups, layout, &mut |done| {
+        clusters.extend(done);
+        Ok(())
+    })?;
+    // Stable: clusters with the same kept occurrence stay in the order they were made.
+    clusters.par_sort_by(crate::results::cmp_report_order);
+    Ok(clusters)
+}
+
+/// The clusters of the paragraph stage's groups, in the groups' order.
+pub fn paragraph_clusters_of<L: Layout + ?Sized>(
+    para_groups: &[Vec<(u32, f64)>],
+    layout: &L,
+) -> Vec<Cluster> {
+    para_groups
+        .par_iter()
         .map(|g| Cluster {
             kind: Kind::Paragraph,
             occurrences: g
@@ -547,16 +540,23 @@ pub fn assemble<L: Layout + ?Sized>(
                 })
                 .collect(),
         })
-        .collect();
-    // The bytes and token spans of each paragraph that holds a passage are read once,
-    // a chunk of groups at a time so that only one chunk's are held.
+        .collect()
+}
+
+/// The clusters of the passage stage's groups, handed to `each` a chunk at a time in
+/// the groups' order. The bytes and token spans of each paragraph that holds a passage
+/// are read once per chunk, so that only one chunk's are held.
+pub fn passage_clusters_of<L: Layout + ?Sized>(
+    passage_groups: Vec<Vec<(Interval, f64)>>,
+    layout: &L,
+    each: &mut dyn FnMut(Vec<Cluster>) -> Result<()>,
+) -> Result<()> {
     const CHUNK: usize = 1 << 14;
-    let mut passages: Vec<Cluster> = Vec::with_capacity(passage_groups.len());
     let mut groups = passage_groups.into_iter();
     loop {
         let chunk: Vec<Vec<(Interval, f64)>> = groups.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
-            break;
+            return Ok(());
         }
         let mut ids: Vec<u32> = chunk.iter().flatten().map(|(iv, _)| iv.para).collect();
         ids.sort_unstable();
@@ -580,14 +580,8 @@ pub fn assemble<L: Layout + ?Sized>(
                     .collect(),
             })
             .collect();
-        passages.extend(done);
+        each(done)?;
     }
-    clusters.extend(passages);
-    clusters.par_sort_by(|x, y| {
-        let (a, b) = (&x.occurrences[0], &y.occurrences[0]);
-        (a.doc, a.start, x.kind, a.end).cmp(&(b.doc, b.start, y.kind, b.end))
-    });
-    Ok(clusters)
 }
 
 /// What the paragraph stage compared, before clustering.

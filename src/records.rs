@@ -11,6 +11,7 @@
 //! starts with a [`Header`]: magic, format version, record kind.
 
 use crate::passage::SeedMatch;
+use crate::pipeline::{Kind, Occurrence};
 
 /// Number of key bits that pick a partition: 2^8 = 256 partitions.
 pub const PARTITION_BITS: u32 = 8;
@@ -60,6 +61,35 @@ pub struct CandidatePair {
     pub b: u32,
 }
 
+/// One occurrence of a found cluster, with its cluster's place in report order: 56
+/// bytes. The occurrences of a cluster are consecutive, the kept one first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OccurrenceRecord {
+    /// Document of the cluster's kept occurrence.
+    pub kept_doc: u32,
+    /// Start of the kept occurrence.
+    pub kept_start: u32,
+    /// Kind of the cluster.
+    pub kind: Kind,
+    /// End of the kept occurrence.
+    pub kept_end: u32,
+    /// Order in which the cluster was made: breaks ties of the fields above.
+    pub seq: u64,
+    /// The occurrence.
+    pub occ: Occurrence,
+}
+
+/// A byte span of a document: 12 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SpanRecord {
+    /// Document.
+    pub doc: u32,
+    /// Start byte.
+    pub start: u32,
+    /// End byte, exclusive.
+    pub end: u32,
+}
+
 /// Magic number opening every file of records neardup writes: "NDUP".
 pub const MAGIC: [u8; 4] = *b"NDUP";
 /// Version of the record formats below; bump on any change of layout.
@@ -87,6 +117,10 @@ pub enum RecordKind {
     Texts = 7,
     /// [`CandidatePair`]s.
     Pair = 8,
+    /// [`OccurrenceRecord`]s: the clusters found.
+    Cluster = 9,
+    /// [`SpanRecord`]s: spans of non-kept occurrences.
+    Span = 10,
 }
 
 impl RecordKind {
@@ -100,6 +134,8 @@ impl RecordKind {
             6 => RecordKind::Paragraphs,
             7 => RecordKind::Texts,
             8 => RecordKind::Pair,
+            9 => RecordKind::Cluster,
+            10 => RecordKind::Span,
             _ => return None,
         })
     }
@@ -162,6 +198,11 @@ pub trait FixedRecord: Sized {
     fn decode(bytes: &[u8]) -> Option<Self>;
 }
 
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(b))
+}
+
 fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
     Some(u64::from_le_bytes(b))
@@ -189,11 +230,10 @@ impl FixedRecord for SeedPosting {
         out.extend_from_slice(&self.pos.to_le_bytes());
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        let pos: [u8; 4] = bytes.get(16..20)?.try_into().ok()?;
         Some(SeedPosting {
             hash: u64_at(bytes, 0)?,
             para: u64_at(bytes, 8)?,
-            pos: u32::from_le_bytes(pos),
+            pos: u32_at(bytes, 16)?,
         })
     }
 }
@@ -205,11 +245,9 @@ impl FixedRecord for CandidatePair {
         out.extend_from_slice(&self.b.to_le_bytes());
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        let a: [u8; 4] = bytes.get(0..4)?.try_into().ok()?;
-        let b: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
         Some(CandidatePair {
-            a: u32::from_le_bytes(a),
-            b: u32::from_le_bytes(b),
+            a: u32_at(bytes, 0)?,
+            b: u32_at(bytes, 4)?,
         })
     }
 }
@@ -222,15 +260,69 @@ impl FixedRecord for SeedMatch {
         }
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        let at = |i: usize| -> Option<u32> {
-            let b: [u8; 4] = bytes.get(i..i + 4)?.try_into().ok()?;
-            Some(u32::from_le_bytes(b))
-        };
         Some(SeedMatch {
-            a: at(0)?,
-            b: at(4)?,
-            pos_a: at(8)?,
-            pos_b: at(12)?,
+            a: u32_at(bytes, 0)?,
+            b: u32_at(bytes, 4)?,
+            pos_a: u32_at(bytes, 8)?,
+            pos_b: u32_at(bytes, 12)?,
+        })
+    }
+}
+
+impl FixedRecord for OccurrenceRecord {
+    const SIZE: usize = 56;
+    fn encode(&self, out: &mut Vec<u8>) {
+        let kind: u32 = match self.kind {
+            Kind::Paragraph => 0,
+            Kind::Passage => 1,
+        };
+        let o = &self.occ;
+        for v in [self.kept_doc, self.kept_start, kind, self.kept_end] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        for v in [o.doc, o.paragraph, o.start, o.end, o.line, o.words] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&o.similarity.to_bits().to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let kind = match u32_at(bytes, 8)? {
+            0 => Kind::Paragraph,
+            1 => Kind::Passage,
+            _ => return None,
+        };
+        Some(OccurrenceRecord {
+            kept_doc: u32_at(bytes, 0)?,
+            kept_start: u32_at(bytes, 4)?,
+            kind,
+            kept_end: u32_at(bytes, 12)?,
+            seq: u64_at(bytes, 16)?,
+            occ: Occurrence {
+                doc: u32_at(bytes, 24)?,
+                paragraph: u32_at(bytes, 28)?,
+                start: u32_at(bytes, 32)?,
+                end: u32_at(bytes, 36)?,
+                line: u32_at(bytes, 40)?,
+                words: u32_at(bytes, 44)?,
+                similarity: f64::from_bits(u64_at(bytes, 48)?),
+            },
+        })
+    }
+}
+
+impl FixedRecord for SpanRecord {
+    const SIZE: usize = 12;
+    fn encode(&self, out: &mut Vec<u8>) {
+        for v in [self.doc, self.start, self.end] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        Some(SpanRecord {
+            doc: u32_at(bytes, 0)?,
+            start: u32_at(bytes, 4)?,
+            end: u32_at(bytes, 8)?,
         })
     }
 }
@@ -281,6 +373,38 @@ mod tests {
         pair.encode(&mut buf);
         assert_eq!(buf.len(), CandidatePair::SIZE);
         assert_eq!(CandidatePair::decode(&buf), Some(pair));
+        let occ = OccurrenceRecord {
+            kept_doc: 1,
+            kept_start: 2,
+            kind: Kind::Passage,
+            kept_end: 3,
+            seq: u64::MAX - 5,
+            occ: Occurrence {
+                doc: 4,
+                paragraph: 5,
+                start: 6,
+                end: 7,
+                line: 8,
+                words: u32::MAX,
+                similarity: 0.1234,
+            },
+        };
+        buf.clear();
+        occ.encode(&mut buf);
+        assert_eq!(buf.len(), OccurrenceRecord::SIZE);
+        assert_eq!(OccurrenceRecord::decode(&buf), Some(occ));
+        // An unknown kind is refused.
+        buf[8] = 2;
+        assert_eq!(OccurrenceRecord::decode(&buf), None);
+        let span = SpanRecord {
+            doc: 9,
+            start: 10,
+            end: u32::MAX,
+        };
+        buf.clear();
+        span.encode(&mut buf);
+        assert_eq!(buf.len(), SpanRecord::SIZE);
+        assert_eq!(SpanRecord::decode(&buf), Some(span));
     }
 
     #[test]

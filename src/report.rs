@@ -26,6 +26,7 @@ use std::io::Write;
 use crate::corpus::Document;
 use crate::error::Result;
 use crate::pipeline::{Cluster, Findings, Kind};
+use crate::results::Clusters;
 use rayon::prelude::*;
 
 /// The report's header row.
@@ -204,12 +205,21 @@ pub fn rows<'a>(findings: &Findings, docs: &'a [Document]) -> Vec<Row<'a>> {
     out
 }
 
-/// Writes the report as CSV. Rows are formatted in parallel, a chunk of clusters per
-/// task and a window of chunks at a time (so at most a window's text is held), and
-/// written in report order: the bytes do not depend on the number of threads.
+/// Writes the report of `findings` as CSV: [`write_clusters_csv`] over its clusters.
 pub fn write_csv<W: Write, S: DocSource + Sync + ?Sized>(
-    mut out: W,
+    out: W,
     findings: &Findings,
+    docs: &S,
+) -> Result<()> {
+    write_clusters_csv(out, findings.clusters.as_slice(), docs)
+}
+
+/// Writes the report of `clusters` as CSV. Rows are formatted in parallel, a chunk of
+/// clusters per task and a window of chunks at a time (so at most a window's text is
+/// held), and written in report order: the bytes do not depend on the number of threads.
+pub fn write_clusters_csv<W: Write, C: Clusters + ?Sized, S: DocSource + Sync + ?Sized>(
+    mut out: W,
+    clusters: &C,
     docs: &S,
 ) -> Result<()> {
     const CHUNK: usize = 64;
@@ -225,17 +235,23 @@ pub fn write_csv<W: Write, S: DocSource + Sync + ?Sized>(
                 .map_err(|e| csv::Error::from(e.into_error()))?,
         ),
     )?;
-    let clusters = &findings.clusters;
-    for (w, window) in clusters.chunks(window_len).enumerate() {
-        let parts: Vec<Result<Vec<u8>>> = window
-            .par_chunks(CHUNK)
-            .enumerate()
-            .map(|(c, chunk)| format_rows(w * window_len + c * CHUNK, chunk, docs))
-            .collect();
-        for part in parts {
-            written(out.write_all(&part?))?;
+    // Clusters before the current run.
+    let mut before = 0;
+    clusters.for_each_run(&mut |run| {
+        for (w, window) in run.chunks(window_len).enumerate() {
+            let first = before + w * window_len;
+            let parts: Vec<Result<Vec<u8>>> = window
+                .par_chunks(CHUNK)
+                .enumerate()
+                .map(|(c, chunk)| format_rows(first + c * CHUNK, chunk, docs))
+                .collect();
+            for part in parts {
+                written(out.write_all(&part?))?;
+            }
         }
-    }
+        before += run.len();
+        Ok(())
+    })?;
     written(out.flush())?;
     Ok(())
 }

@@ -45,8 +45,8 @@ use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
-    analyze, assemble, band_records, cluster_paragraphs, group_passages, passage_params, peak_rss,
-    release_free_memory, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
+    analyze, band_records, cluster_paragraphs, group_passages, passage_params, peak_rss,
+    paragraph_clusters_of, passage_clusters_of, release_free_memory, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
     Findings, Layout, Placed, Stats,
 };
 use crate::records::{
@@ -54,6 +54,7 @@ use crate::records::{
     PARTITION_BITS,
 };
 use crate::report::DocSource;
+use crate::results::{ClusterRuns, ClusterStore};
 
 /// Number of key bits that pick a bucket file: 2^6 = 64 files per kind of record, each
 /// holding 2^([`PARTITION_BITS`] − 6) = 4 whole partitions.
@@ -75,13 +76,20 @@ pub struct SpillOptions {
     /// hashes, seeds and their encoded copies), on top of the per-paragraph state
     /// (about 7 bytes a paragraph) and the per-document state (its name and 24 bytes).
     pub batch_bytes: u64,
+    /// Occurrences (report rows) of the clusters sorted in memory at a time before they
+    /// are written; a run holds about 64 bytes a row.
+    pub run_rows: usize,
 }
 
 impl SpillOptions {
-    /// Options for a memory limit of `limit` bytes: batches of a sixty-fourth of it.
+    /// Options for a memory limit of `limit` bytes: batches of a sixty-fourth of it,
+    /// runs of clusters of about a sixteenth.
     pub fn for_limit(limit: u64) -> SpillOptions {
         SpillOptions {
             batch_bytes: (limit / 64).max(1 << 20),
+            run_rows: usize::try_from(limit / 16 / 64)
+                .unwrap_or(usize::MAX)
+                .max(1 << 12),
         }
     }
 }
@@ -124,15 +132,15 @@ fn fingerprint(config: &Config) -> u64 {
 }
 
 /// A spill file being written: header first, then records.
-struct SpillWriter {
+pub(crate) struct SpillWriter {
     path: PathBuf,
     out: BufWriter<File>,
     /// Bytes written after the header.
-    len: u64,
+    pub(crate) len: u64,
 }
 
 impl SpillWriter {
-    fn create(path: PathBuf, kind: RecordKind, fingerprint: u64) -> Result<SpillWriter> {
+    pub(crate) fn create(path: PathBuf, kind: RecordKind, fingerprint: u64) -> Result<SpillWriter> {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut out = BufWriter::with_capacity(128 << 10, file);
         out.write_all(&Header { kind, fingerprint }.encode())
@@ -140,7 +148,7 @@ impl SpillWriter {
         Ok(SpillWriter { path, out, len: 0 })
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.out
             .write_all(bytes)
             .map_err(|e| Error::io(&self.path, e))?;
@@ -149,7 +157,7 @@ impl SpillWriter {
     }
 
     /// Flushes and reopens the file for reading, checking its header.
-    fn finish(self) -> Result<Store> {
+    pub(crate) fn finish(self) -> Result<Store> {
         let SpillWriter { path, out, .. } = self;
         // Temporary data: flushed to the page cache, never synced.
         drop(
@@ -161,8 +169,8 @@ impl SpillWriter {
 }
 
 /// A finished spill file, read back by offset.
-struct Store {
-    path: PathBuf,
+pub(crate) struct Store {
+    pub(crate) path: PathBuf,
     file: File,
     kind: RecordKind,
     fingerprint: u64,
@@ -183,22 +191,21 @@ impl Store {
         })
     }
 
-    fn check(&self, kind: RecordKind, fingerprint: u64) -> Result<()> {
+    pub(crate) fn check(&self, kind: RecordKind, fingerprint: u64) -> Result<()> {
         if self.kind != kind || self.fingerprint != fingerprint {
-            return Err(Error::io(
-                &self.path,
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "spill file of another kind or another run",
-                ),
-            ));
+            return Err(self.invalid("spill file of another kind or another run"));
         }
         Ok(())
     }
 
     /// Reads `buf.len()` bytes at `offset` past the header.
-    fn read(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    pub(crate) fn read(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         read_at(&self.file, buf, Header::SIZE as u64 + offset)
+    }
+
+    /// The error of a damaged file: `what` is wrong with it.
+    pub(crate) fn invalid(&self, what: &str) -> Error {
+        Error::io(&self.path, io::Error::new(io::ErrorKind::InvalidData, what))
     }
 }
 
@@ -223,7 +230,7 @@ pub(crate) fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::R
 }
 
 /// One file per bucket for records of one kind.
-struct Buckets<R> {
+pub(crate) struct Buckets<R> {
     files: Vec<SpillWriter>,
     kind: RecordKind,
     fingerprint: u64,
@@ -231,7 +238,7 @@ struct Buckets<R> {
 }
 
 impl<R: FixedRecord + Send + Sync> Buckets<R> {
-    fn create(dir: &Path, name: &str, kind: RecordKind, fingerprint: u64) -> Result<Self> {
+    pub(crate) fn create(dir: &Path, name: &str, kind: RecordKind, fingerprint: u64) -> Result<Self> {
         let files = (0..BUCKETS)
             .map(|b| SpillWriter::create(dir.join(format!("{name}-{b:02}.bin")), kind, fingerprint))
             .collect::<Result<Vec<_>>>()?;
@@ -248,7 +255,7 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
     ///
     /// `records` are reordered (by bucket) in place, and encoded a slice at a time: no
     /// second copy of them is made.
-    fn append(&mut self, records: &mut [R], key: impl Fn(&R) -> u64 + Sync) -> Result<()> {
+    pub(crate) fn append(&mut self, records: &mut [R], key: impl Fn(&R) -> u64 + Sync) -> Result<()> {
         records.par_sort_unstable_by_key(|r| bucket(key(r)));
         let mut slices: Vec<&[R]> = vec![&[]; BUCKETS];
         for run in runs_by(records, |r| bucket(key(r))) {
@@ -270,7 +277,7 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
             })
     }
 
-    fn finish(self) -> Result<BucketFiles<R>> {
+    pub(crate) fn finish(self) -> Result<BucketFiles<R>> {
         let stores = self
             .files
             .into_iter()
@@ -286,7 +293,7 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
 }
 
 /// The finished bucket files of one kind of record.
-struct BucketFiles<R> {
+pub(crate) struct BucketFiles<R> {
     stores: Vec<Store>,
     kind: RecordKind,
     fingerprint: u64,
@@ -306,7 +313,7 @@ impl<R: FixedRecord + Ord + Send> BucketFiles<R> {
 
 impl<R: FixedRecord> BucketFiles<R> {
     /// The records of bucket `b` that pass `keep`.
-    fn read(&self, b: usize, keep: impl Fn(&R) -> bool) -> Result<Vec<R>> {
+    pub(crate) fn read(&self, b: usize, keep: impl Fn(&R) -> bool) -> Result<Vec<R>> {
         let Some(store) = self.stores.get(b) else {
             return Ok(Vec::new());
         };
@@ -588,8 +595,11 @@ impl Layout for SpilledLayout<'_> {
 
 /// What a spilled run found, with the stores the report and the cleaner read from.
 pub struct Spilled {
-    /// Clusters and counts; `analyses` is empty (documents are re-read from `texts`).
+    /// Counts; `clusters` and `analyses` are empty (clusters are read from `clusters`,
+    /// documents from `texts`).
     pub findings: Findings,
+    /// The clusters found, on disk in report order.
+    pub clusters: ClusterStore,
     /// The documents read.
     pub texts: TextStore,
     /// Files skipped or read with a caveat.
@@ -790,6 +800,21 @@ pub fn find_duplicates_spilled(
     tokens.error()?;
     drop(exact_groups);
     drop(verified);
+    // The paragraph clusters go to disk before the passage stage; it needs only which
+    // paragraphs they report.
+    let layout = SpilledLayout {
+        texts: &texts,
+        tokens: &tokens,
+        spans: &spans,
+        failed: FirstError::default(),
+    };
+    let mut clusters = ClusterRuns::create(dir, fp, options.run_rows)?;
+    let reported = reported_paragraphs(n, &para_groups);
+    for chunk in para_groups.chunks(1 << 16) {
+        clusters.push(paragraph_clusters_of(chunk, &layout))?;
+    }
+    layout.failed.take()?;
+    drop(para_groups);
     release_free_memory();
     lap(
         "paragraphs",
@@ -801,9 +826,7 @@ pub fn find_duplicates_spilled(
     );
 
     // ---- Passage stage: seed matches, shuffled by paragraph pair, then aligned.
-    let mut passage_groups = Vec::new();
     if config.passages {
-        let reported = reported_paragraphs(n, &para_groups);
         let mut match_out = Buckets::<SeedMatch>::create(dir, "matches", RecordKind::Match, fp)?;
         for b in 0..BUCKETS {
             let postings = seed_in.read(b, |s| {
@@ -824,28 +847,25 @@ pub fn find_duplicates_spilled(
         // The in-memory run aligns pairs in (a, b) order; so does this one.
         alignments.par_sort_by_key(|al| (al.a, al.b));
         stats.alignments = alignments.len();
-        passage_groups = group_passages(&tokens, &alignments, config);
+        let passage_groups = group_passages(&tokens, &alignments, config);
         tokens.error()?;
+        drop(alignments);
         release_free_memory();
         lap("passages", Some("assemble"));
+        passage_clusters_of(passage_groups, &layout, &mut |done| clusters.push(done))?;
+        layout.failed.take()?;
     }
-
-    let layout = SpilledLayout {
-        texts: &texts,
-        tokens: &tokens,
-        spans: &spans,
-        failed: FirstError::default(),
-    };
-    let clusters = assemble(&para_groups, passage_groups, &layout)?;
-    layout.failed.take()?;
+    drop(reported);
+    let clusters = clusters.finish()?;
     lap("assemble", None);
     stats.timings = timings;
     Ok(Spilled {
         findings: Findings {
-            clusters,
+            clusters: Vec::new(),
             analyses: Vec::new(),
             stats,
         },
+        clusters,
         texts,
         warnings,
     })
