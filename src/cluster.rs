@@ -48,27 +48,60 @@ impl UnionFind {
     ///
     /// Memory is proportional to the members of such sets, not to `n`: most elements
     /// are singletons.
-    pub fn groups(&mut self) -> Vec<Vec<u32>> {
-        let n = self.parent.len() as u32;
-        // (root, member) for every member that is not its set's root; the root is the
-        // smallest member, so each group is its root followed by its sorted members.
-        let mut linked: Vec<(u32, u32)> = Vec::new();
-        for x in 0..n {
-            let r = self.find(x);
-            if r != x {
-                linked.push((r, x));
-            }
+    pub fn groups(self) -> Vec<Vec<u32>> {
+        self.into_sets().chunks(usize::MAX).next().unwrap_or_default()
+    }
+
+    /// The sets with at least two members, to be taken a chunk at a time: 4 bytes a
+    /// member on top of the 4 bytes an element the sets are kept in.
+    pub fn into_sets(mut self) -> LinkedSets {
+        use rayon::prelude::*;
+        for x in 0..self.parent.len() as u32 {
+            let root = self.find(x);
+            self.parent[x as usize] = root;
         }
-        linked.sort_unstable();
-        linked
-            .chunk_by(|a, b| a.0 == b.0)
-            .map(|run| {
-                let mut group = Vec::with_capacity(run.len() + 1);
-                group.push(run[0].0);
-                group.extend(run.iter().map(|&(_, x)| x));
-                group
-            })
-            .collect()
+        let root = self.parent;
+        let mut linked: Vec<u32> = (0..root.len() as u32)
+            .filter(|&x| root[x as usize] != x)
+            .collect();
+        // Stable: a set's members stay in increasing order.
+        linked.par_sort_by_key(|&x| root[x as usize]);
+        LinkedSets { root, linked }
+    }
+}
+
+/// The sets of a [`UnionFind`] with at least two members.
+#[derive(Clone, Debug)]
+pub struct LinkedSets {
+    /// The root (smallest member) of every element's set.
+    root: Vec<u32>,
+    /// The elements that are not their set's root, by set, then increasing.
+    linked: Vec<u32>,
+}
+
+impl LinkedSets {
+    /// The sets, each sorted, ordered by first member, in chunks of about `members`
+    /// members (a set is never cut).
+    pub fn chunks(&self, members: usize) -> impl Iterator<Item = Vec<Vec<u32>>> + '_ {
+        let mut rest = &self.linked[..];
+        std::iter::from_fn(move || {
+            let mut out = Vec::new();
+            let mut taken = 0;
+            while let Some(&x) = rest.first() {
+                if taken >= members {
+                    break;
+                }
+                let root = self.root[x as usize];
+                let len = rest.partition_point(|&y| self.root[y as usize] == root);
+                let mut set = Vec::with_capacity(len + 1);
+                set.push(root);
+                set.extend_from_slice(&rest[..len]);
+                taken += set.len();
+                out.push(set);
+                rest = &rest[len..];
+            }
+            (!out.is_empty()).then_some(out)
+        })
     }
 }
 
@@ -510,18 +543,20 @@ pub fn passage_groups(pairs: &[(Interval, Interval)]) -> Vec<Vec<Interval>> {
         }
         open.push(i);
     }
-    // Node spans: the union of each node's intervals, held at the node's root.
-    let mut span: Vec<Interval> = intervals.clone();
-    for i in 0..intervals.len() as u32 {
-        let root = same.find(i) as usize;
-        let iv = intervals[i as usize];
-        span[root].start = span[root].start.min(iv.start);
-        span[root].end = span[root].end.max(iv.end);
-    }
     let mut linked = UnionFind::new(intervals.len());
     for (x, y) in pairs {
         let (a, b) = (same.find(index(x)), same.find(index(y)));
         linked.union(a, b);
+    }
+    // Node spans: the union of each node's intervals, held in place at the node's root.
+    // A root is its node's smallest index, so it is read before any other interval of
+    // the node widens it, and the intervals that are not roots are never written.
+    let mut span = intervals;
+    for i in 0..span.len() {
+        let root = same.find(i as u32) as usize;
+        let iv = span[i];
+        span[root].start = span[root].start.min(iv.start);
+        span[root].end = span[root].end.max(iv.end);
     }
     linked
         .groups()
@@ -590,17 +625,26 @@ pub fn complete_groups(
     similarity: impl Fn(Interval, Interval) -> f64 + Sync,
 ) -> Vec<Vec<(Interval, f64)>> {
     use rayon::prelude::*;
-    let mut edges: Vec<(Interval, Interval)> =
-        pairs.iter().flat_map(|&(x, y)| [(x, y), (y, x)]).collect();
-    edges.sort_unstable();
+    // Each pair once from each side, as 2·pair + side, ordered by (this side, other).
+    let edge = |e: usize| -> (Interval, Interval) {
+        let (x, y) = pairs[e / 2];
+        if e % 2 == 0 {
+            (x, y)
+        } else {
+            (y, x)
+        }
+    };
+    let mut edges: Vec<usize> = (0..2 * pairs.len()).collect();
+    edges.par_sort_unstable_by_key(|&e| edge(e));
     groups
         .into_par_iter()
         .map(|mut group| {
             let kept = group[0].0;
-            let first = edges.partition_point(|e| e.0.para < kept.para);
+            let first = edges.partition_point(|&e| edge(e).0.para < kept.para);
             let mut added = Vec::new();
-            for &(this, other) in edges[first..]
+            for (this, other) in edges[first..]
                 .iter()
+                .map(|&e| edge(e))
                 .take_while(|e| e.0.para == kept.para)
                 .take(MAX_PROJECTIONS)
             {
@@ -734,7 +778,17 @@ mod tests {
         uf.union(5, 4);
         uf.union(1, 3);
         assert_eq!(uf.find(5), 2);
-        assert_eq!(uf.groups(), vec![vec![1, 3], vec![2, 4, 5]]);
+        assert_eq!(uf.clone().groups(), vec![vec![1, 3], vec![2, 4, 5]]);
+        uf.union(0, 6 - 1);
+        let sets = uf.into_sets();
+        let table: [(usize, Vec<Vec<Vec<u32>>>); 3] = [
+            (usize::MAX, vec![vec![vec![0, 2, 4, 5], vec![1, 3]]]),
+            (1, vec![vec![vec![0, 2, 4, 5]], vec![vec![1, 3]]]),
+            (5, vec![vec![vec![0, 2, 4, 5], vec![1, 3]]]),
+        ];
+        for (members, want) in table {
+            assert_eq!(sets.chunks(members).collect::<Vec<_>>(), want, "{members}");
+        }
     }
 
     #[test]

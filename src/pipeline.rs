@@ -798,9 +798,18 @@ pub fn cluster_paragraphs<T: TokenSource + ?Sized>(
     for &(a, b) in verified {
         uf.union(a, b);
     }
+    split_paragraph_sets(table, &uf.groups(), config)
+}
+
+/// Splits linked sets of paragraphs into groups whose members all pass the threshold
+/// against the group's kept paragraph (see [`split_by_kept`]), in the sets' order.
+pub fn split_paragraph_sets<T: TokenSource + ?Sized>(
+    table: &T,
+    sets: &[Vec<u32>],
+    config: &Config,
+) -> Vec<Vec<(u32, f64)>> {
     let shingles = |p: u32| paragraph_shingles(table, config, p);
-    uf.groups()
-        .par_iter()
+    sets.par_iter()
         .flat_map_iter(|members| {
             let kept_set = shingles(members[0]);
             split_by_kept(members, config.threshold, |kept, m| {
@@ -842,28 +851,14 @@ pub fn passage_clusters(
     let (alignments, matches) = align_match_parts(table, parts, table.len(), &params);
     stats.seed_matches = matches;
     stats.alignments = alignments.len();
-    group_passages(table, &alignments, config)
+    let pairs = aligned_pairs(&alignments);
+    drop(alignments);
+    group_passages(table, pairs, config)
 }
 
-/// The passage parameters of `config`.
-pub fn passage_params(config: &Config) -> PassageParams {
-    PassageParams {
-        k: config.seed_k,
-        window: config.seed_window,
-        min_words: config.min_words,
-        min_similarity: config.passage_similarity,
-    }
-}
-
-/// The reduce of the passage stage: aligned spans (in paragraph-pair order) joined into
-/// linked sets of intervals, each split into groups fitted to their kept occurrence,
-/// completed through longer alignments, with overlapping members dropped.
-pub fn group_passages<T: TokenSource + ?Sized>(
-    table: &T,
-    alignments: &[Alignment],
-    config: &Config,
-) -> Vec<Vec<(Interval, f64)>> {
-    let pairs: Vec<(Interval, Interval)> = alignments
+/// The two spans of each alignment, in the alignments' order.
+pub fn aligned_pairs(alignments: &[Alignment]) -> Vec<(Interval, Interval)> {
+    alignments
         .iter()
         .map(|al| {
             (
@@ -879,7 +874,28 @@ pub fn group_passages<T: TokenSource + ?Sized>(
                 },
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The passage parameters of `config`.
+pub fn passage_params(config: &Config) -> PassageParams {
+    PassageParams {
+        k: config.seed_k,
+        window: config.seed_window,
+        min_words: config.min_words,
+        min_similarity: config.passage_similarity,
+    }
+}
+
+/// The reduce of the passage stage: aligned spans ([`aligned_pairs`], in paragraph-pair
+/// order) joined into
+/// linked sets of intervals, each split into groups fitted to their kept occurrence,
+/// completed through longer alignments, with overlapping members dropped.
+pub fn group_passages<T: TokenSource + ?Sized>(
+    table: &T,
+    pairs: Vec<(Interval, Interval)>,
+    config: &Config,
+) -> Vec<Vec<(Interval, f64)>> {
     let span = |iv: Interval| -> Cow<'_, [TokenHash]> {
         match table.tokens(iv.para) {
             Cow::Borrowed(t) => {

@@ -36,6 +36,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::cluster::UnionFind;
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, Names, Warning};
 use crate::error::{Error, Result};
@@ -45,8 +46,8 @@ use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
-    analyze, band_records, cluster_paragraphs, group_passages, passage_params, peak_rss,
-    paragraph_clusters_of, passage_clusters_of, release_free_memory, reported_paragraphs, sequence_key, verify_candidates, DocAnalysis,
+    aligned_pairs, analyze, band_records, group_passages, passage_params, peak_rss,
+    paragraph_clusters_of, passage_clusters_of, release_free_memory, sequence_key, split_paragraph_sets, verify_candidates, DocAnalysis,
     Findings, Layout, Placed, Stats,
 };
 use crate::records::{
@@ -749,23 +750,20 @@ pub fn find_duplicates_spilled(
     lap("read+map", Some("paragraphs"));
 
     // ---- Paragraph stage: exact groups, then LSH candidates among distinct paragraphs.
-    let mut exact_groups = Vec::new();
-    let mut duplicate = vec![false; n];
+    // Exact groups are joined as they are found: each is its own set, whose root is its
+    // first paragraph, so the others are the duplicates left out of LSH.
+    let mut linked = UnionFind::new(n);
     for b in 0..BUCKETS {
         let mut records = exact_in.read(b, |_| true)?;
         for part in sort_into_partitions(&mut records, |r| r.key) {
             for run in part.chunk_by(|x, y| x.key == y.key) {
-                if run.len() > 1 {
-                    for r in &run[1..] {
-                        if let Some(d) = duplicate.get_mut(r.para as usize) {
-                            *d = true;
-                        }
-                    }
-                    exact_groups.push(run.iter().map(|r| r.para as u32).collect::<Vec<u32>>());
+                for r in &run[1..] {
+                    linked.union(run[0].para as u32, r.para as u32);
                 }
             }
         }
     }
+    let duplicate: Vec<bool> = (0..n as u32).map(|p| linked.find(p) != p).collect();
     // Candidate pairs are shuffled by pair: one pair comes from up to one band per
     // bucket, and near-duplicate-heavy corpora give many times more raw pairs than
     // distinct ones, so they are deduplicated one pair bucket at a time.
@@ -796,12 +794,13 @@ pub fn find_duplicates_spilled(
     }
     verified.par_sort_unstable();
     stats.pairs_accepted = verified.len();
-    let para_groups = cluster_paragraphs(&tokens, n, &exact_groups, &verified, config);
-    tokens.error()?;
-    drop(exact_groups);
+    for &(a, b) in &verified {
+        linked.union(a, b);
+    }
     drop(verified);
-    // The paragraph clusters go to disk before the passage stage; it needs only which
-    // paragraphs they report.
+    // The linked sets are split and their clusters written a chunk at a time, before
+    // the passage stage, which needs only which paragraphs they report.
+    let sets = linked.into_sets();
     let layout = SpilledLayout {
         texts: &texts,
         tokens: &tokens,
@@ -809,12 +808,19 @@ pub fn find_duplicates_spilled(
         failed: FirstError::default(),
     };
     let mut clusters = ClusterRuns::create(dir, fp, options.run_rows)?;
-    let reported = reported_paragraphs(n, &para_groups);
-    for chunk in para_groups.chunks(1 << 16) {
-        clusters.push(paragraph_clusters_of(chunk, &layout))?;
+    let mut reported = vec![false; n];
+    for chunk in sets.chunks(1 << 18) {
+        let groups = split_paragraph_sets(&tokens, &chunk, config);
+        tokens.error()?;
+        for g in &groups {
+            for &(p, _) in &g[1..] {
+                reported[p as usize] = true;
+            }
+        }
+        clusters.push(paragraph_clusters_of(&groups, &layout))?;
     }
     layout.failed.take()?;
-    drop(para_groups);
+    drop(sets);
     release_free_memory();
     lap(
         "paragraphs",
@@ -837,19 +843,19 @@ pub fn find_duplicates_spilled(
             match_out.append(&mut matches, |m| pair_key(m.a, m.b))?;
         }
         let match_in = match_out.finish()?;
-        let mut alignments = Vec::new();
+        let mut pairs = Vec::new();
         for b in 0..BUCKETS {
             let matches = match_in.read_distinct(b)?;
             stats.seed_matches += matches.len();
-            alignments.extend(align_all(&tokens, &matches, &params));
+            let aligned = align_all(&tokens, &matches, &params);
+            stats.alignments += aligned.len();
+            pairs.extend(aligned_pairs(&aligned));
             tokens.error()?;
         }
         // The in-memory run aligns pairs in (a, b) order; so does this one.
-        alignments.par_sort_by_key(|al| (al.a, al.b));
-        stats.alignments = alignments.len();
-        let passage_groups = group_passages(&tokens, &alignments, config);
+        pairs.par_sort_by_key(|(x, y)| (x.para, y.para));
+        let passage_groups = group_passages(&tokens, pairs, config);
         tokens.error()?;
-        drop(alignments);
         release_free_memory();
         lap("passages", Some("assemble"));
         passage_clusters_of(passage_groups, &layout, &mut |done| clusters.push(done))?;
