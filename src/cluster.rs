@@ -64,8 +64,8 @@ impl UnionFind {
         let mut linked: Vec<u32> = (0..root.len() as u32)
             .filter(|&x| root[x as usize] != x)
             .collect();
-        // Stable: a set's members stay in increasing order.
-        linked.par_sort_by_key(|&x| root[x as usize]);
+        // In place: members are distinct, so a set's stay in increasing order.
+        linked.par_sort_unstable_by_key(|&x| (root[x as usize], x));
         LinkedSets { root, linked }
     }
 }
@@ -524,9 +524,13 @@ impl Interval {
 /// spans, sorted; the caller re-verifies them against the kept one
 /// ([`split_by_kept`]) and drops overlapping leftovers ([`drop_overlapping`]).
 pub fn passage_groups(pairs: &[(Interval, Interval)]) -> Vec<Vec<Interval>> {
-    let mut intervals: Vec<Interval> = pairs.iter().flat_map(|&(x, y)| [x, y]).collect();
-    intervals.sort_unstable();
+    use rayon::prelude::*;
+    let mut intervals: Vec<Interval> = Vec::with_capacity(2 * pairs.len());
+    intervals.extend(pairs.iter().flat_map(|&(x, y)| [x, y]));
+    intervals.par_sort_unstable();
     intervals.dedup();
+    // Partners share intervals: most of the copies are freed here.
+    intervals.shrink_to_fit();
     let index = |iv: &Interval| intervals.binary_search(iv).unwrap_or(0) as u32;
     let mut same = UnionFind::new(intervals.len());
     // Intervals are sorted by (para, start), so the earlier ones that can overlap the

@@ -887,8 +887,8 @@ pub fn passage_params(config: &Config) -> PassageParams {
     }
 }
 
-/// The reduce of the passage stage: aligned spans ([`aligned_pairs`], in paragraph-pair
-/// order) joined into
+/// The reduce of the passage stage: aligned spans ([`aligned_pairs`], in any order: the
+/// result does not depend on it) joined into
 /// linked sets of intervals, each split into groups fitted to their kept occurrence,
 /// completed through longer alignments, with overlapping members dropped.
 pub fn group_passages<T: TokenSource + ?Sized>(

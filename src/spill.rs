@@ -40,7 +40,7 @@ use crate::cluster::UnionFind;
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, Names, Warning};
 use crate::error::{Error, Result};
-use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
+use crate::lsh::{candidate_pairs, concat_freeing, runs_by, sort_into_partitions};
 use crate::normalize::TokenHash;
 use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
@@ -849,11 +849,13 @@ pub fn find_duplicates_spilled(
             stats.seed_matches += matches.len();
             let aligned = align_all(&tokens, &matches, &params);
             stats.alignments += aligned.len();
-            pairs.extend(aligned_pairs(&aligned));
+            pairs.push(aligned_pairs(&aligned));
             tokens.error()?;
         }
         // The in-memory run aligns pairs in (a, b) order; so does this one.
-        pairs.par_sort_by_key(|(x, y)| (x.para, y.para));
+        // Unsorted: what the passages are made of does not depend on the order of the
+        // pairs (`group_passages`).
+        let pairs = concat_freeing(pairs);
         let passage_groups = group_passages(&tokens, pairs, config);
         tokens.error()?;
         release_free_memory();
