@@ -13,8 +13,8 @@
 use std::ops::Range;
 
 use crate::corpus::Document;
-use crate::normalize::Token;
 use crate::error::Result;
+use crate::normalize::Token;
 use crate::pipeline::{Cluster, DocAnalysis, Findings, Kind};
 use crate::results::Clusters;
 use crate::segment::{sentences, Paragraph};

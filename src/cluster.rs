@@ -49,7 +49,10 @@ impl UnionFind {
     /// Memory is proportional to the members of such sets, not to `n`: most elements
     /// are singletons.
     pub fn groups(self) -> Vec<Vec<u32>> {
-        self.into_sets().chunks(usize::MAX).next().unwrap_or_default()
+        self.into_sets()
+            .chunks(usize::MAX)
+            .next()
+            .unwrap_or_default()
     }
 
     /// The sets with at least two members, to be taken a chunk at a time: 4 bytes a

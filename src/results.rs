@@ -283,10 +283,7 @@ type Head = Reverse<((u32, u32, Kind, u32, u64), usize)>;
 
 impl ClusterStore {
     fn head(r: &OccurrenceRecord, run: usize) -> Head {
-        Reverse((
-            (r.kept_doc, r.kept_start, r.kind, r.kept_end, r.seq),
-            run,
-        ))
+        Reverse(((r.kept_doc, r.kept_start, r.kind, r.kept_end, r.seq), run))
     }
 
     /// All clusters, in report order (for tests and small runs).
@@ -430,14 +427,22 @@ mod tests {
             let store = runs.finish().expect("finished");
             assert_eq!(store.count(), expected.len());
             assert_eq!(store.rows(), expected.rows());
-            assert_eq!(store.duplicate_bytes(), expected_bytes, "run_rows {run_rows}");
-            assert!(store.to_vec().expect("read") == expected, "run_rows {run_rows}");
+            assert_eq!(
+                store.duplicate_bytes(),
+                expected_bytes,
+                "run_rows {run_rows}"
+            );
+            assert!(
+                store.to_vec().expect("read") == expected,
+                "run_rows {run_rows}"
+            );
         }
     }
 
     #[test]
     fn covered_bytes_counts_overlaps_once() {
-        let table: [(&[(u32, u32, u32)], u64); 5] = [
+        type Case = (&'static [(u32, u32, u32)], u64);
+        let table: [Case; 5] = [
             (&[], 0),
             (&[(0, 0, 10)], 10),
             (&[(0, 0, 10), (0, 5, 15)], 15),

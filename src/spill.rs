@@ -46,9 +46,9 @@ use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
-    aligned_pairs, analyze, band_records, group_passages, passage_params, peak_rss,
-    paragraph_clusters_of, passage_clusters_of, release_free_memory, sequence_key, split_paragraph_sets, verify_candidates, DocAnalysis,
-    Findings, Layout, Placed, Stats,
+    aligned_pairs, analyze, band_records, group_passages, paragraph_clusters_of,
+    passage_clusters_of, passage_params, peak_rss, release_free_memory, sequence_key,
+    split_paragraph_sets, verify_candidates, DocAnalysis, Findings, Layout, Placed, Stats,
 };
 use crate::records::{
     partition, BandRecord, CandidatePair, FixedRecord, Header, RecordKind, SeedPosting,
@@ -239,7 +239,12 @@ pub(crate) struct Buckets<R> {
 }
 
 impl<R: FixedRecord + Send + Sync> Buckets<R> {
-    pub(crate) fn create(dir: &Path, name: &str, kind: RecordKind, fingerprint: u64) -> Result<Self> {
+    pub(crate) fn create(
+        dir: &Path,
+        name: &str,
+        kind: RecordKind,
+        fingerprint: u64,
+    ) -> Result<Self> {
         let files = (0..BUCKETS)
             .map(|b| SpillWriter::create(dir.join(format!("{name}-{b:02}.bin")), kind, fingerprint))
             .collect::<Result<Vec<_>>>()?;
@@ -256,7 +261,11 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
     ///
     /// `records` are reordered (by bucket) in place, and encoded a slice at a time: no
     /// second copy of them is made.
-    pub(crate) fn append(&mut self, records: &mut [R], key: impl Fn(&R) -> u64 + Sync) -> Result<()> {
+    pub(crate) fn append(
+        &mut self,
+        records: &mut [R],
+        key: impl Fn(&R) -> u64 + Sync,
+    ) -> Result<()> {
         records.par_sort_unstable_by_key(|r| bucket(key(r)));
         let mut slices: Vec<&[R]> = vec![&[]; BUCKETS];
         for run in runs_by(records, |r| bucket(key(r))) {

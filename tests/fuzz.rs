@@ -19,9 +19,9 @@ use neardup::passage::{
     seed_postings, similarity, PassageParams, TokenTable,
 };
 use neardup::pipeline::{band_records, find_duplicates_read, repeated_band_records};
+use neardup::results::Clusters;
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
 use neardup::spill::{find_duplicates_spilled, SpillOptions};
-use neardup::results::Clusters;
 use neardup::{find_duplicates, report, Config, Document, InputFile, Kind};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngSeed};
