@@ -610,7 +610,7 @@ pub fn drop_overlapping(group: Vec<(Interval, f64)>) -> Vec<(Interval, f64)> {
     chosen
 }
 
-/// Most alignments of one paragraph examined by [`complete_groups`] for one group: bounds
+/// Most alignments of one paragraph examined by [`Projections::complete`] for one group: bounds
 /// the work on a boilerplate paragraph aligned with thousands of others.
 pub const MAX_PROJECTIONS: usize = 4096;
 
@@ -631,73 +631,107 @@ pub fn complete_groups(
     threshold: f64,
     similarity: impl Fn(Interval, Interval) -> f64 + Sync,
 ) -> Vec<Vec<(Interval, f64)>> {
-    use rayon::prelude::*;
-    // Each pair once from each side, as 2·pair + side, ordered by (this side, other).
-    let edge = |e: usize| -> (Interval, Interval) {
-        let (x, y) = pairs[e / 2];
+    Projections::new(pairs).complete(groups, threshold, similarity)
+}
+
+/// The aligned pairs of every paragraph, from either side, indexed once for
+/// [`complete_groups`] over any number of batches of groups.
+pub struct Projections<'p> {
+    pairs: &'p [(Interval, Interval)],
+    /// Each pair once from each side, as 2·pair + side, ordered by (this side, other):
+    /// 8 bytes a side instead of a copy of the pair.
+    edges: Vec<usize>,
+}
+
+impl<'p> Projections<'p> {
+    /// Indexes `pairs`.
+    pub fn new(pairs: &'p [(Interval, Interval)]) -> Projections<'p> {
+        use rayon::prelude::*;
+        let mut index = Projections {
+            pairs,
+            edges: (0..2 * pairs.len()).collect(),
+        };
+        let mut edges = std::mem::take(&mut index.edges);
+        edges.par_sort_unstable_by_key(|&e| index.edge(e));
+        index.edges = edges;
+        index
+    }
+
+    /// Side `e % 2` of pair `e / 2`, then its other side.
+    fn edge(&self, e: usize) -> (Interval, Interval) {
+        let (x, y) = self.pairs[e / 2];
         if e % 2 == 0 {
             (x, y)
         } else {
             (y, x)
         }
-    };
-    let mut edges: Vec<usize> = (0..2 * pairs.len()).collect();
-    edges.par_sort_unstable_by_key(|&e| edge(e));
-    groups
-        .into_par_iter()
-        .map(|mut group| {
-            let kept = group[0].0;
-            let first = edges.partition_point(|&e| edge(e).0.para < kept.para);
-            let mut added = Vec::new();
-            for (this, other) in edges[first..]
-                .iter()
-                .map(|&e| edge(e))
-                .take_while(|e| e.0.para == kept.para)
-                .take(MAX_PROJECTIONS)
-            {
-                let overlap = this
-                    .end
-                    .min(kept.end)
-                    .saturating_sub(this.start.max(kept.start));
-                if 10 * overlap < 9 * kept.len() {
-                    continue;
-                }
-                let taken = |iv: Interval| {
-                    let overlaps = |m: &(Interval, f64)| m.0.overlaps(&iv);
-                    group.iter().any(overlaps) || added.iter().any(overlaps)
-                };
-                let shifts: Vec<Interval> = (-2i64..=2)
-                    .filter_map(|shift| project(kept, this, other, shift))
-                    .collect();
-                // Whichever shift is best, a projection onto a member's place is
-                // rejected: most projections land on members, so no similarity is
-                // computed for them.
-                if shifts.iter().all(|&iv| taken(iv)) {
-                    continue;
-                }
-                // The first best shift wins; nothing beats an exact copy.
-                let mut best: Option<(Interval, f64)> = None;
-                for iv in shifts {
-                    let sim = similarity(kept, iv);
-                    if best.map_or(true, |b| sim > b.1) {
-                        best = Some((iv, sim));
+    }
+
+    /// [`complete_groups`] through the indexed pairs.
+    pub fn complete(
+        &self,
+        groups: Vec<Vec<(Interval, f64)>>,
+        threshold: f64,
+        similarity: impl Fn(Interval, Interval) -> f64 + Sync,
+    ) -> Vec<Vec<(Interval, f64)>> {
+        use rayon::prelude::*;
+        let edges = &self.edges;
+        groups
+            .into_par_iter()
+            .map(|mut group| {
+                let kept = group[0].0;
+                let first = edges.partition_point(|&e| self.edge(e).0.para < kept.para);
+                let mut added = Vec::new();
+                for (this, other) in edges[first..]
+                    .iter()
+                    .map(|&e| self.edge(e))
+                    .take_while(|e| e.0.para == kept.para)
+                    .take(MAX_PROJECTIONS)
+                {
+                    let overlap = this
+                        .end
+                        .min(kept.end)
+                        .saturating_sub(this.start.max(kept.start));
+                    if 10 * overlap < 9 * kept.len() {
+                        continue;
                     }
-                    if sim >= 1.0 {
-                        break;
+                    let taken = |iv: Interval| {
+                        let overlaps = |m: &(Interval, f64)| m.0.overlaps(&iv);
+                        group.iter().any(overlaps) || added.iter().any(overlaps)
+                    };
+                    let shifts: Vec<Interval> = (-2i64..=2)
+                        .filter_map(|shift| project(kept, this, other, shift))
+                        .collect();
+                    // Whichever shift is best, a projection onto a member's place is
+                    // rejected: most projections land on members, so no similarity is
+                    // computed for them.
+                    if shifts.iter().all(|&iv| taken(iv)) {
+                        continue;
+                    }
+                    // The first best shift wins; nothing beats an exact copy.
+                    let mut best: Option<(Interval, f64)> = None;
+                    for iv in shifts {
+                        let sim = similarity(kept, iv);
+                        if best.map_or(true, |b| sim > b.1) {
+                            best = Some((iv, sim));
+                        }
+                        if sim >= 1.0 {
+                            break;
+                        }
+                    }
+                    let Some((iv, sim)) = best else {
+                        continue;
+                    };
+                    if sim >= threshold && !taken(iv) {
+                        added.push((iv, sim));
                     }
                 }
-                let Some((iv, sim)) = best else {
-                    continue;
-                };
-                if sim >= threshold && !taken(iv) {
-                    added.push((iv, sim));
-                }
-            }
-            group.extend(added);
-            group[1..].sort_by_key(|x| x.0);
-            group
-        })
-        .collect()
+                group.extend(added);
+                group[1..].sort_by_key(|x| x.0);
+                group
+            })
+            .collect()
+    }
 }
 
 /// `kept` (inside `this`) carried along the alignment `this ↔ other`, shifted by `shift`

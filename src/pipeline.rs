@@ -18,8 +18,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use crate::cluster::{
-    complete_groups, drop_overlapping, passage_groups, split_by_kept, split_fitted, Interval,
-    UnionFind,
+    drop_overlapping, passage_groups, split_by_kept, split_fitted, Interval, Projections, UnionFind,
 };
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, Warning};
@@ -896,6 +895,28 @@ pub fn group_passages<T: TokenSource + ?Sized>(
     pairs: Vec<(Interval, Interval)>,
     config: &Config,
 ) -> Vec<Vec<(Interval, f64)>> {
+    let mut all = Vec::new();
+    // Collecting cannot fail.
+    let _ = group_passages_into(table, pairs, config, &mut |groups| {
+        all.extend(groups);
+        Ok(())
+    });
+    all
+}
+
+/// The occurrences of one passage, the kept one first, each with its similarity to it.
+pub type PassageGroup = Vec<(Interval, f64)>;
+
+/// [`group_passages`], whose groups are handed to `each` a batch at a time, in order, so
+/// that they need not be held all at once.
+pub fn group_passages_into<T: TokenSource + ?Sized>(
+    table: &T,
+    pairs: Vec<(Interval, Interval)>,
+    config: &Config,
+    each: &mut dyn FnMut(Vec<PassageGroup>) -> Result<()>,
+) -> Result<()> {
+    // Linked sets of nodes split, completed and handed on at a time.
+    const BATCH: usize = 1 << 16;
     let span = |iv: Interval| -> Cow<'_, [TokenHash]> {
         match table.tokens(iv.para) {
             Cow::Borrowed(t) => {
@@ -926,21 +947,29 @@ pub fn group_passages<T: TokenSource + ?Sized>(
         };
         (iv, sim)
     };
-    let groups: Vec<Vec<(Interval, f64)>> = passage_groups(&pairs)
-        .par_iter()
-        .flat_map_iter(|occ| {
-            // Each member's words, read once for the whole split.
-            let words: std::collections::HashMap<Interval, Cow<'_, [TokenHash]>> =
-                occ.iter().map(|&iv| (iv, span(iv))).collect();
-            let tokens = |iv: Interval| words.get(&iv).map_or(&[][..], |w| w.as_ref());
-            split_fitted(occ, tokens, config.passage_similarity, fitted)
-        })
-        .collect();
-    complete_groups(groups, &pairs, config.passage_similarity, |kept, m| {
-        similarity(&span(kept), &span(m))
-    })
-    .into_iter()
-    .map(drop_overlapping)
-    .filter(|g| !g.is_empty())
-    .collect()
+    let nodes = passage_groups(&pairs);
+    release_free_memory();
+    let projections = Projections::new(&pairs);
+    for batch in nodes.chunks(BATCH) {
+        let groups: Vec<Vec<(Interval, f64)>> = batch
+            .par_iter()
+            .flat_map_iter(|occ| {
+                // Each member's words, read once for the whole split.
+                let words: std::collections::HashMap<Interval, Cow<'_, [TokenHash]>> =
+                    occ.iter().map(|&iv| (iv, span(iv))).collect();
+                let tokens = |iv: Interval| words.get(&iv).map_or(&[][..], |w| w.as_ref());
+                split_fitted(occ, tokens, config.passage_similarity, fitted)
+            })
+            .collect();
+        let done = projections
+            .complete(groups, config.passage_similarity, |kept, m| {
+                similarity(&span(kept), &span(m))
+            })
+            .into_iter()
+            .map(drop_overlapping)
+            .filter(|g| !g.is_empty())
+            .collect();
+        each(done)?;
+    }
+    Ok(())
 }

@@ -40,13 +40,13 @@ use crate::cluster::UnionFind;
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, Names, Warning};
 use crate::error::{Error, Result};
-use crate::lsh::{candidate_pairs, concat_freeing, runs_by, sort_into_partitions};
+use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
 use crate::normalize::TokenHash;
 use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
-    aligned_pairs, analyze, band_records, group_passages, paragraph_clusters_of,
+    aligned_pairs, analyze, band_records, group_passages_into, paragraph_clusters_of,
     passage_clusters_of, passage_params, peak_rss, release_free_memory, sequence_key,
     split_paragraph_sets, verify_candidates, DocAnalysis, Findings, Layout, Placed, Stats,
 };
@@ -858,19 +858,21 @@ pub fn find_duplicates_spilled(
             stats.seed_matches += matches.len();
             let aligned = align_all(&tokens, &matches, &params);
             stats.alignments += aligned.len();
-            pairs.push(aligned_pairs(&aligned));
+            pairs.extend(aligned_pairs(&aligned));
             tokens.error()?;
         }
-        // The in-memory run aligns pairs in (a, b) order; so does this one.
         // Unsorted: what the passages are made of does not depend on the order of the
         // pairs (`group_passages`).
-        let pairs = concat_freeing(pairs);
-        let passage_groups = group_passages(&tokens, pairs, config);
+        release_free_memory();
+        // Each batch of groups is written as clusters as soon as it is made.
+        group_passages_into(&tokens, pairs, config, &mut |groups| {
+            tokens.error()?;
+            passage_clusters_of(groups, &layout, &mut |done| clusters.push(done))
+        })?;
         tokens.error()?;
+        layout.failed.take()?;
         release_free_memory();
         lap("passages", Some("assemble"));
-        passage_clusters_of(passage_groups, &layout, &mut |done| clusters.push(done))?;
-        layout.failed.take()?;
     }
     drop(reported);
     let clusters = clusters.finish()?;

@@ -18,7 +18,9 @@ use neardup::passage::{
     align_all, align_match_parts, raw_seed_match_parts, repeated_seed_postings, seed_matches,
     seed_postings, similarity, PassageParams, TokenTable,
 };
-use neardup::pipeline::{band_records, find_duplicates_read, repeated_band_records};
+use neardup::pipeline::{
+    aligned_pairs, band_records, find_duplicates_read, group_passages, repeated_band_records,
+};
 use neardup::results::Clusters;
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
 use neardup::spill::{find_duplicates_spilled, SpillOptions};
@@ -794,8 +796,24 @@ proptest! {
         let parts = raw_seed_match_parts(kept.clone(), min_words);
         let (aligned, distinct) = align_match_parts(&table, parts, paras.len(), &params);
         prop_assert_eq!(distinct, matches.len());
-        prop_assert_eq!(aligned, align_all(&table, &matches, &params));
+        prop_assert_eq!(&aligned, &align_all(&table, &matches, &params));
         prop_assert_eq!(seed_matches(kept, min_words), matches);
+
+        // The passage groups do not depend on the order of the aligned pairs (the
+        // spilled run groups them in bucket order).
+        let passage_config = Config::builder()
+            .min_words(min_words.max(2))
+            .build()
+            .expect("valid config");
+        let pairs = aligned_pairs(&aligned);
+        let mut shuffled = pairs.clone();
+        shuffled.reverse();
+        let half = shuffled.len() / 2;
+        shuffled.rotate_left(half);
+        prop_assert_eq!(
+            group_passages(&table, pairs, &passage_config),
+            group_passages(&table, shuffled, &passage_config)
+        );
 
         let config = Config::builder()
             .shingle_size(shingle_size)
