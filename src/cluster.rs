@@ -639,31 +639,53 @@ pub fn complete_groups(
 pub struct Projections<'p> {
     pairs: &'p [(Interval, Interval)],
     /// Each pair once from each side, as 2·pair + side, ordered by (this side, other):
-    /// 8 bytes a side instead of a copy of the pair.
-    edges: Vec<usize>,
+    /// 4 bytes a side instead of a copy of the pair.
+    edges: Edges,
+}
+
+/// Edge numbers, 32-bit while they fit.
+enum Edges {
+    Short(Vec<u32>),
+    Long(Vec<u64>),
 }
 
 impl<'p> Projections<'p> {
     /// Indexes `pairs`.
     pub fn new(pairs: &'p [(Interval, Interval)]) -> Projections<'p> {
         use rayon::prelude::*;
-        let mut index = Projections {
-            pairs,
-            edges: (0..2 * pairs.len()).collect(),
+        let n = 2 * pairs.len() as u64;
+        let edge = |e: u64| edge_of(pairs, e);
+        let edges = match u32::try_from(n) {
+            Ok(n) => {
+                let mut edges: Vec<u32> = (0..n).collect();
+                edges.par_sort_unstable_by_key(|&e| edge(e.into()));
+                Edges::Short(edges)
+            }
+            Err(_) => {
+                let mut edges: Vec<u64> = (0..n).collect();
+                edges.par_sort_unstable_by_key(|&e| edge(e));
+                Edges::Long(edges)
+            }
         };
-        let mut edges = std::mem::take(&mut index.edges);
-        edges.par_sort_unstable_by_key(|&e| index.edge(e));
-        index.edges = edges;
-        index
+        Projections { pairs, edges }
     }
 
-    /// Side `e % 2` of pair `e / 2`, then its other side.
-    fn edge(&self, e: usize) -> (Interval, Interval) {
-        let (x, y) = self.pairs[e / 2];
-        if e % 2 == 0 {
-            (x, y)
-        } else {
-            (y, x)
+    /// The edges from paragraph `para`, in order.
+    fn of_paragraph(&self, para: u32) -> Box<dyn Iterator<Item = (Interval, Interval)> + '_> {
+        fn from<'a, E: Copy + Into<u64>>(
+            pairs: &'a [(Interval, Interval)],
+            edges: &'a [E],
+            para: u32,
+        ) -> impl Iterator<Item = (Interval, Interval)> + 'a {
+            let first = edges.partition_point(|&e| edge_of(pairs, e.into()).0.para < para);
+            edges[first..]
+                .iter()
+                .map(move |&e| edge_of(pairs, e.into()))
+                .take_while(move |e| e.0.para == para)
+        }
+        match &self.edges {
+            Edges::Short(edges) => Box::new(from(self.pairs, edges, para)),
+            Edges::Long(edges) => Box::new(from(self.pairs, edges, para)),
         }
     }
 
@@ -675,19 +697,12 @@ impl<'p> Projections<'p> {
         similarity: impl Fn(Interval, Interval) -> f64 + Sync,
     ) -> Vec<Vec<(Interval, f64)>> {
         use rayon::prelude::*;
-        let edges = &self.edges;
         groups
             .into_par_iter()
             .map(|mut group| {
                 let kept = group[0].0;
-                let first = edges.partition_point(|&e| self.edge(e).0.para < kept.para);
                 let mut added = Vec::new();
-                for (this, other) in edges[first..]
-                    .iter()
-                    .map(|&e| self.edge(e))
-                    .take_while(|e| e.0.para == kept.para)
-                    .take(MAX_PROJECTIONS)
-                {
+                for (this, other) in self.of_paragraph(kept.para).take(MAX_PROJECTIONS) {
                     let overlap = this
                         .end
                         .min(kept.end)
@@ -731,6 +746,16 @@ impl<'p> Projections<'p> {
                 group
             })
             .collect()
+    }
+}
+
+/// Side `e % 2` of pair `e / 2` of `pairs`, then its other side.
+fn edge_of(pairs: &[(Interval, Interval)], e: u64) -> (Interval, Interval) {
+    let (x, y) = pairs[(e / 2) as usize];
+    if e % 2 == 0 {
+        (x, y)
+    } else {
+        (y, x)
     }
 }
 
