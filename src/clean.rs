@@ -39,14 +39,36 @@ pub fn removed_units(findings: &Findings, n_docs: usize) -> Vec<Removed> {
     per_doc
 }
 
-/// [`removed_units`] of clusters that may be read from disk.
-pub fn removed_units_of(clusters: &dyn Clusters, n_docs: usize) -> Result<Vec<Removed>> {
-    let mut per_doc = vec![Removed::default(); n_docs];
-    clusters.for_each_run(&mut |run| {
-        add_removed(&mut per_doc, run);
-        Ok(())
-    })?;
-    Ok(per_doc)
+/// What the non-kept occurrences of a run remove, asked for one document at a time,
+/// documents in increasing order ([`Clusters::removals`]).
+pub trait RemovalSource {
+    /// What is removed from document `doc`.
+    fn take(&mut self, doc: u32) -> Result<Removed>;
+}
+
+/// The removals of clusters held in memory, made at once.
+pub struct HeldRemovals(Vec<Removed>);
+
+impl HeldRemovals {
+    /// The removals of `clusters` from each of `n_docs` documents.
+    pub fn of<C: Clusters + ?Sized>(clusters: &C, n_docs: usize) -> Result<HeldRemovals> {
+        let mut per_doc = vec![Removed::default(); n_docs];
+        clusters.for_each_run(&mut |run| {
+            add_removed(&mut per_doc, run);
+            Ok(())
+        })?;
+        Ok(HeldRemovals(per_doc))
+    }
+}
+
+impl RemovalSource for HeldRemovals {
+    fn take(&mut self, doc: u32) -> Result<Removed> {
+        Ok(self
+            .0
+            .get_mut(doc as usize)
+            .map(std::mem::take)
+            .unwrap_or_default())
+    }
 }
 
 /// Adds what the non-kept occurrences of `clusters` remove to `per_doc`.

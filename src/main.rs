@@ -932,27 +932,27 @@ struct CleanInputs<'a> {
 }
 
 /// The documents to clean, with what to remove from each, handed out a file at a time.
-struct Cleaner<'a, 'f> {
+struct Cleaner<'a, 'f, 'c> {
     findings: &'f Findings,
     texts: &'a (dyn DocSource + Sync),
     config: &'a Config,
-    units: Vec<clean::Removed>,
+    units: Box<dyn clean::RemovalSource + 'c>,
 }
 
 /// The documents of one file, and the byte ranges to remove from each.
 type FileDocs<'a> = (Vec<Cow<'a, Document>>, Vec<Vec<std::ops::Range<usize>>>);
 
-impl<'a, 'f> Cleaner<'a, 'f> {
+impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
     fn new(
         findings: &'f Findings,
-        clusters: &dyn Clusters,
+        clusters: &'c dyn Clusters,
         inputs: &CleanInputs<'a>,
-    ) -> anyhow::Result<Cleaner<'a, 'f>> {
+    ) -> anyhow::Result<Cleaner<'a, 'f, 'c>> {
         Ok(Cleaner {
             findings,
             texts: inputs.texts,
             config: inputs.config,
-            units: clean::removed_units_of(clusters, inputs.texts.documents())?,
+            units: clusters.removals(inputs.texts.documents())?,
         })
     }
 
@@ -973,10 +973,10 @@ impl<'a, 'f> Cleaner<'a, 'f> {
     fn take(&mut self, range: std::ops::Range<usize>) -> anyhow::Result<FileDocs<'a>> {
         use rayon::prelude::*;
         let (texts, config, findings) = (self.texts, self.config, self.findings);
-        let units: Vec<clean::Removed> = self.units[range.clone()]
-            .iter_mut()
-            .map(std::mem::take)
-            .collect();
+        let units: Vec<clean::Removed> = range
+            .clone()
+            .map(|d| self.units.take(d as u32))
+            .collect::<neardup::Result<_>>()?;
         range
             .into_par_iter()
             .zip(units)

@@ -79,15 +79,36 @@ pub struct OccurrenceRecord {
     pub occ: Occurrence,
 }
 
-/// A byte span of a document: 12 bytes.
+/// A non-kept occurrence, as what it removes from its document: 20 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SpanRecord {
+pub struct RemovalRecord {
     /// Document.
     pub doc: u32,
+    /// Its cluster's kind.
+    pub kind: Kind,
+    /// 0-based paragraph in the document.
+    pub paragraph: u32,
     /// Start byte.
     pub start: u32,
     /// End byte, exclusive.
     pub end: u32,
+}
+
+/// Code of a kind in records.
+fn kind_code(kind: Kind) -> u32 {
+    match kind {
+        Kind::Paragraph => 0,
+        Kind::Passage => 1,
+    }
+}
+
+/// Kind of a code in records.
+fn kind_of(code: u32) -> Option<Kind> {
+    match code {
+        0 => Some(Kind::Paragraph),
+        1 => Some(Kind::Passage),
+        _ => None,
+    }
 }
 
 /// Magic number opening every file of records neardup writes: "NDUP".
@@ -119,8 +140,8 @@ pub enum RecordKind {
     Pair = 8,
     /// [`OccurrenceRecord`]s: the clusters found.
     Cluster = 9,
-    /// [`SpanRecord`]s: spans of non-kept occurrences.
-    Span = 10,
+    /// [`RemovalRecord`]s: what the non-kept occurrences remove.
+    Removal = 10,
 }
 
 impl RecordKind {
@@ -135,7 +156,7 @@ impl RecordKind {
             7 => RecordKind::Texts,
             8 => RecordKind::Pair,
             9 => RecordKind::Cluster,
-            10 => RecordKind::Span,
+            10 => RecordKind::Removal,
             _ => return None,
         })
     }
@@ -272,12 +293,13 @@ impl FixedRecord for SeedMatch {
 impl FixedRecord for OccurrenceRecord {
     const SIZE: usize = 56;
     fn encode(&self, out: &mut Vec<u8>) {
-        let kind: u32 = match self.kind {
-            Kind::Paragraph => 0,
-            Kind::Passage => 1,
-        };
         let o = &self.occ;
-        for v in [self.kept_doc, self.kept_start, kind, self.kept_end] {
+        for v in [
+            self.kept_doc,
+            self.kept_start,
+            kind_code(self.kind),
+            self.kept_end,
+        ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&self.seq.to_le_bytes());
@@ -287,15 +309,10 @@ impl FixedRecord for OccurrenceRecord {
         out.extend_from_slice(&o.similarity.to_bits().to_le_bytes());
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        let kind = match u32_at(bytes, 8)? {
-            0 => Kind::Paragraph,
-            1 => Kind::Passage,
-            _ => return None,
-        };
         Some(OccurrenceRecord {
             kept_doc: u32_at(bytes, 0)?,
             kept_start: u32_at(bytes, 4)?,
-            kind,
+            kind: kind_of(u32_at(bytes, 8)?)?,
             kept_end: u32_at(bytes, 12)?,
             seq: u64_at(bytes, 16)?,
             occ: Occurrence {
@@ -311,18 +328,21 @@ impl FixedRecord for OccurrenceRecord {
     }
 }
 
-impl FixedRecord for SpanRecord {
-    const SIZE: usize = 12;
+impl FixedRecord for RemovalRecord {
+    const SIZE: usize = 20;
     fn encode(&self, out: &mut Vec<u8>) {
-        for v in [self.doc, self.start, self.end] {
+        let kind = kind_code(self.kind);
+        for v in [self.doc, kind, self.paragraph, self.start, self.end] {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        Some(SpanRecord {
+        Some(RemovalRecord {
             doc: u32_at(bytes, 0)?,
-            start: u32_at(bytes, 4)?,
-            end: u32_at(bytes, 8)?,
+            kind: kind_of(u32_at(bytes, 4)?)?,
+            paragraph: u32_at(bytes, 8)?,
+            start: u32_at(bytes, 12)?,
+            end: u32_at(bytes, 16)?,
         })
     }
 }
@@ -396,15 +416,17 @@ mod tests {
         // An unknown kind is refused.
         buf[8] = 2;
         assert_eq!(OccurrenceRecord::decode(&buf), None);
-        let span = SpanRecord {
+        let removal = RemovalRecord {
             doc: 9,
+            kind: Kind::Paragraph,
+            paragraph: 3,
             start: 10,
             end: u32::MAX,
         };
         buf.clear();
-        span.encode(&mut buf);
-        assert_eq!(buf.len(), SpanRecord::SIZE);
-        assert_eq!(SpanRecord::decode(&buf), Some(span));
+        removal.encode(&mut buf);
+        assert_eq!(buf.len(), RemovalRecord::SIZE);
+        assert_eq!(RemovalRecord::decode(&buf), Some(removal));
     }
 
     #[test]

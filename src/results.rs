@@ -9,8 +9,10 @@
 //! in-memory run's stable sort.
 //!
 //! Each occurrence is one fixed-width [`OccurrenceRecord`] in a file with the spill
-//! header. The bytes covered by non-kept occurrences are summed per document from
-//! [`SpanRecord`]s bucketed by document, so that no step holds all rows.
+//! header. What each non-kept occurrence removes from its document is also written as a
+//! [`RemovalRecord`], to one of [`BUCKETS`] files by range of documents: the bytes the
+//! duplicates cover are summed a bucket at a time, and the cleaner reads the removals of
+//! the documents it writes a bucket at a time, so that no step holds all rows.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -18,10 +20,11 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use crate::clean::{HeldRemovals, RemovalSource, Removed};
 use crate::error::{Error, Result};
 use crate::pipeline::{Cluster, Kind};
-use crate::records::{FixedRecord, OccurrenceRecord, RecordKind, SpanRecord};
-use crate::spill::{BucketFiles, Buckets, SpillWriter, Store, BUCKETS};
+use crate::records::{FixedRecord, OccurrenceRecord, RecordKind, RemovalRecord};
+use crate::spill::{BucketFiles, Buckets, SpillWriter, Store, BUCKETS, BUCKET_BITS};
 
 /// Clusters in report order, handed out a run at a time.
 pub trait Clusters: Sync {
@@ -34,6 +37,10 @@ pub trait Clusters: Sync {
     /// Calls `each` with consecutive runs of the clusters, in report order, until it
     /// fails.
     fn for_each_run(&self, each: &mut dyn FnMut(&[Cluster]) -> Result<()>) -> Result<()>;
+    /// What the non-kept occurrences remove from each of `n_docs` documents.
+    fn removals(&self, n_docs: usize) -> Result<Box<dyn RemovalSource + '_>> {
+        Ok(Box::new(HeldRemovals::of(self, n_docs)?))
+    }
 }
 
 impl Clusters for [Cluster] {
@@ -109,7 +116,8 @@ pub fn covered_bytes(spans: &mut [(u32, u32, u32)]) -> u64 {
 /// Clusters being written to disk in sorted runs.
 pub struct ClusterRuns {
     out: SpillWriter,
-    spans: Buckets<SpanRecord>,
+    removals: Buckets<RemovalRecord>,
+    n_docs: usize,
     /// Clusters of the run being gathered, with their sequence numbers.
     pending: Vec<(u64, Cluster)>,
     pending_rows: usize,
@@ -121,18 +129,27 @@ pub struct ClusterRuns {
     fingerprint: u64,
 }
 
-/// The bucket key of a document's spans: all spans of a document share a bucket.
-fn doc_key(doc: u32) -> u64 {
-    crate::shingle::mix(&[doc])
+/// The removal bucket of document `doc` of `n_docs`: documents in order, a 64th of
+/// them per bucket.
+fn doc_bucket(doc: u32, n_docs: usize) -> usize {
+    let b = u64::from(doc) * BUCKETS as u64 / (n_docs as u64).max(1);
+    (b as usize).min(BUCKETS - 1)
 }
 
 impl ClusterRuns {
-    /// Starts the files under `dir`: runs of at most `run_rows` occurrences (a cluster
-    /// is never cut) are sorted in memory and written.
-    pub fn create(dir: &Path, fingerprint: u64, run_rows: usize) -> Result<ClusterRuns> {
+    /// Starts the files under `dir` for clusters over `n_docs` documents: runs of at
+    /// most `run_rows` occurrences (a cluster is never cut) are sorted in memory and
+    /// written.
+    pub fn create(
+        dir: &Path,
+        fingerprint: u64,
+        run_rows: usize,
+        n_docs: usize,
+    ) -> Result<ClusterRuns> {
         Ok(ClusterRuns {
             out: SpillWriter::create(dir.join("clusters.bin"), RecordKind::Cluster, fingerprint)?,
-            spans: Buckets::create(dir, "spans", RecordKind::Span, fingerprint)?,
+            removals: Buckets::create(dir, "removals", RecordKind::Removal, fingerprint)?,
+            n_docs,
             pending: Vec::new(),
             pending_rows: 0,
             run_rows: run_rows.max(1),
@@ -189,18 +206,23 @@ impl ClusterRuns {
         }
         self.out.write(&buf)?;
         self.runs.push((start, self.out.len));
-        let mut spans: Vec<SpanRecord> = self
+        let mut removals: Vec<RemovalRecord> = self
             .pending
             .iter()
             .flat_map(|(_, c)| {
-                c.occurrences[1..].iter().map(|o| SpanRecord {
+                c.occurrences[1..].iter().map(|o| RemovalRecord {
                     doc: o.doc,
+                    kind: c.kind,
+                    paragraph: o.paragraph,
                     start: o.start,
                     end: o.end,
                 })
             })
             .collect();
-        self.spans.append(&mut spans, |s| doc_key(s.doc))?;
+        let n_docs = self.n_docs;
+        self.removals.append(&mut removals, |r| {
+            (doc_bucket(r.doc, n_docs) as u64) << (64 - BUCKET_BITS)
+        })?;
         self.pending = Vec::new();
         self.pending_rows = 0;
         Ok(())
@@ -209,10 +231,10 @@ impl ClusterRuns {
     /// Writes the last run and opens the store for reading.
     pub fn finish(mut self) -> Result<ClusterStore> {
         self.flush()?;
-        let spans: BucketFiles<SpanRecord> = self.spans.finish()?;
+        let removals: BucketFiles<RemovalRecord> = self.removals.finish()?;
         let mut duplicate_bytes = 0;
         for b in 0..BUCKETS {
-            let mut part: Vec<(u32, u32, u32)> = spans
+            let mut part: Vec<(u32, u32, u32)> = removals
                 .read(b, |_| true)?
                 .into_iter()
                 .map(|s| (s.doc, s.start, s.end))
@@ -226,6 +248,8 @@ impl ClusterRuns {
             count: self.count,
             rows: self.rows,
             duplicate_bytes,
+            removals,
+            n_docs: self.n_docs,
         })
     }
 }
@@ -238,6 +262,8 @@ pub struct ClusterStore {
     count: usize,
     rows: usize,
     duplicate_bytes: u64,
+    removals: BucketFiles<RemovalRecord>,
+    n_docs: usize,
 }
 
 /// Clusters handed out per call of `each` by the merge.
@@ -310,6 +336,17 @@ impl Clusters for ClusterStore {
         self.duplicate_bytes
     }
 
+    fn removals(&self, n_docs: usize) -> Result<Box<dyn RemovalSource + '_>> {
+        if n_docs != self.n_docs {
+            return Err(self.store.invalid("cluster store of another corpus"));
+        }
+        Ok(Box::new(StoreRemovals {
+            store: self,
+            bucket: usize::MAX,
+            docs: Vec::new(),
+        }))
+    }
+
     fn for_each_run(&self, each: &mut dyn FnMut(&[Cluster]) -> Result<()>) -> Result<()> {
         self.store.check(RecordKind::Cluster, self.fingerprint)?;
         let mut readers: Vec<RunReader<'_>> = self
@@ -363,6 +400,41 @@ impl Clusters for ClusterStore {
             each(&batch)?;
         }
         Ok(())
+    }
+}
+
+/// Removals read from a [`ClusterStore`], a bucket of documents at a time.
+struct StoreRemovals<'s> {
+    store: &'s ClusterStore,
+    /// The bucket loaded.
+    bucket: usize,
+    /// Its documents that lose something, sorted.
+    docs: Vec<(u32, Removed)>,
+}
+
+impl RemovalSource for StoreRemovals<'_> {
+    fn take(&mut self, doc: u32) -> Result<Removed> {
+        let b = doc_bucket(doc, self.store.n_docs);
+        if b != self.bucket {
+            let mut records = self.store.removals.read(b, |_| true)?;
+            records.par_sort_unstable();
+            self.docs.clear();
+            for run in records.chunk_by(|x, y| x.doc == y.doc) {
+                let mut removed = Removed::default();
+                for r in run {
+                    match r.kind {
+                        Kind::Paragraph => removed.paragraphs.push(r.paragraph),
+                        Kind::Passage => removed.passages.push((r.paragraph, r.start, r.end)),
+                    }
+                }
+                self.docs.push((run[0].doc, removed));
+            }
+            self.bucket = b;
+        }
+        Ok(match self.docs.binary_search_by_key(&doc, |d| d.0) {
+            Ok(i) => std::mem::take(&mut self.docs[i].1),
+            Err(_) => Removed::default(),
+        })
     }
 }
 
@@ -420,7 +492,7 @@ mod tests {
         let expected_bytes = expected.duplicate_bytes();
         for run_rows in [1, 7, 100, 1 << 20] {
             let dir = tempfile::tempdir().expect("temp dir");
-            let mut runs = ClusterRuns::create(dir.path(), 5, run_rows).expect("created");
+            let mut runs = ClusterRuns::create(dir.path(), 5, run_rows, 6).expect("created");
             for chunk in made.chunks(333) {
                 runs.push(chunk.to_vec()).expect("pushed");
             }
@@ -436,6 +508,21 @@ mod tests {
                 store.to_vec().expect("read") == expected,
                 "run_rows {run_rows}"
             );
+            // The same removals per document as the clusters held in memory (in
+            // another order: the cleaner sorts them).
+            let sorted = |mut r: Removed| {
+                r.paragraphs.sort_unstable();
+                r.passages.sort_unstable();
+                r
+            };
+            let mut held = expected.removals(6).expect("held");
+            let mut read = store.removals(6).expect("read");
+            for d in 0..6 {
+                let want = sorted(held.take(d).expect("held"));
+                assert!(!want.paragraphs.is_empty() && !want.passages.is_empty());
+                assert_eq!(sorted(read.take(d).expect("read")), want, "doc {d}");
+            }
+            assert!(store.removals(7).is_err(), "another corpus");
         }
     }
 
@@ -457,7 +544,7 @@ mod tests {
     #[test]
     fn a_damaged_store_is_an_error_naming_its_file() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut runs = ClusterRuns::create(dir.path(), 5, 10).expect("created");
+        let mut runs = ClusterRuns::create(dir.path(), 5, 10, 2).expect("created");
         runs.push(vec![cluster(Kind::Paragraph, &[(0, 0, 9), (1, 0, 9)])])
             .expect("pushed");
         let mut store = runs.finish().expect("finished");

@@ -816,7 +816,7 @@ pub fn find_duplicates_spilled(
         spans: &spans,
         failed: FirstError::default(),
     };
-    let mut clusters = ClusterRuns::create(dir, fp, options.run_rows)?;
+    let mut clusters = ClusterRuns::create(dir, fp, options.run_rows, texts.len())?;
     let mut reported = vec![false; n];
     for chunk in sets.chunks(1 << 18) {
         let groups = split_paragraph_sets(&tokens, &chunk, config);
