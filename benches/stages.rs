@@ -4,7 +4,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use neardup::passage::{
     align_all, repeated_seed_postings, seed_matches, seed_postings, PassageParams,
 };
-use neardup::pipeline::{analyze, paragraph_pairs, token_table};
+use neardup::pipeline::{aligned_pairs, analyze, group_passages, paragraph_pairs, token_table};
+use neardup::results::{ClusterRuns, Clusters};
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
 use neardup::shingle::shingle_set;
 use neardup::sketch::MinHasher;
@@ -145,6 +146,32 @@ fn stages(c: &mut Criterion) {
     let matches = seed_matches(vec![seed_postings(&table, &all, &params)], 8);
     g.bench_function("alignment", |b| {
         b.iter(|| black_box(align_all(&table, &matches, &params).len()))
+    });
+
+    // The reduce of the passage stage: linked sets split, completed and checked.
+    let aligned = align_all(&table, &matches, &params);
+    g.bench_function("passage_groups", |b| {
+        b.iter(|| black_box(group_passages(&table, aligned_pairs(&aligned), &config).len()))
+    });
+
+    // The results of a spilled run: the clusters written in sorted runs of 4,096 rows,
+    // then merged back in report order.
+    let clusters = neardup::find_duplicates(&docs, &config).clusters;
+    g.bench_function("cluster_store", |b| {
+        b.iter(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut runs = ClusterRuns::create(dir.path(), 0, 4096, docs.len()).expect("created");
+            runs.push(clusters.clone()).expect("written");
+            let store = runs.finish().expect("finished");
+            let mut merged = 0;
+            store
+                .for_each_run(&mut |run| {
+                    merged += run.len();
+                    Ok(())
+                })
+                .expect("merged");
+            black_box(merged)
+        })
     });
     g.finish();
 }
