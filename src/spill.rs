@@ -9,10 +9,11 @@
 //!   read → segment → tokenize ──> texts, tokens, paragraphs   (stores, read back by offset)
 //!                             ──> exact, band, seed records   (BUCKETS files per kind)
 //! reduce, one bucket at a time (partitions inside a bucket in parallel)
-//!   exact buckets → exact groups
-//!   band buckets  → candidate pairs → exact Jaccard (tokens read back) → paragraph clusters
+//!   exact buckets → exact groups, joined in a union-find
+//!   band buckets  → candidate pairs → exact Jaccard (tokens read back) → union-find
+//!   linked sets, a chunk at a time → paragraph clusters ──> clusters.bin
 //!   seed buckets  → seed matches ──> match buckets (by paragraph pair)
-//!   match buckets → X-drop alignment → passage clusters
+//!   match buckets → X-drop alignment → span pairs → passage clusters ──> clusters.bin
 //! ```
 //!
 //! Every file starts with a [`Header`] (magic, format version, kind, and a fingerprint of
@@ -20,8 +21,9 @@
 //! carry the expected header is refused. A record goes to the bucket of its key's
 //! [`partition`] (the top [`BUCKET_BITS`] of it), so a bucket holds whole partitions and
 //! its reduce is the in-memory one. What stays in memory is per paragraph (its token
-//! offset, 8 bytes, and a few flags), per document (its text offset and name), and the
-//! results (pairs, alignments, clusters).
+//! count, a few flags, and the union-find of the paragraph stage), per document (its
+//! text offset and name), and the span pairs of the passage stage with their index. The
+//! clusters found go to disk as they are made ([`ClusterRuns`]).
 //!
 //! The directory is the caller's: it creates it, and removes it after the report and
 //! the cleaned output have been written (they read the stores).
