@@ -74,7 +74,7 @@ impl RemovalSource for HeldRemovals {
 /// Adds what the non-kept occurrences of `clusters` remove to `per_doc`.
 fn add_removed(per_doc: &mut [Removed], clusters: &[Cluster]) {
     for cluster in clusters {
-        for occ in &cluster.occurrences[1..] {
+        for occ in cluster.occurrences.get(1..).unwrap_or_default() {
             let Some(removed) = per_doc.get_mut(occ.doc as usize) else {
                 continue;
             };

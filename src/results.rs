@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::clean::{HeldRemovals, RemovalSource, Removed};
 use crate::error::{Error, Result};
-use crate::pipeline::{Cluster, Kind};
+use crate::pipeline::{Cluster, Kind, Occurrence};
 use crate::records::{FixedRecord, OccurrenceRecord, RecordKind, RemovalRecord};
 use crate::spill::{BucketFiles, Buckets, SpillWriter, Store, BUCKETS, BUCKET_BITS};
 
@@ -55,7 +55,7 @@ impl Clusters for [Cluster] {
     fn duplicate_bytes(&self) -> u64 {
         let mut spans: Vec<(u32, u32, u32)> = self
             .iter()
-            .flat_map(|c| c.occurrences[1..].iter().map(|o| (o.doc, o.start, o.end)))
+            .flat_map(|c| non_kept(c).iter().map(|o| (o.doc, o.start, o.end)))
             .collect();
         covered_bytes(&mut spans)
     }
@@ -81,6 +81,11 @@ impl Clusters for Vec<Cluster> {
     fn for_each_run(&self, each: &mut dyn FnMut(&[Cluster]) -> Result<()>) -> Result<()> {
         each(self)
     }
+}
+
+/// The occurrences of `c` after its kept one.
+fn non_kept(c: &Cluster) -> &[Occurrence] {
+    c.occurrences.get(1..).unwrap_or_default()
 }
 
 /// The key clusters are reported in: their kept occurrence's file and start, paragraphs
@@ -210,7 +215,7 @@ impl ClusterRuns {
             .pending
             .iter()
             .flat_map(|(_, c)| {
-                c.occurrences[1..].iter().map(|o| RemovalRecord {
+                non_kept(c).iter().map(|o| RemovalRecord {
                     doc: o.doc,
                     kind: c.kind,
                     paragraph: o.paragraph,
@@ -446,7 +451,6 @@ pub fn cmp_report_order(x: &Cluster, y: &Cluster) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Occurrence;
 
     fn cluster(kind: Kind, spans: &[(u32, u32, u32)]) -> Cluster {
         Cluster {
