@@ -509,7 +509,8 @@ pub fn assemble<L: Layout + ?Sized>(
         clusters.extend(done);
         Ok(())
     })?;
-    // Stable: clusters with the same kept occurrence stay in the order they were made.
+    // By content alone, so that a spilled run, which makes them in another order,
+    // reports them in the same one.
     clusters.par_sort_by(crate::results::cmp_report_order);
     Ok(clusters)
 }

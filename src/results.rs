@@ -4,9 +4,9 @@
 //! hold them: a corpus that is mostly duplicates has about as many report rows as
 //! paragraphs. It writes them as they are made, in sorted runs of at most
 //! `run_rows` occurrences ([`ClusterRuns`]), and merges the runs when the report is
-//! written ([`ClusterStore`]). A run's clusters are sorted by their kept occurrence,
-//! ties by the order in which they were made, so the merge gives exactly the order of the
-//! in-memory run's stable sort.
+//! written ([`ClusterStore`]). Runs and merge use the in-memory run's order,
+//! [`cmp_report_order`]: by kept occurrence, then by the occurrences themselves, so the
+//! order does not depend on the order in which the clusters were made.
 //!
 //! Each occurrence is one fixed-width [`OccurrenceRecord`] in a file with the spill
 //! header. What each non-kept occurrence removes from its document is also written as a
@@ -185,10 +185,10 @@ impl ClusterRuns {
         if self.pending.is_empty() {
             return Ok(());
         }
-        // Sequence numbers are distinct: the unstable sort is the stable one.
-        self.pending.par_sort_unstable_by(|(sx, x), (sy, y)| {
-            report_order(x).cmp(&report_order(y)).then(sx.cmp(sy))
-        });
+        // Clusters that compare equal are identical; the sequence numbers, which are
+        // distinct, only make the sort deterministic.
+        self.pending
+            .par_sort_unstable_by(|(sx, x), (sy, y)| cmp_report_order(x, y).then(sx.cmp(sy)));
         let start = self.out.len;
         let mut buf = Vec::with_capacity(64 << 10);
         for (seq, c) in &self.pending {
@@ -286,6 +286,23 @@ struct RunReader<'s> {
 }
 
 impl RunReader<'_> {
+    /// The cluster that starts with record `first`, and the first record after it.
+    fn cluster(
+        &mut self,
+        first: OccurrenceRecord,
+    ) -> Result<(Cluster, Option<OccurrenceRecord>)> {
+        let mut cluster = Cluster {
+            kind: first.kind,
+            occurrences: vec![first.occ],
+        };
+        loop {
+            match self.next()? {
+                Some(next) if next.seq == first.seq => cluster.occurrences.push(next.occ),
+                other => return Ok((cluster, other)),
+            }
+        }
+    }
+
     fn next(&mut self) -> Result<Option<OccurrenceRecord>> {
         if self.pos == self.buf.len() {
             let n = (self.end - self.at).min((RUN_BUFFER * OccurrenceRecord::SIZE) as u64);
@@ -309,14 +326,33 @@ impl RunReader<'_> {
     }
 }
 
-/// A run's next cluster in the merge: its order key, then the run it is in.
-type Head = Reverse<((u32, u32, Kind, u32, u64), usize)>;
+/// A run's next cluster in the merge, ordered by [`cmp_report_order`], then by run.
+struct Head {
+    cluster: Cluster,
+    run: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Head) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Head) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Head) -> Ordering {
+        cmp_report_order(&self.cluster, &other.cluster).then(self.run.cmp(&other.run))
+    }
+}
 
 impl ClusterStore {
-    fn head(r: &OccurrenceRecord, run: usize) -> Head {
-        Reverse(((r.kept_doc, r.kept_start, r.kind, r.kept_end, r.seq), run))
-    }
-
     /// All clusters, in report order (for tests and small runs).
     pub fn to_vec(&self) -> Result<Vec<Cluster>> {
         let mut all = Vec::with_capacity(self.count);
@@ -365,37 +401,27 @@ impl Clusters for ClusterStore {
                 pos: 0,
             })
             .collect();
-        // The first record of each run's next cluster.
-        let mut first: Vec<Option<OccurrenceRecord>> = Vec::with_capacity(readers.len());
-        let mut heap: BinaryHeap<Head> = BinaryHeap::with_capacity(readers.len());
-        for (i, r) in readers.iter_mut().enumerate() {
-            let rec = r.next()?;
-            if let Some(rec) = &rec {
-                heap.push(Self::head(rec, i));
+        // Each run's next cluster is in the heap, and the first record of the one after
+        // it is in `after`.
+        let mut after: Vec<Option<OccurrenceRecord>> = Vec::with_capacity(readers.len());
+        let mut heap: BinaryHeap<Reverse<Head>> = BinaryHeap::with_capacity(readers.len());
+        for (run, r) in readers.iter_mut().enumerate() {
+            let first = r.next()?;
+            after.push(None);
+            if let Some(first) = first {
+                let (cluster, next) = r.cluster(first)?;
+                heap.push(Reverse(Head { cluster, run }));
+                after[run] = next;
             }
-            first.push(rec);
         }
         let mut batch: Vec<Cluster> = Vec::with_capacity(MERGED_BATCH);
-        while let Some(Reverse((_, i))) = heap.pop() {
-            let Some(rec) = first[i].take() else {
-                continue;
-            };
-            let mut cluster = Cluster {
-                kind: rec.kind,
-                occurrences: vec![rec.occ],
-            };
-            loop {
-                match readers[i].next()? {
-                    Some(next) if next.seq == rec.seq => cluster.occurrences.push(next.occ),
-                    Some(next) => {
-                        heap.push(Self::head(&next, i));
-                        first[i] = Some(next);
-                        break;
-                    }
-                    None => break,
-                }
-            }
+        while let Some(Reverse(Head { cluster, run })) = heap.pop() {
             batch.push(cluster);
+            if let Some(first) = after[run].take() {
+                let (cluster, next) = readers[run].cluster(first)?;
+                heap.push(Reverse(Head { cluster, run }));
+                after[run] = next;
+            }
             if batch.len() == MERGED_BATCH {
                 each(&batch)?;
                 batch.clear();
@@ -443,9 +469,16 @@ impl RemovalSource for StoreRemovals<'_> {
     }
 }
 
-/// Compares two clusters in report order (the kept occurrence decides).
+/// Compares two clusters in report order: by [`report_order`], then (clusters with the
+/// same kept occurrence, which a passage can have) by their occurrences, so that the
+/// order depends on nothing but the clusters themselves.
 pub fn cmp_report_order(x: &Cluster, y: &Cluster) -> Ordering {
-    report_order(x).cmp(&report_order(y))
+    let key = |o: &Occurrence| (o.doc, o.start, o.end, o.paragraph, o.line, o.words);
+    let sim = |o: &Occurrence| o.similarity.to_bits();
+    report_order(x)
+        .cmp(&report_order(y))
+        .then_with(|| x.occurrences.iter().map(key).cmp(y.occurrences.iter().map(key)))
+        .then_with(|| x.occurrences.iter().map(sim).cmp(y.occurrences.iter().map(sim)))
 }
 
 #[cfg(test)]
