@@ -55,15 +55,20 @@ impl UnionFind {
             .unwrap_or_default()
     }
 
-    /// The sets with at least two members, to be taken a chunk at a time: 4 bytes a
-    /// member on top of the 4 bytes an element the sets are kept in.
-    pub fn into_sets(mut self) -> LinkedSets {
-        use rayon::prelude::*;
+    /// The root (smallest member) of every element's set.
+    pub fn into_roots(mut self) -> Vec<u32> {
         for x in 0..self.parent.len() as u32 {
             let root = self.find(x);
             self.parent[x as usize] = root;
         }
-        let root = self.parent;
+        self.parent
+    }
+
+    /// The sets with at least two members, to be taken a chunk at a time: 4 bytes a
+    /// member on top of the 4 bytes an element the sets are kept in.
+    pub fn into_sets(self) -> LinkedSets {
+        use rayon::prelude::*;
+        let root = self.into_roots();
         let mut linked: Vec<u32> = (0..root.len() as u32)
             .filter(|&x| root[x as usize] != x)
             .collect();

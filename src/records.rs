@@ -10,6 +10,7 @@
 //! The binary form of a record is little-endian and fixed-width, and a file of records
 //! starts with a [`Header`]: magic, format version, record kind.
 
+use crate::cluster::Interval;
 use crate::passage::SeedMatch;
 use crate::pipeline::{Kind, Occurrence};
 
@@ -79,6 +80,15 @@ pub struct OccurrenceRecord {
     pub occ: Occurrence,
 }
 
+/// The two token spans of an aligned passage pair: 24 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SpanPair {
+    /// The span in the first paragraph (dense index).
+    pub a: Interval,
+    /// The span in the second paragraph.
+    pub b: Interval,
+}
+
 /// A non-kept occurrence, as what it removes from its document: 20 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RemovalRecord {
@@ -142,6 +152,8 @@ pub enum RecordKind {
     Cluster = 9,
     /// [`RemovalRecord`]s: what the non-kept occurrences remove.
     Removal = 10,
+    /// [`SpanPair`]s: aligned passage spans.
+    SpanPair = 11,
 }
 
 impl RecordKind {
@@ -157,6 +169,7 @@ impl RecordKind {
             8 => RecordKind::Pair,
             9 => RecordKind::Cluster,
             10 => RecordKind::Removal,
+            11 => RecordKind::SpanPair,
             _ => return None,
         })
     }
@@ -328,6 +341,29 @@ impl FixedRecord for OccurrenceRecord {
     }
 }
 
+impl FixedRecord for SpanPair {
+    const SIZE: usize = 24;
+    fn encode(&self, out: &mut Vec<u8>) {
+        let (a, b) = (self.a, self.b);
+        for v in [a.para, a.start, a.end, b.para, b.start, b.end] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let span = |at: usize| -> Option<Interval> {
+            Some(Interval {
+                para: u32_at(bytes, at)?,
+                start: u32_at(bytes, at + 4)?,
+                end: u32_at(bytes, at + 8)?,
+            })
+        };
+        Some(SpanPair {
+            a: span(0)?,
+            b: span(12)?,
+        })
+    }
+}
+
 impl FixedRecord for RemovalRecord {
     const SIZE: usize = 20;
     fn encode(&self, out: &mut Vec<u8>) {
@@ -416,6 +452,22 @@ mod tests {
         // An unknown kind is refused.
         buf[8] = 2;
         assert_eq!(OccurrenceRecord::decode(&buf), None);
+        let pair = SpanPair {
+            a: Interval {
+                para: 1,
+                start: 2,
+                end: 3,
+            },
+            b: Interval {
+                para: u32::MAX,
+                start: 5,
+                end: 6,
+            },
+        };
+        buf.clear();
+        pair.encode(&mut buf);
+        assert_eq!(buf.len(), SpanPair::SIZE);
+        assert_eq!(SpanPair::decode(&buf), Some(pair));
         let removal = RemovalRecord {
             doc: 9,
             kind: Kind::Paragraph,

@@ -287,10 +287,7 @@ struct RunReader<'s> {
 
 impl RunReader<'_> {
     /// The cluster that starts with record `first`, and the first record after it.
-    fn cluster(
-        &mut self,
-        first: OccurrenceRecord,
-    ) -> Result<(Cluster, Option<OccurrenceRecord>)> {
+    fn cluster(&mut self, first: OccurrenceRecord) -> Result<(Cluster, Option<OccurrenceRecord>)> {
         let mut cluster = Cluster {
             kind: first.kind,
             occurrences: vec![first.occ],
@@ -477,8 +474,18 @@ pub fn cmp_report_order(x: &Cluster, y: &Cluster) -> Ordering {
     let sim = |o: &Occurrence| o.similarity.to_bits();
     report_order(x)
         .cmp(&report_order(y))
-        .then_with(|| x.occurrences.iter().map(key).cmp(y.occurrences.iter().map(key)))
-        .then_with(|| x.occurrences.iter().map(sim).cmp(y.occurrences.iter().map(sim)))
+        .then_with(|| {
+            x.occurrences
+                .iter()
+                .map(key)
+                .cmp(y.occurrences.iter().map(key))
+        })
+        .then_with(|| {
+            x.occurrences
+                .iter()
+                .map(sim)
+                .cmp(y.occurrences.iter().map(sim))
+        })
 }
 
 #[cfg(test)]

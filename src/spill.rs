@@ -38,7 +38,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::cluster::UnionFind;
+use crate::cluster::{Interval, UnionFind};
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, Names, Warning};
 use crate::error::{Error, Result};
@@ -53,7 +53,7 @@ use crate::pipeline::{
     split_paragraph_sets, verify_candidates, DocAnalysis, Findings, Layout, Placed, Stats,
 };
 use crate::records::{
-    partition, BandRecord, CandidatePair, FixedRecord, Header, RecordKind, SeedPosting,
+    partition, BandRecord, CandidatePair, FixedRecord, Header, RecordKind, SeedPosting, SpanPair,
     PARTITION_BITS,
 };
 use crate::report::DocSource;
@@ -854,24 +854,69 @@ pub fn find_duplicates_spilled(
             match_out.append(&mut matches, |m| pair_key(m.a, m.b))?;
         }
         let match_in = match_out.finish()?;
-        let mut pairs = Vec::new();
+        // The aligned pairs go to disk, and a union-find over paragraphs follows them: a
+        // passage group only ever holds spans linked through pairs, so each component of
+        // paragraphs is grouped on its own (its pairs, and none else, in one bucket).
+        let mut components = UnionFind::new(n);
+        let mut pair_out =
+            SpillWriter::create(dir.join("spanpairs.bin"), RecordKind::SpanPair, fp)?;
         for b in 0..BUCKETS {
             let matches = match_in.read_distinct(b)?;
             stats.seed_matches += matches.len();
             let aligned = align_all(&tokens, &matches, &params);
+            tokens.error()?;
+            drop(matches);
             stats.alignments += aligned.len();
-            pairs.extend(aligned_pairs(&aligned));
+            buf.clear();
+            for (x, y) in aligned_pairs(&aligned) {
+                components.union(x.para, y.para);
+                SpanPair { a: x, b: y }.encode(&mut buf);
+            }
+            pair_out.write(&buf)?;
+        }
+        drop(match_in);
+        let pair_bytes = pair_out.len;
+        let pair_store = pair_out.finish()?;
+        let roots = components.into_roots();
+        let component = |p: &SpanPair| {
+            let root = roots.get(p.a.para as usize).copied().unwrap_or(p.a.para);
+            crate::shingle::mix(&[root])
+        };
+        let mut by_component =
+            Buckets::<SpanPair>::create(dir, "components", RecordKind::SpanPair, fp)?;
+        const CHUNK: u64 = (SpanPair::SIZE as u64) << 16;
+        let mut at = 0;
+        while at < pair_bytes {
+            buf.resize((pair_bytes - at).min(CHUNK) as usize, 0);
+            pair_store
+                .read(&mut buf, at)
+                .map_err(|e| Error::io(&pair_store.path, e))?;
+            at += buf.len() as u64;
+            let mut chunk = buf
+                .chunks_exact(SpanPair::SIZE)
+                .map(|bytes| {
+                    SpanPair::decode(bytes).ok_or_else(|| pair_store.invalid("bad span pair"))
+                })
+                .collect::<Result<Vec<SpanPair>>>()?;
+            by_component.append(&mut chunk, component)?;
+        }
+        drop(roots);
+        let by_component = by_component.finish()?;
+        release_free_memory();
+        // Each bucket's groups are written as clusters as soon as they are made; the
+        // report's order depends on the clusters alone, not on the order they come in.
+        for b in 0..BUCKETS {
+            let pairs: Vec<(Interval, Interval)> = by_component
+                .read(b, |_| true)?
+                .into_iter()
+                .map(|p| (p.a, p.b))
+                .collect();
+            group_passages_into(&tokens, pairs, config, &mut |groups| {
+                tokens.error()?;
+                passage_clusters_of(groups, &layout, &mut |done| clusters.push(done))
+            })?;
             tokens.error()?;
         }
-        // Unsorted: what the passages are made of does not depend on the order of the
-        // pairs (`group_passages`).
-        release_free_memory();
-        // Each batch of groups is written as clusters as soon as it is made.
-        group_passages_into(&tokens, pairs, config, &mut |groups| {
-            tokens.error()?;
-            passage_clusters_of(groups, &layout, &mut |done| clusters.push(done))
-        })?;
-        tokens.error()?;
         layout.failed.take()?;
         release_free_memory();
         lap("passages", Some("assemble"));

@@ -886,8 +886,10 @@ fn many_passages_in_one_long_paragraph() {
 // Interruption
 // ---------------------------------------------------------------------------------------
 
-/// A corpus that takes seconds to scan (`files` files of `words_per_file` words, with
-/// repeats between them): 500 × 7,000 words take about 2 s in a release build.
+/// A corpus that takes a while to scan (`files` files of `words_per_file` words, with
+/// repeats between them): 1,000 × 7,000 words take about 1.4 s in a release build on
+/// two cores (they took 4 s at stop 7), so a signal sent 0.4 s after the start arrives
+/// mid-run.
 fn slow_corpus(dir: &Path, files: usize, words_per_file: usize) {
     let mut w = Words::new(17);
     let shared: Vec<String> = (0..20).map(|_| w.words(20)).collect();
@@ -916,7 +918,7 @@ fn sigint_during_a_scan_exits_130_and_leaves_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     fs::create_dir(&input).unwrap();
-    slow_corpus(&input, 500, 7_000);
+    slow_corpus(&input, 1_000, 7_000);
     let out_dir = dir.path().join("out");
     fs::create_dir(&out_dir).unwrap();
     let report = out_dir.join("report.csv");
@@ -929,7 +931,7 @@ fn sigint_during_a_scan_exits_130_and_leaves_no_output() {
         OsStr::new("--clean"),
         p(&clean),
     ]);
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_millis(400));
     signal(&child, libc::SIGINT);
     let out = wait_at_most(child, Duration::from_secs(30), "interrupted scan");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
@@ -943,11 +945,11 @@ fn sigterm_during_a_scan_exits_143_and_keeps_the_old_report() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     fs::create_dir(&input).unwrap();
-    slow_corpus(&input, 500, 7_000);
+    slow_corpus(&input, 1_000, 7_000);
     let report = dir.path().join("report.csv");
     fs::write(&report, "old report\n").unwrap();
     let child = spawn([OsStr::new("scan"), p(&input), OsStr::new("-o"), p(&report)]);
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_millis(400));
     signal(&child, libc::SIGTERM);
     let out = wait_at_most(child, Duration::from_secs(30), "terminated scan");
     assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
