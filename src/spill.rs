@@ -13,7 +13,8 @@
 //!   band buckets  → candidate pairs → exact Jaccard (tokens read back) → union-find
 //!   linked sets, a chunk at a time → paragraph clusters ──> clusters.bin
 //!   seed buckets  → seed matches ──> match buckets (by paragraph pair)
-//!   match buckets → X-drop alignment → span pairs → passage clusters ──> clusters.bin
+//!   match buckets → X-drop alignment → span pairs ──> spanpairs.bin, union-find of paragraphs
+//!   span pairs ──> component buckets; each bucket → passage clusters ──> clusters.bin
 //! ```
 //!
 //! Every file starts with a [`Header`] (magic, format version, kind, and a fingerprint of
@@ -22,8 +23,9 @@
 //! [`partition`] (the top [`BUCKET_BITS`] of it), so a bucket holds whole partitions and
 //! its reduce is the in-memory one. What stays in memory is per paragraph (its token
 //! count, a few flags, and the union-find of the paragraph stage), per document (its
-//! text offset and name), and the span pairs of the passage stage with their index. The
-//! clusters found go to disk as they are made ([`ClusterRuns`]).
+//! text offset and name), and the span pairs of one component bucket of the passage
+//! stage with their index. The clusters found go to disk as they are made
+//! ([`ClusterRuns`]).
 //!
 //! The directory is the caller's: it creates it, and removes it after the report and
 //! the cleaned output have been written (they read the stores).
