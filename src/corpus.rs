@@ -5,6 +5,7 @@
 //! every file it had to skip. A text file is one document; a JSON Lines file is one
 //! document per record ([`crate::jsonl`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
@@ -130,12 +131,15 @@ impl Document {
 }
 
 /// Names packed in one string and read back by position: a name costs its bytes and
-/// one offset, not a `String` of its own.
+/// one offset, not a `String` of its own. The name of a JSON Lines record, `file#id`,
+/// keeps only its id (see [`Names::push_in`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Names {
     all: String,
     /// End of each name in `all`.
     ends: Vec<usize>,
+    /// Whether each name is kept without its file's name and `#`.
+    in_file: Vec<bool>,
 }
 
 impl Names {
@@ -143,6 +147,35 @@ impl Names {
     pub(crate) fn push(&mut self, name: &str) {
         self.all.push_str(name);
         self.ends.push(self.all.len());
+        self.in_file.push(false);
+    }
+
+    /// Appends `name`, the name of a document of the file named `file`: a record's
+    /// `file#id` keeps only its id.
+    pub(crate) fn push_in(&mut self, name: &str, file: &str) {
+        match name
+            .strip_prefix(file)
+            .and_then(|rest| rest.strip_prefix('#'))
+            .filter(|_| !file.is_empty())
+        {
+            Some(id) => {
+                self.all.push_str(id);
+                self.ends.push(self.all.len());
+                self.in_file.push(true);
+            }
+            None => self.push(name),
+        }
+    }
+
+    /// The name at position `i` of a document of the file named `file` (see
+    /// [`Names::push_in`]).
+    pub(crate) fn get_in<'a>(&'a self, i: usize, file: &str) -> Cow<'a, str> {
+        let name = self.get(i);
+        if self.in_file.get(i).copied().unwrap_or(false) {
+            Cow::Owned(format!("{file}#{name}"))
+        } else {
+            Cow::Borrowed(name)
+        }
     }
 
     /// The name at position `i` (empty past the end).
@@ -566,6 +599,41 @@ pub fn number_documents(docs: &mut [Document]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_records_keep_only_their_ids() {
+        // (name, its file's name, whether only the id is kept)
+        let table = [
+            ("a.jsonl#7", "a.jsonl", true),
+            ("dir/a.jsonl#doc-1#2", "dir/a.jsonl", true),
+            ("a.jsonl#", "a.jsonl", true),
+            ("a.jsonl", "a.jsonl", false),
+            ("a.jsonlx#7", "a.jsonl", false),
+            ("b.txt", "a.jsonl", false),
+            ("#7", "", false),
+        ];
+        let mut names = Names::default();
+        for (name, file, _) in table {
+            names.push_in(name, file);
+        }
+        names.push("plain");
+        let mut stored = 0;
+        for (i, (name, file, short)) in table.into_iter().enumerate() {
+            assert_eq!(names.get_in(i, file), name, "{name}");
+            assert_eq!(
+                matches!(names.get_in(i, file), Cow::Owned(_)),
+                short,
+                "{name}"
+            );
+            stored += if short {
+                name.len() - file.len() - 1
+            } else {
+                name.len()
+            };
+        }
+        assert_eq!(names.get_in(table.len(), "a.jsonl"), "plain");
+        assert_eq!(names.all.len(), stored + "plain".len());
+    }
 
     #[test]
     fn invalid_utf8_keeps_offsets() {

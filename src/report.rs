@@ -52,7 +52,7 @@ pub struct Row<'a> {
     /// Paragraph or passage.
     pub kind: Kind,
     /// File name.
-    pub file: &'a str,
+    pub file: Cow<'a, str>,
     /// 1-based paragraph index.
     pub paragraph: u32,
     /// 1-based line.
@@ -75,7 +75,7 @@ pub struct Row<'a> {
 /// or documents spilled to disk ([`crate::spill::TextStore`]).
 pub trait DocSource {
     /// Name of document `doc` in the report.
-    fn name(&self, doc: u32) -> &str;
+    fn name(&self, doc: u32) -> Cow<'_, str>;
     /// The whole document `doc` (its text and original bytes).
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>>;
     /// The original bytes `start..end` of document `doc`.
@@ -99,8 +99,8 @@ pub trait DocSource {
 }
 
 impl DocSource for [Document] {
-    fn name(&self, doc: u32) -> &str {
-        self.get(doc as usize).map_or("", |d| d.name.as_str())
+    fn name(&self, doc: u32) -> Cow<'_, str> {
+        Cow::Borrowed(self.get(doc as usize).map_or("", |d| d.name.as_str()))
     }
 
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
@@ -127,7 +127,7 @@ impl DocSource for [Document] {
 }
 
 impl DocSource for Vec<Document> {
-    fn name(&self, doc: u32) -> &str {
+    fn name(&self, doc: u32) -> Cow<'_, str> {
         self.as_slice().name(doc)
     }
 
@@ -290,7 +290,7 @@ fn write_row(w: &mut csv::Writer<Vec<u8>>, row: &Row<'_>, buf: &mut String) -> c
     };
     number(w, format_args!("{}", row.cluster))?;
     w.write_field(row.kind.as_str())?;
-    w.write_field(row.file)?;
+    w.write_field(row.file.as_bytes())?;
     number(w, format_args!("{}", row.paragraph))?;
     number(w, format_args!("{}", row.line))?;
     number(w, format_args!("{}", row.start))?;

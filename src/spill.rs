@@ -475,8 +475,10 @@ pub struct TextStore {
     store: Store,
     /// Byte offset of each document in the store, and the end.
     offsets: Vec<u64>,
-    /// Every document's name.
+    /// Every document's name (a record's without its file's name).
     names: Names,
+    /// The name of every listed file.
+    file_names: Names,
     /// Index, in the listed input files, of the file each document was read from.
     files: Vec<u32>,
     /// Dense index of each document's first paragraph, and the total at the end.
@@ -514,8 +516,10 @@ impl TextStore {
 }
 
 impl DocSource for TextStore {
-    fn name(&self, doc: u32) -> &str {
-        self.names.get(doc as usize)
+    fn name(&self, doc: u32) -> Cow<'_, str> {
+        let file = self.files.get(doc as usize).copied().unwrap_or(u32::MAX);
+        self.names
+            .get_in(doc as usize, self.file_names.get(file as usize))
     }
 
     fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
@@ -691,7 +695,7 @@ pub fn find_duplicates_spilled(
         for ((file, doc), an) in docs.into_iter().zip(analyses) {
             text_out.write(doc.bytes())?;
             text_offsets.push(text_out.len);
-            names.push(&doc.name);
+            names.push_in(&doc.name, files.get(file as usize).map_or("", |f| &f.name));
             doc_files.push(file);
             let last = first_paragraph.last().copied().unwrap_or(0);
             first_paragraph.push(last + an.paragraphs.len() as u32);
@@ -741,6 +745,13 @@ pub fn find_duplicates_spilled(
         store: text_out.finish()?,
         offsets: text_offsets,
         names,
+        file_names: {
+            let mut file_names = Names::default();
+            for f in files {
+                file_names.push(&f.name);
+            }
+            file_names
+        },
         files: doc_files,
         first_paragraph,
     };

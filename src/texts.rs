@@ -165,7 +165,8 @@ impl<'a> FileTexts<'a> {
                 stamp_file(stamp);
                 for (name, span) in records {
                     let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-                    self.record_names.push(&name);
+                    let file_name = self.files.get(file as usize).map_or("", |f| &f.name);
+                    self.record_names.push_in(&name, file_name);
                     self.records.push(span);
                     self.docs.push(Entry {
                         file,
@@ -225,7 +226,11 @@ impl<'a> FileTexts<'a> {
                 .map_or(Place::Missing, Place::Held),
             (Slot::File, Some(at)) => Place::File(at),
             (Slot::Record(i), Some(at)) => match self.records.get(i as usize) {
-                Some(span) => Place::Record(at, span.clone(), self.record_names.get(i as usize)),
+                Some(span) => Place::Record(
+                    at,
+                    span.clone(),
+                    self.record_names.get_in(i as usize, &at.file.name),
+                ),
                 None => Place::Missing,
             },
             _ => Place::Missing,
@@ -239,7 +244,7 @@ enum Place<'t> {
     /// A whole text file.
     File(OnDisk<'t>),
     /// A record of a JSON Lines file: the span of its JSON string, and its name.
-    Record(OnDisk<'t>, Range<u64>, &'t str),
+    Record(OnDisk<'t>, Range<u64>, Cow<'t, str>),
     Missing,
 }
 
@@ -337,12 +342,12 @@ impl<'t> Reopened<'t> {
 const READ_GAP: u32 = 4096;
 
 impl DocSource for FileTexts<'_> {
-    fn name(&self, doc: u32) -> &str {
+    fn name(&self, doc: u32) -> Cow<'_, str> {
         match self.place(doc) {
-            Place::Held(d) => &d.name,
-            Place::File(at) => &at.file.name,
+            Place::Held(d) => Cow::Borrowed(&d.name),
+            Place::File(at) => Cow::Borrowed(&at.file.name),
             Place::Record(_, _, name) => name,
-            Place::Missing => "",
+            Place::Missing => Cow::Borrowed(""),
         }
     }
 
@@ -359,7 +364,7 @@ impl DocSource for FileTexts<'_> {
             }
             Place::Record(at, span, name) => Ok(Cow::Owned(Document {
                 id: doc,
-                name: name.to_string(),
+                name: name.into_owned(),
                 text: self.record_text(at, span)?,
                 raw: None,
                 json_span: None,
