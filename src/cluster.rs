@@ -619,28 +619,8 @@ pub fn drop_overlapping(group: Vec<(Interval, f64)>) -> Vec<(Interval, f64)> {
 /// the work on a boilerplate paragraph aligned with thousands of others.
 pub const MAX_PROJECTIONS: usize = 4096;
 
-/// Completes passage groups through alignments that cover more than the passage.
-///
-/// Seed matches of boilerplate are stars to the first paragraph holding them, so a
-/// passage P of that paragraph K is aligned with each other paragraph on whatever span
-/// the two share, often much more than P. Such an alignment (K ⊇ P ↔ Y) proves that Y
-/// holds P too, at the same offset along the alignment. For each group, every alignment
-/// of the kept occurrence's paragraph whose span covers at least 90 % of the kept
-/// occurrence is projected onto its other side (trying a shift of up to ±2 words, for
-/// copies with insertions or deletions); the projection joins the group when its
-/// `similarity` to the kept occurrence passes `threshold` and it does not overlap a
-/// member already there. Groups stay sorted, the kept occurrence first.
-pub fn complete_groups(
-    groups: Vec<Vec<(Interval, f64)>>,
-    pairs: &[(Interval, Interval)],
-    threshold: f64,
-    similarity: impl Fn(Interval, Interval) -> f64 + Sync,
-) -> Vec<Vec<(Interval, f64)>> {
-    Projections::new(pairs).complete(groups, threshold, similarity)
-}
-
-/// The aligned pairs of every paragraph, from either side, indexed once for
-/// [`complete_groups`] over any number of batches of groups.
+/// The aligned pairs of every paragraph, from either side, indexed once to complete
+/// any number of batches of passage groups ([`Projections::complete`]).
 pub struct Projections<'p> {
     pairs: &'p [(Interval, Interval)],
     /// Each pair once from each side, as 2·pair + side, ordered by (this side, other):
@@ -694,7 +674,17 @@ impl<'p> Projections<'p> {
         }
     }
 
-    /// [`complete_groups`] through the indexed pairs.
+    /// Completes passage groups through alignments that cover more than the passage.
+    ///
+    /// Seed matches of boilerplate are stars to the first paragraph holding them, so a
+    /// passage P of that paragraph K is aligned with each other paragraph on whatever span
+    /// the two share, often much more than P. Such an alignment (K ⊇ P ↔ Y) proves that Y
+    /// holds P too, at the same offset along the alignment. For each group, every alignment
+    /// of the kept occurrence's paragraph whose span covers at least 90 % of the kept
+    /// occurrence is projected onto its other side (trying a shift of up to ±2 words, for
+    /// copies with insertions or deletions); the projection joins the group when its
+    /// `similarity` to the kept occurrence passes `threshold` and it does not overlap a
+    /// member already there. Groups stay sorted, the kept occurrence first.
     pub fn complete(
         &self,
         groups: Vec<Vec<(Interval, f64)>>,

@@ -444,12 +444,19 @@ impl<S: DocSource + Sync + ?Sized> Layout for MemoryLayout<'_, S> {
 /// the passage stage leaves them out.
 pub fn reported_paragraphs(n: usize, para_groups: &[Vec<(u32, f64)>]) -> Vec<bool> {
     let mut reported = vec![false; n];
+    mark_reported(&mut reported, para_groups);
+    reported
+}
+
+/// Marks in `reported` the non-kept members of `para_groups`.
+pub fn mark_reported(reported: &mut [bool], para_groups: &[Vec<(u32, f64)>]) {
     for g in para_groups {
-        for &(p, _) in &g[1..] {
-            reported[p as usize] = true;
+        for &(p, _) in g.get(1..).unwrap_or_default() {
+            if let Some(r) = reported.get_mut(p as usize) {
+                *r = true;
+            }
         }
     }
-    reported
 }
 
 /// A paragraph that holds a passage: where it is, its original bytes and their tokens.
@@ -547,7 +554,7 @@ pub fn paragraph_clusters_of<L: Layout + ?Sized>(
 /// the groups' order. The bytes and token spans of each paragraph that holds a passage
 /// are read once per chunk, so that only one chunk's are held.
 pub fn passage_clusters_of<L: Layout + ?Sized>(
-    passage_groups: Vec<Vec<(Interval, f64)>>,
+    passage_groups: Vec<PassageGroup>,
     layout: &L,
     each: &mut dyn FnMut(Vec<Cluster>) -> Result<()>,
 ) -> Result<()> {
@@ -895,7 +902,7 @@ pub fn group_passages<T: TokenSource + ?Sized>(
     table: &T,
     pairs: Vec<(Interval, Interval)>,
     config: &Config,
-) -> Vec<Vec<(Interval, f64)>> {
+) -> Vec<PassageGroup> {
     let mut all = Vec::new();
     // Collecting cannot fail.
     let _ = group_passages_into(table, pairs, config, &mut |groups| {
@@ -949,10 +956,9 @@ pub fn group_passages_into<T: TokenSource + ?Sized>(
         (iv, sim)
     };
     let nodes = passage_groups(&pairs);
-    release_free_memory();
     let projections = Projections::new(&pairs);
     for batch in nodes.chunks(BATCH) {
-        let groups: Vec<Vec<(Interval, f64)>> = batch
+        let groups: Vec<PassageGroup> = batch
             .par_iter()
             .flat_map_iter(|occ| {
                 // Each member's words, read once for the whole split.

@@ -24,7 +24,7 @@ use crate::clean::{HeldRemovals, RemovalSource, Removed};
 use crate::error::{Error, Result};
 use crate::pipeline::{Cluster, Kind, Occurrence};
 use crate::records::{FixedRecord, OccurrenceRecord, RecordKind, RemovalRecord};
-use crate::spill::{BucketFiles, Buckets, SpillWriter, Store, BUCKETS, BUCKET_BITS};
+use crate::spill::{bucket_key, BucketFiles, Buckets, SpillWriter, Store, BUCKETS};
 
 /// Clusters in report order, handed out a run at a time.
 pub trait Clusters: Sync {
@@ -225,9 +225,8 @@ impl ClusterRuns {
             })
             .collect();
         let n_docs = self.n_docs;
-        self.removals.append(&mut removals, |r| {
-            (doc_bucket(r.doc, n_docs) as u64) << (64 - BUCKET_BITS)
-        })?;
+        self.removals
+            .append(&mut removals, |r| bucket_key(doc_bucket(r.doc, n_docs)))?;
         self.pending = Vec::new();
         self.pending_rows = 0;
         Ok(())

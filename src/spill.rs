@@ -13,7 +13,7 @@
 //!   band buckets  → candidate pairs → exact Jaccard (tokens read back) → union-find
 //!   linked sets, a chunk at a time → paragraph clusters ──> clusters.bin
 //!   seed buckets  → seed matches ──> match buckets (by paragraph pair)
-//!   match buckets → X-drop alignment → span pairs ──> spanpairs.bin, union-find of paragraphs
+//!   match buckets → X-drop alignment → span pairs ──> aligned buckets, union-find of paragraphs
 //!   span pairs ──> component buckets; each bucket → passage clusters ──> clusters.bin
 //! ```
 //!
@@ -50,9 +50,10 @@ use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
 };
 use crate::pipeline::{
-    aligned_pairs, analyze, band_records, group_passages_into, paragraph_clusters_of,
-    passage_clusters_of, passage_params, peak_rss, release_free_memory, sequence_key,
-    split_paragraph_sets, verify_candidates, DocAnalysis, Findings, Layout, Placed, Stats,
+    aligned_pairs, analyze, band_records, group_passages_into, mark_reported,
+    paragraph_clusters_of, passage_clusters_of, passage_params, peak_rss, release_free_memory,
+    sequence_key, split_paragraph_sets, verify_candidates, DocAnalysis, Findings, Layout, Placed,
+    Stats,
 };
 use crate::records::{
     partition, BandRecord, CandidatePair, FixedRecord, Header, RecordKind, SeedPosting, SpanPair,
@@ -66,6 +67,11 @@ use crate::results::{ClusterRuns, ClusterStore};
 pub const BUCKET_BITS: u32 = 6;
 /// Bucket files per kind of record.
 pub const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// A key of bucket `b`: records appended with it all go to bucket `b`.
+pub(crate) fn bucket_key(b: usize) -> u64 {
+    (b as u64) << (64 - BUCKET_BITS)
+}
 
 /// The bucket of a key: the top [`BUCKET_BITS`] of its [`partition`].
 #[inline]
@@ -816,7 +822,6 @@ pub fn find_duplicates_spilled(
         verified.extend(verify_candidates(&tokens, &candidates, config));
         tokens.error()?;
     }
-    verified.par_sort_unstable();
     stats.pairs_accepted = verified.len();
     for &(a, b) in &verified {
         linked.union(a, b);
@@ -836,11 +841,7 @@ pub fn find_duplicates_spilled(
     for chunk in sets.chunks(1 << 18) {
         let groups = split_paragraph_sets(&tokens, &chunk, config);
         tokens.error()?;
-        for g in &groups {
-            for &(p, _) in &g[1..] {
-                reported[p as usize] = true;
-            }
-        }
+        mark_reported(&mut reported, &groups);
         clusters.push(paragraph_clusters_of(&groups, &layout))?;
     }
     layout.failed.take()?;
@@ -871,8 +872,8 @@ pub fn find_duplicates_spilled(
         // passage group only ever holds spans linked through pairs, so each component of
         // paragraphs is grouped on its own (its pairs, and none else, in one bucket).
         let mut components = UnionFind::new(n);
-        let mut pair_out =
-            SpillWriter::create(dir.join("spanpairs.bin"), RecordKind::SpanPair, fp)?;
+        let mut aligned_out =
+            Buckets::<SpanPair>::create(dir, "aligned", RecordKind::SpanPair, fp)?;
         for b in 0..BUCKETS {
             let matches = match_in.read_distinct(b)?;
             stats.seed_matches += matches.len();
@@ -880,16 +881,17 @@ pub fn find_duplicates_spilled(
             tokens.error()?;
             drop(matches);
             stats.alignments += aligned.len();
-            buf.clear();
-            for (x, y) in aligned_pairs(&aligned) {
-                components.union(x.para, y.para);
-                SpanPair { a: x, b: y }.encode(&mut buf);
-            }
-            pair_out.write(&buf)?;
+            let mut pairs: Vec<SpanPair> = aligned_pairs(&aligned)
+                .into_iter()
+                .map(|(x, y)| {
+                    components.union(x.para, y.para);
+                    SpanPair { a: x, b: y }
+                })
+                .collect();
+            aligned_out.append(&mut pairs, |_| bucket_key(b))?;
         }
         drop(match_in);
-        let pair_bytes = pair_out.len;
-        let pair_store = pair_out.finish()?;
+        let aligned_in = aligned_out.finish()?;
         let roots = components.into_roots();
         let component = |p: &SpanPair| {
             let root = roots.get(p.a.para as usize).copied().unwrap_or(p.a.para);
@@ -897,21 +899,8 @@ pub fn find_duplicates_spilled(
         };
         let mut by_component =
             Buckets::<SpanPair>::create(dir, "components", RecordKind::SpanPair, fp)?;
-        const CHUNK: u64 = (SpanPair::SIZE as u64) << 16;
-        let mut at = 0;
-        while at < pair_bytes {
-            buf.resize((pair_bytes - at).min(CHUNK) as usize, 0);
-            pair_store
-                .read(&mut buf, at)
-                .map_err(|e| Error::io(&pair_store.path, e))?;
-            at += buf.len() as u64;
-            let mut chunk = buf
-                .chunks_exact(SpanPair::SIZE)
-                .map(|bytes| {
-                    SpanPair::decode(bytes).ok_or_else(|| pair_store.invalid("bad span pair"))
-                })
-                .collect::<Result<Vec<SpanPair>>>()?;
-            by_component.append(&mut chunk, component)?;
+        for b in 0..BUCKETS {
+            by_component.append(&mut aligned_in.read(b, |_| true)?, component)?;
         }
         drop(roots);
         let by_component = by_component.finish()?;
