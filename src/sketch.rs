@@ -65,19 +65,45 @@ impl MinHasher {
     }
 }
 
-/// The MinHash kernel. Slots are the inner loop, so it vectorizes: one 64-bit multiply,
-/// add, shift and min per slot. Baseline x86-64 has no vector 64-bit multiply, so the
-/// same code is also compiled for AVX2 and AVX-512 and picked at run time (measured on
-/// this project's machine: 150 / 50 / 23 ns per shingle at 128 slots).
+/// The MinHash kernel, slots blocked in registers. For each block of [`BLOCK`] slots,
+/// the running minima stay in vector registers while every shingle passes: the inner
+/// step is one 64-bit multiply, add and unsigned min per slot, with no load or store of
+/// the signature. The minimum is taken over the whole 64-bit value and shifted once at
+/// the end, which is the same: `x >> 32` is monotone. Baseline x86-64 has no vector
+/// 64-bit multiply, so the same code is also compiled for AVX2 and AVX-512 and picked at
+/// run time.
 #[inline(always)]
 fn sign_slots(a: &[u64], b: &[u64], shingles: &[u64], sig: &mut [u32]) {
+    let blocks = sig.len() / BLOCK * BLOCK;
+    let (sig_blocks, sig_rest) = sig.split_at_mut(blocks);
+    for ((s, a), b) in sig_blocks
+        .chunks_exact_mut(BLOCK)
+        .zip(a.chunks_exact(BLOCK))
+        .zip(b.chunks_exact(BLOCK))
+    {
+        let a: &[u64; BLOCK] = a.try_into().unwrap_or(&[0; BLOCK]);
+        let b: &[u64; BLOCK] = b.try_into().unwrap_or(&[0; BLOCK]);
+        let mut min = [u64::MAX; BLOCK];
+        for &h in shingles {
+            for j in 0..BLOCK {
+                min[j] = min[j].min(a[j].wrapping_mul(h).wrapping_add(b[j]));
+            }
+        }
+        for (s, m) in s.iter_mut().zip(min) {
+            *s = (*s).min((m >> 32) as u32);
+        }
+    }
     for &h in shingles {
-        for ((s, &a), &b) in sig.iter_mut().zip(a).zip(b) {
+        for ((s, &a), &b) in sig_rest.iter_mut().zip(&a[blocks..]).zip(&b[blocks..]) {
             let v = (a.wrapping_mul(h).wrapping_add(b) >> 32) as u32;
             *s = (*s).min(v);
         }
     }
 }
+
+/// Slots whose minima [`sign_slots`] keeps in registers at once: 32 × 64 bits is four
+/// AVX-512 registers (eight AVX2 ones), beside as many for the parameters.
+const BLOCK: usize = 32;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
