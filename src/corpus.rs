@@ -11,6 +11,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::jsonl;
 
@@ -234,7 +236,11 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
         })?;
         if meta.is_dir() {
             let prefix = (roots.len() > 1).then_some(root.as_path());
-            walk_dir(root, prefix, hidden, &mut files, &mut warnings);
+            let (mut listed, mut warned) = (Vec::new(), Vec::new());
+            walk_dir(root, prefix, hidden, &mut listed, &mut warned);
+            files.extend(sort_listing(listed));
+            warned.sort_by(|a, b| a.path.cmp(&b.path));
+            warnings.extend(warned);
         } else if meta.is_file() {
             let mut file = InputFile::new(root.clone(), display_name(root));
             file.rel_path = relative_parts(root);
@@ -301,6 +307,10 @@ fn relative_parts(path: &Path) -> PathBuf {
         .collect()
 }
 
+/// Lists the files under directory `root` into `files` (unsorted, without sizes) and
+/// what could not be listed into `warnings`. Symbolic links are followed, which costs a
+/// `stat` of every entry; so the walk first trusts the types the directory reports,
+/// and only if it meets a link does it start again following links.
 fn walk_dir(
     root: &Path,
     prefix: Option<&Path>,
@@ -308,9 +318,25 @@ fn walk_dir(
     files: &mut Vec<InputFile>,
     warnings: &mut Vec<Warning>,
 ) {
+    if !walk(root, prefix, hidden, false, files, warnings) {
+        files.clear();
+        warnings.clear();
+        walk(root, prefix, hidden, true, files, warnings);
+    }
+}
+
+/// One walk of [`walk_dir`]. Without `follow_links`, it stops at the first link and
+/// returns false.
+fn walk(
+    root: &Path,
+    prefix: Option<&Path>,
+    hidden: bool,
+    follow_links: bool,
+    files: &mut Vec<InputFile>,
+    warnings: &mut Vec<Warning>,
+) -> bool {
     let walker = walkdir::WalkDir::new(root)
-        .follow_links(true)
-        .sort_by(|a, b| a.file_name().cmp(b.file_name()))
+        .follow_links(follow_links)
         .into_iter()
         .filter_entry(|e| hidden || e.depth() == 0 || !is_hidden(e.file_name()));
     for entry in walker {
@@ -337,6 +363,9 @@ fn walk_dir(
             }
         };
         let file_type = entry.file_type();
+        if file_type.is_symlink() && !follow_links {
+            return false;
+        }
         if file_type.is_dir() {
             continue;
         }
@@ -363,9 +392,44 @@ fn walk_dir(
             path: entry.path().to_path_buf(),
             name,
             rel_path,
-            len: entry.metadata().ok().map(|m| m.len()),
+            len: None,
         });
     }
+    true
+}
+
+/// The files [`walk_dir`] listed under one root, each with its size, in the order of a
+/// depth-first walk with each directory's entries sorted by name. (The caller sorts the
+/// walk's warnings by path.)
+///
+/// The walk itself is not sorted: sorting each directory's entries by name parses
+/// paths at every comparison, a third of a listing's time on a directory of 70,000
+/// files. Here each file gets one key, its relative path with every separator
+/// made a 0 byte, which no name holds and which sorts before any other byte: keys
+/// compare as the paths' components do. The sizes are read in parallel.
+fn sort_listing(files: Vec<InputFile>) -> Vec<InputFile> {
+    let mut keyed: Vec<(Vec<u8>, InputFile)> = files
+        .into_par_iter()
+        .map(|mut f| {
+            f.len = fs::metadata(&f.path).ok().map(|m| m.len());
+            let key = f
+                .rel_path
+                .as_os_str()
+                .as_encoded_bytes()
+                .iter()
+                .map(|&b| {
+                    if std::path::is_separator(char::from(b)) {
+                        0
+                    } else {
+                        b
+                    }
+                })
+                .collect();
+            (key, f)
+        })
+        .collect();
+    keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, f)| f).collect()
 }
 
 fn describe_io(err: &std::io::Error, path: &Path) -> String {
