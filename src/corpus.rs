@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::jsonl;
+use crate::texts::FileStamp;
 
 /// Files at or above this size are skipped: spans are stored as `u32` byte offsets.
 pub const MAX_FILE_BYTES: u64 = u32::MAX as u64;
@@ -472,6 +473,12 @@ pub enum ReadOutcome {
 /// it was listed, or whose size differs from its listed size or changes while it is
 /// read (it is being written), is skipped: its text would not be consistent.
 pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
+    read_file_stamped(id, file).0
+}
+
+/// [`read_file`], with the stamp of the file taken before it was opened, if it got
+/// that far.
+fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStamp>) {
     let skip = |message: String| {
         ReadOutcome::Skipped(Warning {
             path: file.path.clone(),
@@ -479,12 +486,13 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
             skipped: true,
         })
     };
-    if let Err(message) = check_listed(file) {
-        return skip(message);
-    }
+    let stamp = match check_listed(file) {
+        Ok(stamp) => stamp,
+        Err(message) => return (skip(message), None),
+    };
     let bytes = match read_regular(&file.path) {
         Ok(bytes) => bytes,
-        Err(err) => return skip(describe_io(&err, &file.path)),
+        Err(err) => return (skip(describe_io(&err, &file.path)), Some(stamp)),
     };
     if bytes.contains(&0) {
         let message = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
@@ -492,7 +500,7 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
         } else {
             "binary file (contains NUL bytes)"
         };
-        return skip(message.to_string());
+        return (skip(message.to_string()), Some(stamp));
     }
     let doc = Document::from_bytes(id, file.name.clone(), bytes);
     let warning = doc.raw.as_ref().map(|_| Warning {
@@ -500,11 +508,12 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
         message: "invalid UTF-8, decoded lossily (offsets refer to the original bytes)".to_string(),
         skipped: false,
     });
-    ReadOutcome::Read(doc, warning)
+    (ReadOutcome::Read(doc, warning), Some(stamp))
 }
 
-/// That `file` is still a regular file of its listed size: why not, if not.
-fn check_listed(file: &InputFile) -> std::result::Result<(), String> {
+/// That `file` is still a regular file of its listed size: its stamp if so, why not
+/// if not.
+fn check_listed(file: &InputFile) -> std::result::Result<FileStamp, String> {
     let meta = fs::metadata(&file.path).map_err(|err| describe_io(&err, &file.path))?;
     if !meta.is_file() {
         return Err("not a regular file (FIFO, socket or device)".to_string());
@@ -514,7 +523,7 @@ fn check_listed(file: &InputFile) -> std::result::Result<(), String> {
             "changed size since it was listed ({listed} bytes, now {}); it is being written",
             meta.len()
         )),
-        _ => Ok(()),
+        _ => Ok(FileStamp::of(&meta)),
     }
 }
 
@@ -601,7 +610,20 @@ impl Default for ReadOptions {
 /// Every document has `id` 0: callers number the documents of all inputs in input
 /// order. Never fails: each problem is a warning.
 pub fn read_input(file: &InputFile, opts: &ReadOptions) -> (Vec<Document>, Vec<Warning>) {
-    read_input_observed(file, opts, &|_| {})
+    let read = read_input_observed(file, opts, &|_| {});
+    (read.docs, read.warnings)
+}
+
+/// What reading one listed input gave.
+#[derive(Debug, Default)]
+pub struct InputRead {
+    /// Its documents (see [`read_input`]).
+    pub docs: Vec<Document>,
+    /// What was odd, or why it was skipped.
+    pub warnings: Vec<Warning>,
+    /// The file's stamp, taken before it was opened; none if it was skipped before.
+    /// A run that reads the file again checks it against this.
+    pub stamp: Option<FileStamp>,
 }
 
 /// [`read_input`], calling `on_bytes` with the number of bytes read from the file on
@@ -611,28 +633,41 @@ pub fn read_input_observed(
     file: &InputFile,
     opts: &ReadOptions,
     on_bytes: &(dyn Fn(u64) + Sync),
-) -> (Vec<Document>, Vec<Warning>) {
-    let skipped = |message: String| {
-        let warning = Warning {
-            path: file.path.clone(),
-            message,
-            skipped: true,
-        };
-        (Vec::new(), vec![warning])
-    };
+) -> InputRead {
     let Some(compression) = jsonl::format_of(&file.path) else {
-        return match read_file(0, file) {
+        let (outcome, stamp) = read_file_stamped(0, file);
+        let (docs, warnings) = match outcome {
             ReadOutcome::Read(doc, warning) => {
                 on_bytes(doc.bytes().len() as u64);
                 (vec![doc], warning.into_iter().collect())
             }
             ReadOutcome::Skipped(warning) => (Vec::new(), vec![warning]),
         };
+        return InputRead {
+            docs,
+            warnings,
+            stamp,
+        };
     };
-    if let Err(message) = check_listed(file) {
-        return skipped(message);
+    let stamp = match check_listed(file) {
+        Ok(stamp) => stamp,
+        Err(message) => {
+            return InputRead {
+                warnings: vec![Warning {
+                    path: file.path.clone(),
+                    message,
+                    skipped: true,
+                }],
+                ..InputRead::default()
+            }
+        }
+    };
+    let (docs, warnings) = jsonl::read_documents(file, compression, opts, on_bytes);
+    InputRead {
+        docs,
+        warnings,
+        stamp: Some(stamp),
     }
-    jsonl::read_documents(file, compression, opts, on_bytes)
 }
 
 /// Reads `files` in parallel. Returns the documents read, in input order (and a JSON

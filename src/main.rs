@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 use cli::{Cli, Command, Common, Paragraphs};
-use neardup::corpus::{list_files, open_regular, read_input_observed};
+use neardup::corpus::{list_files, open_regular, read_input_observed, InputRead};
 use neardup::report::DocSource;
 use neardup::results::Clusters;
 use neardup::{clean, jsonl, report, Config, Document, Findings, InputFile, ParagraphMode};
@@ -366,22 +366,22 @@ fn read_one(
     opts: &ReadOptions,
     progress: &Progress,
     counts: &ReadCounts,
-) -> (Vec<Document>, Vec<Warning>) {
+) -> InputRead {
     use std::sync::atomic::{AtomicU64, Ordering};
     let seen = AtomicU64::new(0);
-    let (docs, warnings) = read_input_observed(f, opts, &|n| {
+    let read = read_input_observed(f, opts, &|n| {
         seen.fetch_add(n, Ordering::Relaxed);
         progress.read_bytes(n);
     });
     let unread = f.len.unwrap_or(0).saturating_sub(seen.into_inner());
     progress.file_done(unread);
-    if !warnings.iter().any(|w| w.skipped) {
+    if !read.warnings.iter().any(|w| w.skipped) {
         counts.files_read.fetch_add(1, Ordering::Relaxed);
     }
     if jsonl::format_of(&f.path).is_some() {
-        counts.records.fetch_add(docs.len(), Ordering::Relaxed);
+        counts.records.fetch_add(read.docs.len(), Ordering::Relaxed);
     }
-    (docs, warnings)
+    read
 }
 
 fn summary(

@@ -21,6 +21,7 @@ use crate::cluster::{
     drop_overlapping, passage_groups, split_by_kept, split_fitted, Interval, Projections, UnionFind,
 };
 use crate::config::Config;
+use crate::corpus::InputRead;
 use crate::corpus::{Document, InputFile, Warning};
 use crate::error::Result;
 use crate::filter::RepeatFilter;
@@ -36,7 +37,7 @@ use crate::segment::{self, Paragraph};
 use crate::shingle::{jaccard, shingle_set};
 use crate::sketch::MinHasher;
 use crate::spill::ReadFn;
-use crate::texts::{FileStamp, FileTexts, Held};
+use crate::texts::{FileTexts, Held};
 
 /// One file after segmentation and tokenization.
 ///
@@ -257,8 +258,11 @@ pub fn find_duplicates_read<'f>(
         .par_iter()
         .map(|file| {
             // Stamped before the read: a change made after it is seen when read again.
-            let stamp = FileStamp::read(&file.path).ok();
-            let (docs, warnings) = read(file);
+            let InputRead {
+                docs,
+                warnings,
+                stamp,
+            } = read(file);
             let analyses = docs.iter().map(|d| analyze(d, config)).collect();
             let bytes = docs.iter().map(|d| d.bytes().len() as u64).sum();
             (analyses, Held::new(file, stamp, docs), bytes, warnings)

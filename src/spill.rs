@@ -631,7 +631,7 @@ pub struct Spilled {
 }
 
 /// Reads one listed input file into its documents, with what went wrong.
-pub type ReadFn<'a> = dyn Fn(&InputFile) -> (Vec<Document>, Vec<Warning>) + Sync + 'a;
+pub type ReadFn<'a> = dyn Fn(&InputFile) -> crate::corpus::InputRead + Sync + 'a;
 
 /// Runs the whole pipeline over `files` with its intermediate data spilled under `dir`
 /// (an existing directory, removed by the caller when done with the result). `read`
@@ -683,12 +683,11 @@ pub fn find_duplicates_spilled(
             bytes += decoded_bytes(&files[end]);
             end += 1;
         }
-        let batch: Vec<(Vec<Document>, Vec<Warning>)> =
-            files[next..end].par_iter().map(read).collect();
+        let batch: Vec<crate::corpus::InputRead> = files[next..end].par_iter().map(read).collect();
         let mut docs = Vec::new();
-        for (i, (read_docs, read_warnings)) in batch.into_iter().enumerate() {
-            warnings.extend(read_warnings);
-            for doc in read_docs {
+        for (i, read) in batch.into_iter().enumerate() {
+            warnings.extend(read.warnings);
+            for doc in read.docs {
                 docs.push(((next + i) as u32, doc));
             }
         }

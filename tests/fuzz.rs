@@ -12,6 +12,7 @@
 
 use std::path::PathBuf;
 
+use neardup::corpus::{read_input_observed, InputRead};
 use neardup::lsh::candidate_pairs;
 use neardup::normalize::{normalized_words, token_hash, tokenize, Token, TokenHash};
 use neardup::passage::{
@@ -700,8 +701,9 @@ proptest! {
                 ..InputFile::new(PathBuf::from(&d.name), d.name.clone())
             })
             .collect();
-        let read = |f: &InputFile| -> (Vec<Document>, Vec<neardup::Warning>) {
-            (docs.iter().filter(|d| d.name == f.name).cloned().collect(), Vec::new())
+        let read = |f: &InputFile| InputRead {
+            docs: docs.iter().filter(|d| d.name == f.name).cloned().collect(),
+            ..InputRead::default()
         };
         let spill_dir = tempfile::tempdir().expect("temp dir");
         // Runs of a few rows each, so that the report merges many sorted runs.
@@ -751,8 +753,8 @@ proptest! {
             len: Some(lines.len() as u64),
             ..InputFile::new(path, "records.jsonl".to_string())
         }];
-        let read_jsonl = |f: &InputFile| neardup::corpus::read_input(f, &Default::default());
-        let (records, _) = read_jsonl(&jsonl[0]);
+        let read_jsonl = |f: &InputFile| read_input_observed(f, &Default::default(), &|_| {});
+        let records = read_jsonl(&jsonl[0]).docs;
         let held = pool(1).install(|| find_duplicates(&records, &config));
         let mut held_csv = Vec::new();
         report::write_csv(&mut held_csv, &held, &records).expect("written");
