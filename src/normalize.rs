@@ -78,6 +78,11 @@ pub fn tokenize(text: &str, base: u32, out: &mut Vec<Token>) {
     });
 }
 
+/// The hashes [`tokenize`] gives, without their spans: what the stages keep.
+pub fn token_hashes(text: &str, out: &mut Vec<TokenHash>) {
+    walk(text, Path::Auto, &mut |word: &[u8], _| out.push(token_hash(word)));
+}
+
 /// Same tokenization, returning the normalized strings with their byte ranges into `text` (for tests, debugging and the docs).
 pub fn normalized_words(text: &str) -> Vec<(String, Range<usize>)> {
     let mut words = Vec::new();

@@ -26,7 +26,7 @@ use crate::corpus::{Document, InputFile, Warning};
 use crate::error::Result;
 use crate::filter::RepeatFilter;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands, concat_freeing};
-use crate::normalize::{tokenize, Token, TokenHash};
+use crate::normalize::{token_hashes, tokenize, Token, TokenHash};
 use crate::passage::{
     align_match_parts, fit, raw_seed_match_parts, repeated_seed_postings, similarity, Alignment,
     PassageParams, TokenSource, TokenTable,
@@ -69,25 +69,36 @@ impl DocAnalysis {
 
 /// Splits one document into paragraphs and tokenizes each.
 pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
-    let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
-    let mut tokens = Vec::new();
-    let mut hashes = Vec::new();
-    let mut token_counts = Vec::with_capacity(paragraphs.len());
-    for p in &paragraphs {
-        tokens.clear();
-        let text = doc.text.get(p.start as usize..p.end as usize).unwrap_or("");
-        tokenize(text, p.start, &mut tokens);
-        hashes.extend(tokens.iter().map(|t| t.hash));
-        token_counts.push(tokens.len() as u32);
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<TokenHash>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    // The hashes are kept for the whole run: no spare capacity.
-    hashes.shrink_to_fit();
+    let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
+    let mut token_counts = Vec::with_capacity(paragraphs.len());
+    // The hashes are kept for the whole run: made in a buffer each thread reuses, then
+    // copied once into a vector of their exact size.
+    let hashes = SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        for p in &paragraphs {
+            let before = scratch.len();
+            let text = doc.text.get(p.start as usize..p.end as usize).unwrap_or("");
+            token_hashes(text, scratch);
+            token_counts.push((scratch.len() - before) as u32);
+        }
+        let hashes = scratch.to_vec();
+        if scratch.capacity() > SCRATCH_KEPT {
+            *scratch = Vec::new();
+        }
+        hashes
+    });
     DocAnalysis {
         paragraphs,
         hashes,
         token_counts,
     }
 }
+
+/// Token hashes [`analyze`]'s buffer keeps room for between documents (2 MiB).
+const SCRATCH_KEPT: usize = 1 << 18;
 
 /// Hands the memory freed by a stage back to the system. glibc keeps freed blocks in
 /// its arenas (one per worker thread), so without this the peak of the map would stay
