@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
@@ -634,17 +635,38 @@ pub fn read_input_observed(
     opts: &ReadOptions,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> InputRead {
+    let mut docs = Vec::new();
+    let read = read_input_batched(file, opts, on_bytes, u64::MAX, &mut |batch| {
+        docs.extend(batch);
+        ControlFlow::Continue(())
+    });
+    InputRead { docs, ..read }
+}
+
+/// [`read_input_observed`], handing the documents to `each` in batches of about
+/// `batch_bytes` of text as they are read, so that a JSON Lines file of any size is
+/// read in bounded memory (a text file is one document, one batch). The returned
+/// [`InputRead`] has no documents: `each` had them. Stops early if `each` breaks.
+pub fn read_input_batched(
+    file: &InputFile,
+    opts: &ReadOptions,
+    on_bytes: &(dyn Fn(u64) + Sync),
+    batch_bytes: u64,
+    each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
+) -> InputRead {
     let Some(compression) = jsonl::format_of(&file.path) else {
         let (outcome, stamp) = read_file_stamped(0, file);
-        let (docs, warnings) = match outcome {
+        let warnings = match outcome {
             ReadOutcome::Read(doc, warning) => {
                 on_bytes(doc.bytes().len() as u64);
-                (vec![doc], warning.into_iter().collect())
+                // A single document: there is nothing after it to stop.
+                let _ = each(vec![doc]);
+                warning.into_iter().collect()
             }
-            ReadOutcome::Skipped(warning) => (Vec::new(), vec![warning]),
+            ReadOutcome::Skipped(warning) => vec![warning],
         };
         return InputRead {
-            docs,
+            docs: Vec::new(),
             warnings,
             stamp,
         };
@@ -662,9 +684,10 @@ pub fn read_input_observed(
             }
         }
     };
-    let (docs, warnings) = jsonl::read_documents(file, compression, opts, on_bytes);
+    let warnings =
+        jsonl::read_documents_batched(file, compression, opts, on_bytes, batch_bytes, each);
     InputRead {
-        docs,
+        docs: Vec::new(),
         warnings,
         stamp: Some(stamp),
     }

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
+use std::ops::ControlFlow;
 
 use crate::corpus::{self, Document, InputFile, ReadOptions, Warning, MAX_FILE_BYTES};
 
@@ -417,6 +418,54 @@ fn read_limited(
     on_bytes: &(dyn Fn(u64) + Sync),
     limit: usize,
 ) -> (Vec<Document>, Vec<Warning>) {
+    let mut docs = Vec::new();
+    let warnings = read_batches(
+        file,
+        compression,
+        opts,
+        on_bytes,
+        limit,
+        u64::MAX,
+        &mut |batch| {
+            docs.extend(batch);
+            ControlFlow::Continue(())
+        },
+    );
+    (docs, warnings)
+}
+
+/// [`read_documents`], handing the documents to `each` in batches, in line order, as
+/// they are read: a batch holds about `batch_bytes` of text (at least one record, at
+/// most one chunk of the file beyond), so a file of any size is read in bounded
+/// memory. Stops early if `each` breaks; the warnings are then those of the lines read.
+pub fn read_documents_batched(
+    file: &InputFile,
+    compression: Compression,
+    opts: &ReadOptions,
+    on_bytes: &(dyn Fn(u64) + Sync),
+    batch_bytes: u64,
+    each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
+) -> Vec<Warning> {
+    read_batches(
+        file,
+        compression,
+        opts,
+        on_bytes,
+        MAX_LINE_BYTES,
+        batch_bytes,
+        each,
+    )
+}
+
+fn read_batches(
+    file: &InputFile,
+    compression: Compression,
+    opts: &ReadOptions,
+    on_bytes: &(dyn Fn(u64) + Sync),
+    limit: usize,
+    batch_bytes: u64,
+    each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
+) -> Vec<Warning> {
     let mut reader = match open(&file.path, compression, on_bytes) {
         Ok(reader) => reader,
         Err(e) => {
@@ -425,10 +474,13 @@ fn read_limited(
                 message: e.to_string(),
                 skipped: true,
             };
-            return (Vec::new(), vec![warning]);
+            return vec![warning];
         }
     };
     let mut docs = Vec::new();
+    // Text bytes in `docs`, and records handed on before them.
+    let mut batched = 0u64;
+    let mut handed = 0usize;
     let mut lines = LineWarnings {
         path: &file.path,
         warnings: Vec::new(),
@@ -481,23 +533,37 @@ fn read_limited(
             .collect();
         for ((n, _, line_at), outcome) in spans.iter().zip(parsed) {
             match outcome {
-                Ok(Some(record)) => docs.push(Document {
-                    id: 0,
-                    name: format!("{}#{}", file.name, record.id),
-                    text: record.text,
-                    raw: None,
-                    // Offsets in the decoded stream are offsets in the file only
-                    // when it is not compressed.
-                    json_span: (compression == Compression::None).then(|| {
-                        line_at + record.text_span.start as u64
-                            ..line_at + record.text_span.end as u64
-                    }),
-                }),
+                Ok(Some(record)) => {
+                    batched += record.text.len() as u64;
+                    docs.push(Document {
+                        id: 0,
+                        name: format!("{}#{}", file.name, record.id),
+                        text: record.text,
+                        raw: None,
+                        // Offsets in the decoded stream are offsets in the file only
+                        // when it is not compressed.
+                        json_span: (compression == Compression::None).then(|| {
+                            line_at + record.text_span.start as u64
+                                ..line_at + record.text_span.end as u64
+                        }),
+                    })
+                }
                 Ok(None) => {}
                 Err(why) => lines.bad_line(*n, &why),
             }
+            if batched >= batch_bytes {
+                handed += docs.len();
+                batched = 0;
+                if !docs.is_empty() && each(std::mem::take(&mut docs)).is_break() {
+                    return lines.finish();
+                }
+            }
         }
         if at_end {
+            if !docs.is_empty() {
+                handed += docs.len();
+                let _ = each(std::mem::take(&mut docs));
+            }
             break;
         }
     }
@@ -506,14 +572,13 @@ fn read_limited(
         warnings.push(Warning {
             path: file.path.clone(),
             message: format!(
-                "{} after line {number}: {e}; the {} records read before it are kept",
+                "{} after line {number}: {e}; the {handed} records read before it are kept",
                 stream_trouble(compression),
-                docs.len()
             ),
             skipped: false,
         });
     }
-    (docs, warnings)
+    warnings
 }
 
 fn stream_trouble(compression: Compression) -> &'static str {
@@ -897,6 +962,70 @@ mod tests {
             String::from_utf8(out).unwrap(),
             format!("{{\"text\":\"A\"}}\n{long}\n{{\"text\":\"b\"}}\n")
         );
+    }
+
+    #[test]
+    fn batches_come_in_order_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: String = (0..40)
+            .map(|i| format!("{{\"id\":{i},\"text\":\"{}\"}}\n", "w ".repeat(i % 7 + 1)))
+            .collect();
+        let body = body + "not json\n";
+        for (name, compression) in [
+            ("b.jsonl", Compression::None),
+            ("b.jsonl.gz", Compression::Gzip),
+        ] {
+            let file = input(dir.path(), name, &compress(body.as_bytes(), compression));
+            let (whole, whole_warnings) = read(&file);
+            assert_eq!(whole.len(), 40);
+            for batch_bytes in [1, 10, 25, u64::MAX] {
+                let mut batches: Vec<Vec<Document>> = Vec::new();
+                let warnings = read_documents_batched(
+                    &file,
+                    compression,
+                    &opts(),
+                    &|_| {},
+                    batch_bytes,
+                    &mut |b| {
+                        batches.push(b);
+                        ControlFlow::Continue(())
+                    },
+                );
+                assert_eq!(warnings, whole_warnings, "{name} {batch_bytes}");
+                let sizes: Vec<u64> = batches
+                    .iter()
+                    .map(|b| b.iter().map(|d| d.text.len() as u64).sum())
+                    .collect();
+                // Every batch but the last reaches the size; none exceeds it by more than
+                // its last record.
+                for (b, size) in batches.iter().zip(&sizes).rev().skip(1) {
+                    assert!(*size >= batch_bytes, "{name} {batch_bytes}: {sizes:?}");
+                    let last = b.last().map_or(0, |d| d.text.len() as u64);
+                    assert!(
+                        *size - last < batch_bytes,
+                        "{name} {batch_bytes}: {sizes:?}"
+                    );
+                }
+                let key = |d: &Document| (d.name.clone(), d.text.clone(), d.json_span.clone());
+                let joined: Vec<_> = batches.iter().flatten().map(key).collect();
+                assert_eq!(
+                    joined,
+                    whole.iter().map(key).collect::<Vec<_>>(),
+                    "{name} {batch_bytes}"
+                );
+            }
+            // Breaking stops the read: no batch after it.
+            let mut seen = 0;
+            read_documents_batched(&file, compression, &opts(), &|_| {}, 1, &mut |_| {
+                seen += 1;
+                if seen == 3 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            assert_eq!(seen, 3, "{name}");
+        }
     }
 
     #[test]

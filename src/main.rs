@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -15,7 +16,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 use cli::{Cli, Command, Common, Paragraphs};
-use neardup::corpus::{list_files, open_regular, read_input_observed, InputRead};
+use neardup::corpus::{list_files, open_regular, read_input_batched, InputRead};
 use neardup::report::DocSource;
 use neardup::results::Clusters;
 use neardup::{clean, jsonl, report, Config, Document, Findings, InputFile, ParagraphMode};
@@ -171,7 +172,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut spill_dir = None;
     let mut stored = None;
     let counts = ReadCounts::default();
-    let read_one = |f: &InputFile| read_one(f, &read_opts, &progress, &counts);
+    let read_one = |f: &InputFile,
+                    batch_bytes: u64,
+                    each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>| {
+        read_one(f, &read_opts, &progress, &counts, batch_bytes, each)
+    };
     let on_stage = |stage| progress.stage(stage);
     let (texts, findings, read_warnings): (Texts, Findings, Vec<Warning>) = if spilling {
         let parent = common.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -366,12 +371,19 @@ fn read_one(
     opts: &ReadOptions,
     progress: &Progress,
     counts: &ReadCounts,
+    batch_bytes: u64,
+    each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
 ) -> InputRead {
     use std::sync::atomic::{AtomicU64, Ordering};
     let seen = AtomicU64::new(0);
-    let read = read_input_observed(f, opts, &|n| {
+    let mut records = 0;
+    let on_bytes = |n| {
         seen.fetch_add(n, Ordering::Relaxed);
         progress.read_bytes(n);
+    };
+    let read = read_input_batched(f, opts, &on_bytes, batch_bytes, &mut |docs| {
+        records += docs.len();
+        each(docs)
     });
     let unread = f.len.unwrap_or(0).saturating_sub(seen.into_inner());
     progress.file_done(unread);
@@ -379,7 +391,7 @@ fn read_one(
         counts.files_read.fetch_add(1, Ordering::Relaxed);
     }
     if jsonl::format_of(&f.path).is_some() {
-        counts.records.fetch_add(read.docs.len(), Ordering::Relaxed);
+        counts.records.fetch_add(records, Ordering::Relaxed);
     }
     read
 }

@@ -80,7 +80,9 @@ pub fn tokenize(text: &str, base: u32, out: &mut Vec<Token>) {
 
 /// The hashes [`tokenize`] gives, without their spans: what the stages keep.
 pub fn token_hashes(text: &str, out: &mut Vec<TokenHash>) {
-    walk(text, Path::Auto, &mut |word: &[u8], _| out.push(token_hash(word)));
+    walk(text, Path::Auto, &mut |word: &[u8], _| {
+        out.push(token_hash(word))
+    });
 }
 
 /// Same tokenization, returning the normalized strings with their byte ranges into `text` (for tests, debugging and the docs).

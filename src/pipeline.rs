@@ -273,8 +273,14 @@ pub fn find_duplicates_read<'f>(
                 docs,
                 warnings,
                 stamp,
-            } = read(file);
-            let analyses = docs.iter().map(|d| analyze(d, config)).collect();
+            } = crate::spill::read_whole(read, file);
+            // A JSON Lines file's records are analyzed in parallel too: one large file
+            // would otherwise keep a single thread busy.
+            let analyses = docs
+                .par_iter()
+                .with_min_len(64)
+                .map(|d| analyze(d, config))
+                .collect();
             let bytes = docs.iter().map(|d| d.bytes().len() as u64).sum();
             (analyses, Held::new(file, stamp, docs), bytes, warnings)
         })

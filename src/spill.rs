@@ -34,6 +34,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -42,7 +43,7 @@ use rayon::prelude::*;
 
 use crate::cluster::{Interval, UnionFind};
 use crate::config::Config;
-use crate::corpus::{Document, InputFile, Names, Warning};
+use crate::corpus::{Document, InputFile, InputRead, Names, Warning};
 use crate::error::{Error, Result};
 use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
 use crate::normalize::TokenHash;
@@ -630,8 +631,22 @@ pub struct Spilled {
     pub warnings: Vec<Warning>,
 }
 
-/// Reads one listed input file into its documents, with what went wrong.
-pub type ReadFn<'a> = dyn Fn(&InputFile) -> crate::corpus::InputRead + Sync + 'a;
+/// Reads one listed input file, as [`crate::corpus::read_input_batched`] does: its
+/// documents go to the callback in batches of about the given number of text bytes
+/// (`u64::MAX`: all at once), and what went wrong is returned.
+pub type ReadFn<'a> = dyn Fn(&InputFile, u64, &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>) -> InputRead
+    + Sync
+    + 'a;
+
+/// [`ReadFn`] for a whole file: its documents in one vector.
+pub(crate) fn read_whole(read: &ReadFn<'_>, file: &InputFile) -> InputRead {
+    let mut docs = Vec::new();
+    let done = read(file, u64::MAX, &mut |batch| {
+        docs.extend(batch);
+        ControlFlow::Continue(())
+    });
+    InputRead { docs, ..done }
+}
 
 /// Runs the whole pipeline over `files` with its intermediate data spilled under `dir`
 /// (an existing directory, removed by the caller when done with the result). `read`
@@ -675,24 +690,8 @@ pub fn find_duplicates_spilled(
     let mut token_offsets = Offsets::default();
     let mut eligible_flags: Vec<bool> = Vec::new();
     let mut buf = Vec::new();
-    let mut next = 0;
-    while next < files.len() {
-        let mut end = next;
-        let mut bytes = 0u64;
-        while end < files.len() && (end == next || bytes < options.batch_bytes) {
-            bytes += decoded_bytes(&files[end]);
-            end += 1;
-        }
-        let batch: Vec<crate::corpus::InputRead> = files[next..end].par_iter().map(read).collect();
-        let mut docs = Vec::new();
-        for (i, read) in batch.into_iter().enumerate() {
-            warnings.extend(read.warnings);
-            for doc in read.docs {
-                docs.push(((next + i) as u32, doc));
-            }
-        }
-        next = end;
-
+    // Analyzes documents (each with the index of its file) and writes what they give.
+    let mut map = |docs: Vec<(u32, Document)>| -> Result<()> {
         let analyses: Vec<DocAnalysis> = docs.par_iter().map(|(_, d)| analyze(d, config)).collect();
         let base = first_paragraph.last().copied().unwrap_or(0);
         let mut table = TokenTable::new();
@@ -745,6 +744,55 @@ pub fn find_duplicates_spilled(
             }
             seed_out.append(&mut seeds, |s| s.hash)?;
         }
+        Ok(())
+    };
+    let mut next = 0;
+    while next < files.len() {
+        if decoded_bytes(&files[next]) > options.batch_bytes {
+            // A file larger than a batch (a JSON Lines file) is mapped alone, a batch of
+            // its records at a time as they are read.
+            let file = next as u32;
+            let mut failed = None;
+            let read = read(
+                &files[next],
+                options.batch_bytes,
+                &mut |docs| match map(docs.into_iter().map(|d| (file, d)).collect()) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        failed = Some(e);
+                        ControlFlow::Break(())
+                    }
+                },
+            );
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            warnings.extend(read.warnings);
+            next += 1;
+            continue;
+        }
+        let mut end = next;
+        let mut bytes = 0u64;
+        while end < files.len()
+            && (end == next
+                || bytes.saturating_add(decoded_bytes(&files[end])) <= options.batch_bytes)
+        {
+            bytes += decoded_bytes(&files[end]);
+            end += 1;
+        }
+        let batch: Vec<InputRead> = files[next..end]
+            .par_iter()
+            .map(|f| read_whole(read, f))
+            .collect();
+        let mut docs = Vec::new();
+        for (i, read) in batch.into_iter().enumerate() {
+            warnings.extend(read.warnings);
+            for doc in read.docs {
+                docs.push(((next + i) as u32, doc));
+            }
+        }
+        next = end;
+        map(docs)?;
     }
     let texts = TextStore {
         store: text_out.finish()?,

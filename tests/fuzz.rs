@@ -10,9 +10,10 @@
 //! `PROPTEST_CASES=20000 cargo test --release --test fuzz`, and `PROPTEST_RNG_SEED=N`
 //! for other inputs.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use neardup::corpus::{read_input_observed, InputRead};
+use neardup::corpus::{read_input_batched, read_input_observed, InputRead};
 use neardup::lsh::candidate_pairs;
 use neardup::normalize::{normalized_words, token_hash, tokenize, Token, TokenHash};
 use neardup::passage::{
@@ -701,9 +702,9 @@ proptest! {
                 ..InputFile::new(PathBuf::from(&d.name), d.name.clone())
             })
             .collect();
-        let read = |f: &InputFile| InputRead {
-            docs: docs.iter().filter(|d| d.name == f.name).cloned().collect(),
-            ..InputRead::default()
+        let read = |f: &InputFile, _: u64, each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>| {
+            let _ = each(docs.iter().filter(|d| d.name == f.name).cloned().collect());
+            InputRead::default()
         };
         let spill_dir = tempfile::tempdir().expect("temp dir");
         // Runs of a few rows each, so that the report merges many sorted runs.
@@ -753,8 +754,10 @@ proptest! {
             len: Some(lines.len() as u64),
             ..InputFile::new(path, "records.jsonl".to_string())
         }];
-        let read_jsonl = |f: &InputFile| read_input_observed(f, &Default::default(), &|_| {});
-        let records = read_jsonl(&jsonl[0]).docs;
+        let read_jsonl = |f: &InputFile, batch: u64, each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>| {
+            read_input_batched(f, &Default::default(), &|_| {}, batch, each)
+        };
+        let records = read_input_observed(&jsonl[0], &Default::default(), &|_| {}).docs;
         let held = pool(1).install(|| find_duplicates(&records, &config));
         let mut held_csv = Vec::new();
         report::write_csv(&mut held_csv, &held, &records).expect("written");
@@ -764,7 +767,18 @@ proptest! {
         prop_assert_eq!(&from_file.clusters, &held.clusters);
         let mut file_csv = Vec::new();
         report::write_csv(&mut file_csv, &from_file, &texts).expect("written");
-        prop_assert_eq!(file_csv, held_csv);
+        prop_assert_eq!(&file_csv, &held_csv);
+
+        // The same file spilled: larger than a batch, so its records are read and mapped
+        // a batch at a time (one record each here).
+        let spill_dir = tempfile::tempdir().expect("temp dir");
+        let spilled = pool(2)
+            .install(|| find_duplicates_spilled(&jsonl, &read_jsonl, &config, &options, spill_dir.path(), &|_| {}))
+            .expect("spilled run");
+        prop_assert_eq!(&spilled.clusters.to_vec().expect("read"), &held.clusters);
+        let mut spilled_csv = Vec::new();
+        report::write_clusters_csv(&mut spilled_csv, &spilled.clusters, &spilled.texts).expect("written");
+        prop_assert_eq!(spilled_csv, held_csv);
     }
 }
 
