@@ -276,11 +276,14 @@ pub fn find_duplicates_read<'f>(
             } = crate::spill::read_whole(read, file);
             // A JSON Lines file's records are analyzed in parallel too: one large file
             // would otherwise keep a single thread busy.
-            let analyses = docs
-                .par_iter()
-                .with_min_len(64)
-                .map(|d| analyze(d, config))
-                .collect();
+            let analyses = if docs.len() > 1 {
+                docs.par_iter()
+                    .with_min_len(64)
+                    .map(|d| analyze(d, config))
+                    .collect()
+            } else {
+                docs.iter().map(|d| analyze(d, config)).collect()
+            };
             let bytes = docs.iter().map(|d| d.bytes().len() as u64).sum();
             (analyses, Held::new(file, stamp, docs), bytes, warnings)
         })
