@@ -14,6 +14,7 @@
 //! not depend on the number of threads.
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 use rayon::prelude::*;
 
@@ -21,10 +22,10 @@ use crate::cluster::{
     drop_overlapping, passage_groups, split_by_kept, split_fitted, Interval, Projections, UnionFind,
 };
 use crate::config::Config;
-use crate::corpus::InputRead;
-use crate::corpus::{Document, InputFile, Warning};
+use crate::corpus::{Document, InputFile, InputRead, Warning};
 use crate::error::Result;
 use crate::filter::RepeatFilter;
+use crate::jsonl;
 use crate::lsh::{band_keys, candidate_pairs, choose_bands, concat_freeing};
 use crate::normalize::{token_hashes, tokenize, Token, TokenHash};
 use crate::passage::{
@@ -37,7 +38,7 @@ use crate::segment::{self, Paragraph};
 use crate::shingle::{jaccard, shingle_set};
 use crate::sketch::MinHasher;
 use crate::spill::ReadFn;
-use crate::texts::{FileTexts, Held};
+use crate::texts::{FileStamp, FileTexts, Held, Record};
 
 /// One file after segmentation and tokenization.
 ///
@@ -99,6 +100,10 @@ pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
 
 /// Token hashes [`analyze`]'s buffer keeps room for between documents (2 MiB).
 const SCRATCH_KEPT: usize = 1 << 18;
+
+/// Text bytes of records an in-memory run reads before it analyzes them (and drops
+/// those it can read again).
+const ANALYZE_BATCH_BYTES: u64 = 16 << 20;
 
 /// Hands the memory freed by a stage back to the system. glibc keeps freed blocks in
 /// its arenas (one per worker thread), so without this the peak of the map would stay
@@ -268,24 +273,52 @@ pub fn find_duplicates_read<'f>(
     let per_file: Vec<(Vec<DocAnalysis>, Held, u64, Vec<Warning>)> = files
         .par_iter()
         .map(|file| {
-            // Stamped before the read: a change made after it is seen when read again.
+            // The records of an uncompressed JSON Lines file are analyzed a batch at a
+            // time as they are read, and those that can be decoded again from the file
+            // are then dropped, so that one large file is never held whole. They are
+            // checked against a stamp taken before the read: a change made after it
+            // is seen when they are read again.
+            let records_stamp = (jsonl::format_of(&file.path) == Some(jsonl::Compression::None))
+                .then(|| FileStamp::read(&file.path).ok())
+                .flatten();
+            let mut analyses = Vec::new();
+            let mut bytes = 0u64;
+            let mut kept = Vec::new();
+            let mut records = Vec::new();
             let InputRead {
-                docs,
-                warnings,
-                stamp,
-            } = crate::spill::read_whole(read, file);
-            // A JSON Lines file's records are analyzed in parallel too: one large file
-            // would otherwise keep a single thread busy.
-            let analyses = if docs.len() > 1 {
-                docs.par_iter()
-                    .with_min_len(64)
-                    .map(|d| analyze(d, config))
-                    .collect()
-            } else {
-                docs.iter().map(|d| analyze(d, config)).collect()
+                warnings, stamp, ..
+            } = read(file, ANALYZE_BATCH_BYTES, &mut |docs| {
+                bytes += docs.iter().map(|d| d.bytes().len() as u64).sum::<u64>();
+                // Records in parallel too: one large file would otherwise keep a single
+                // thread busy. (A nested parallel map for each one-document file
+                // raises the peak memory, and gains nothing.)
+                let batch: Vec<DocAnalysis> = if docs.len() > 1 {
+                    docs.par_iter()
+                        .with_min_len(64)
+                        .map(|d| analyze(d, config))
+                        .collect()
+                } else {
+                    docs.iter().map(|d| analyze(d, config)).collect()
+                };
+                // Collected at their exact size: a vector per file is held until all
+                // are read, and most files are one document.
+                if analyses.is_empty() {
+                    analyses = batch;
+                } else {
+                    analyses.extend(batch);
+                }
+                match records_stamp {
+                    Some(s) => records.extend(docs.into_iter().map(|d| Record::of(d, s.size()))),
+                    None => kept.extend(docs),
+                }
+                ControlFlow::Continue(())
+            });
+            // Stamped before the read: a change made after it is seen when read again.
+            let held = match records_stamp {
+                Some(s) => Held::Records(s, records),
+                None => Held::new(file, stamp, kept),
             };
-            let bytes = docs.iter().map(|d| d.bytes().len() as u64).sum();
-            (analyses, Held::new(file, stamp, docs), bytes, warnings)
+            (analyses, held, bytes, warnings)
         })
         .collect();
     let mut texts = FileTexts::new(files);

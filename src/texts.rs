@@ -49,6 +49,11 @@ impl FileStamp {
         }
     }
 
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+
     /// The stamp of the file at `path` now.
     pub fn read(path: &std::path::Path) -> io::Result<FileStamp> {
         fs::metadata(path).map(|m| FileStamp::of(&m))
@@ -60,11 +65,31 @@ impl FileStamp {
 pub enum Held {
     /// Not held: read again from the file, which had this stamp.
     File(FileStamp),
-    /// Records of an uncompressed JSON Lines file, not held: each record's name, and the
-    /// span of its text's JSON string in the file, which had this stamp.
-    Records(FileStamp, Vec<(String, Range<u64>)>),
+    /// Records of an uncompressed JSON Lines file, which had this stamp: each left on
+    /// disk or held (see [`Record::of`]).
+    Records(FileStamp, Vec<Record>),
     /// Held in memory.
     Documents(Vec<Document>),
+}
+
+/// A record of an uncompressed JSON Lines file.
+#[derive(Debug)]
+pub enum Record {
+    /// Not held: its name, and the span of its text's JSON string in the file.
+    OnDisk(String, Range<u64>),
+    /// Held in memory.
+    Held(Document),
+}
+
+impl Record {
+    /// `doc`, a record of an uncompressed JSON Lines file of `len` bytes when stamped:
+    /// left on disk if its JSON string lies in those bytes, else held.
+    pub fn of(doc: Document, len: u64) -> Record {
+        match doc.json_span.clone() {
+            Some(span) if span.end <= len => Record::OnDisk(doc.name, span),
+            _ => Record::Held(doc),
+        }
+    }
 }
 
 impl Held {
@@ -79,17 +104,10 @@ impl Held {
             None if docs.len() == 1 && docs[0].bytes().len() as u64 == stamp.len => {
                 Held::File(stamp)
             }
-            Some(jsonl::Compression::None)
-                if docs
-                    .iter()
-                    .all(|d| d.json_span.as_ref().is_some_and(|s| s.end <= stamp.len)) =>
-            {
-                let records = docs
-                    .into_iter()
-                    .map(|d| (d.name, d.json_span.unwrap_or_default()))
-                    .collect();
-                Held::Records(stamp, records)
-            }
+            Some(jsonl::Compression::None) => Held::Records(
+                stamp,
+                docs.into_iter().map(|d| Record::of(d, stamp.len)).collect(),
+            ),
             _ => Held::Documents(docs),
         }
     }
@@ -163,29 +181,39 @@ impl<'a> FileTexts<'a> {
             }
             Held::Records(stamp, records) => {
                 stamp_file(stamp);
-                for (name, span) in records {
-                    let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-                    let file_name = self.files.get(file as usize).map_or("", |f| &f.name);
-                    self.record_names.push_in(&name, file_name);
-                    self.records.push(span);
-                    self.docs.push(Entry {
-                        file,
-                        slot: Slot::Record(i),
-                    });
+                for record in records {
+                    match record {
+                        Record::OnDisk(name, span) => {
+                            let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+                            let file_name = self.files.get(file as usize).map_or("", |f| &f.name);
+                            self.record_names.push_in(&name, file_name);
+                            self.records.push(span);
+                            self.docs.push(Entry {
+                                file,
+                                slot: Slot::Record(i),
+                            });
+                        }
+                        Record::Held(doc) => self.hold(file, doc),
+                    }
                 }
             }
             Held::Documents(docs) => {
-                for mut doc in docs {
-                    doc.id = u32::try_from(self.docs.len()).unwrap_or(u32::MAX);
-                    let i = u32::try_from(self.held.len()).unwrap_or(u32::MAX);
-                    self.docs.push(Entry {
-                        file,
-                        slot: Slot::Held(i),
-                    });
-                    self.held.push(doc);
+                for doc in docs {
+                    self.hold(file, doc);
                 }
             }
         }
+    }
+
+    /// Adds `doc`, of listed file `file`, held in memory.
+    fn hold(&mut self, file: u32, mut doc: Document) {
+        doc.id = u32::try_from(self.docs.len()).unwrap_or(u32::MAX);
+        let i = u32::try_from(self.held.len()).unwrap_or(u32::MAX);
+        self.docs.push(Entry {
+            file,
+            slot: Slot::Held(i),
+        });
+        self.held.push(doc);
     }
 
     /// Number of documents.
@@ -500,6 +528,37 @@ mod tests {
         // Past the end, nothing; an unknown document is empty.
         assert!(texts.slice(3, 8, 20).unwrap().is_empty());
         assert!(texts.slice(9, 0, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn records_past_the_stamped_size_are_held() {
+        // A file that grew while it was read: its second record lies past the size it
+        // was stamped with, so only the first is read again from the file.
+        let dir = tempfile::tempdir().unwrap();
+        let first = b"{\"id\":1,\"text\":\"one\"}\n";
+        let body = [&first[..], b"{\"id\":2,\"text\":\"two two\"}\n"].concat();
+        let files = vec![listed(dir.path(), "g.jsonl", &body)];
+        let stamp = FileStamp::read(&files[0].path).unwrap();
+        let stamp = FileStamp {
+            len: first.len() as u64,
+            ..stamp
+        };
+        let (docs, _) = corpus::read_input(&files[0], &corpus::ReadOptions::default());
+        let records: Vec<Record> = docs
+            .into_iter()
+            .map(|d| Record::of(d, stamp.size()))
+            .collect();
+        assert!(matches!(records[0], Record::OnDisk(..)));
+        assert!(matches!(records[1], Record::Held(..)));
+        let mut texts = FileTexts::new(&files);
+        texts.push(0, Held::Records(stamp, records), 10);
+        assert_eq!((texts.records.len(), texts.held.len()), (1, 1));
+        assert_eq!(texts.name(1), "g.jsonl#2");
+        assert_eq!(&*texts.slice(1, 4, 7).unwrap(), b"two");
+        assert_eq!(texts.document(1).unwrap().id, 1);
+        // The record on disk is checked against the stamp, which the file no longer
+        // matches: an error, not a quote of other bytes.
+        assert!(texts.slice(0, 0, 3).is_err());
     }
 
     #[test]
