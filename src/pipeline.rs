@@ -14,6 +14,7 @@
 //! not depend on the number of threads.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::ops::ControlFlow;
 
 use rayon::prelude::*;
@@ -71,7 +72,7 @@ impl DocAnalysis {
 /// Splits one document into paragraphs and tokenizes each.
 pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
     thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<TokenHash>> = const { std::cell::RefCell::new(Vec::new()) };
+        static SCRATCH: RefCell<Vec<TokenHash>> = const { RefCell::new(Vec::new()) };
     }
     let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
     let mut token_counts = Vec::with_capacity(paragraphs.len());

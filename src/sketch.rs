@@ -81,6 +81,7 @@ fn sign_slots(a: &[u64], b: &[u64], shingles: &[u64], sig: &mut [u32]) {
         .zip(a.chunks_exact(BLOCK))
         .zip(b.chunks_exact(BLOCK))
     {
+        // Exact chunks: the conversions cannot fail.
         let a: &[u64; BLOCK] = a.try_into().unwrap_or(&[0; BLOCK]);
         let b: &[u64; BLOCK] = b.try_into().unwrap_or(&[0; BLOCK]);
         let mut min = [u64::MAX; BLOCK];
