@@ -335,3 +335,76 @@ fn article_reads_and_cleans_a_compressed_jsonl_file() {
     assert_eq!(cleaned.lines().count(), 6);
     assert_eq!(cleaned.matches(SHARED).count(), 1, "{cleaned}");
 }
+
+/// Records of pseudo-random words (little to compress), `n` of them after `docs`.
+fn with_fillers(mut docs: Vec<(String, String)>, n: usize) -> Vec<(String, String)> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut word = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        format!("w{:x}", state % 100_000)
+    };
+    for i in 0..n {
+        let text: Vec<String> = (0..24).map(|_| word()).collect();
+        docs.push((format!("filler{i}"), text.join(" ")));
+    }
+    docs
+}
+
+/// One JSON Lines file larger than a spilled run's batch (1 MiB of text) is read and
+/// mapped a batch of records at a time: the same report as the in-memory run, plain or
+/// compressed, and a damaged stream keeps the same records as in memory.
+#[test]
+fn a_large_jsonl_file_spilled_gives_the_in_memory_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let t = spill.path().to_str().unwrap();
+    let docs = with_fillers(documents(), 20_000);
+    let body = jsonl_of(&docs);
+    assert!(body.len() > 3 << 20);
+    let gz = gzip(body.as_bytes());
+    let damaged = gz[..gz.len() / 2].to_vec();
+    for (name, bytes) in [
+        ("big.jsonl", body.as_bytes().to_vec()),
+        ("big.jsonl.gz", gz),
+        ("big.jsonl.zst", zstd(body.as_bytes())),
+        ("cut.jsonl.gz", damaged),
+    ] {
+        let sub = dir.path().join(name.replace('.', "_"));
+        fs::create_dir(&sub).unwrap();
+        fs::write(sub.join(name), &bytes).unwrap();
+        let memory = neardup(&sub, &["scan", name]);
+        assert!(memory.status.success(), "{}", stderr(&memory));
+        let spilled = neardup(
+            &sub,
+            &["scan", name, "-v", "--memory-limit", "1", "--temp-dir", t],
+        );
+        assert!(spilled.status.success(), "{}", stderr(&spilled));
+        let err = stderr(&spilled);
+        assert!(err.contains("spilled to disk"), "{name}: {err}");
+        assert_eq!(stdout(&spilled), stdout(&memory), "{name}");
+        let rows = read_csv(&stdout(&memory));
+        assert!(
+            rows.iter().any(|r| r[FILE] == format!("{name}#d3")),
+            "{name}"
+        );
+        if name.starts_with("big") {
+            assert!(
+                err.contains(&format!("{} JSON Lines records", docs.len())),
+                "{name}: {err}"
+            );
+        } else {
+            assert!(
+                err.contains("records read before it are kept"),
+                "{name}: {err}"
+            );
+            assert_eq!(
+                stderr(&memory).lines().find(|l| l.contains("truncated")),
+                err.lines().find(|l| l.contains("truncated")),
+                "{name}"
+            );
+        }
+        assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
+    }
+}
