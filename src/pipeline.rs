@@ -71,20 +71,46 @@ impl DocAnalysis {
 
 /// Splits one document into paragraphs and tokenizes each.
 pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
+    let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
+    let (hashes, token_counts) = if doc.text.len() > PARALLEL_DOC_BYTES {
+        // One large document (a corpus in one text file) is tokenized by runs of
+        // paragraphs in parallel, joined in order: the same hashes and counts.
+        let parts: Vec<(Vec<TokenHash>, Vec<u32>)> = paragraphs
+            .par_chunks(PARALLEL_PARAGRAPHS)
+            .map(|ps| paragraph_hashes(&doc.text, ps))
+            .collect();
+        let mut hashes = Vec::with_capacity(parts.iter().map(|(h, _)| h.len()).sum());
+        let mut counts = Vec::with_capacity(paragraphs.len());
+        for (h, c) in parts {
+            hashes.extend(h);
+            counts.extend(c);
+        }
+        (hashes, counts)
+    } else {
+        paragraph_hashes(&doc.text, &paragraphs)
+    };
+    DocAnalysis {
+        paragraphs,
+        hashes,
+        token_counts,
+    }
+}
+
+/// The token hashes of `paragraphs` of `text`, and the number of each one's tokens.
+/// The hashes are kept for the whole run: they are made in a buffer each thread reuses,
+/// then copied once into a vector of their exact size.
+fn paragraph_hashes(text: &str, paragraphs: &[Paragraph]) -> (Vec<TokenHash>, Vec<u32>) {
     thread_local! {
         static SCRATCH: RefCell<Vec<TokenHash>> = const { RefCell::new(Vec::new()) };
     }
-    let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
-    let mut token_counts = Vec::with_capacity(paragraphs.len());
-    // The hashes are kept for the whole run: made in a buffer each thread reuses, then
-    // copied once into a vector of their exact size.
+    let mut counts = Vec::with_capacity(paragraphs.len());
     let hashes = SCRATCH.with_borrow_mut(|scratch| {
         scratch.clear();
-        for p in &paragraphs {
+        for p in paragraphs {
             let before = scratch.len();
-            let text = doc.text.get(p.start as usize..p.end as usize).unwrap_or("");
-            token_hashes(text, scratch);
-            token_counts.push((scratch.len() - before) as u32);
+            let slice = text.get(p.start as usize..p.end as usize).unwrap_or("");
+            token_hashes(slice, scratch);
+            counts.push((scratch.len() - before) as u32);
         }
         let hashes = scratch.to_vec();
         if scratch.capacity() > SCRATCH_KEPT {
@@ -92,12 +118,14 @@ pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
         }
         hashes
     });
-    DocAnalysis {
-        paragraphs,
-        hashes,
-        token_counts,
-    }
+    (hashes, counts)
 }
+
+/// Documents larger than this are tokenized in parallel (see [`analyze`]).
+const PARALLEL_DOC_BYTES: usize = 1 << 20;
+
+/// Paragraphs per parallel task in one large document.
+const PARALLEL_PARAGRAPHS: usize = 1024;
 
 /// Token hashes [`analyze`]'s buffer keeps room for between documents (2 MiB).
 const SCRATCH_KEPT: usize = 1 << 18;
@@ -1037,4 +1065,55 @@ pub fn group_passages_into<T: TokenSource + ?Sized>(
         each(done)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::ParagraphMode;
+
+    /// A large document is tokenized in parallel runs of paragraphs: the hashes and
+    /// counts are those of tokenizing each paragraph in turn.
+    #[test]
+    fn a_large_document_gives_the_hashes_of_its_paragraphs_in_order() {
+        let lines = [
+            "وأضاف كيري أن مؤتمر جنيف-2 سيعقد في موعده",
+            "The council met on Monday and said the budget would hold.",
+            "東京都は月曜日に新しい予算を発表した",
+            "",
+            "Совет собрался в понедельник",
+            "ประเทศไทยมีฝนตกหนัก",
+        ];
+        for mode in [ParagraphMode::Line, ParagraphMode::Blank] {
+            let config = Config::builder().paragraph_mode(mode).build().unwrap();
+            let mut text = String::new();
+            let mut i = 0;
+            while text.len() <= PARALLEL_DOC_BYTES * 2 {
+                let line = lines[i % lines.len()];
+                if !line.is_empty() {
+                    text.push_str(&format!("{line} {i}"));
+                }
+                text.push('\n');
+                i += 1;
+            }
+            let doc = Document::from_bytes(0, "big.txt".to_string(), text.into_bytes());
+            let an = analyze(&doc, &config);
+            let mut want_hashes = Vec::new();
+            let mut want_counts = Vec::new();
+            let mut tokens = Vec::new();
+            for p in &an.paragraphs {
+                tokens.clear();
+                tokenize(
+                    &doc.text[p.start as usize..p.end as usize],
+                    p.start,
+                    &mut tokens,
+                );
+                want_hashes.extend(tokens.iter().map(|t| t.hash));
+                want_counts.push(tokens.len() as u32);
+            }
+            assert!(an.paragraphs.len() > PARALLEL_PARAGRAPHS, "{mode:?}");
+            assert_eq!(an.token_counts, want_counts, "{mode:?}");
+            assert_eq!(an.hashes, want_hashes, "{mode:?}");
+        }
+    }
 }
