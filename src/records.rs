@@ -394,6 +394,16 @@ mod tests {
         assert_eq!(partition(1u64 << 63), 1 << (PARTITION_BITS - 1));
     }
 
+    /// Encodes `record`, checks its size and that it decodes to itself; returns the
+    /// bytes.
+    fn round_trip<R: FixedRecord + PartialEq + std::fmt::Debug>(record: &R) -> Vec<u8> {
+        let mut buf = Vec::new();
+        record.encode(&mut buf);
+        assert_eq!(buf.len(), R::SIZE);
+        assert_eq!(R::decode(&buf).as_ref(), Some(record));
+        buf
+    }
+
     #[test]
     fn records_round_trip() {
         let band = BandRecord {
@@ -405,14 +415,8 @@ mod tests {
             para: paragraph_id(1, 2),
             pos: 99,
         };
-        let mut buf = Vec::new();
-        band.encode(&mut buf);
-        assert_eq!(buf.len(), BandRecord::SIZE);
-        assert_eq!(BandRecord::decode(&buf), Some(band));
-        buf.clear();
-        seed.encode(&mut buf);
-        assert_eq!(buf.len(), SeedPosting::SIZE);
-        assert_eq!(SeedPosting::decode(&buf), Some(seed));
+        round_trip(&band);
+        let buf = round_trip(&seed);
         assert_eq!(SeedPosting::decode(&buf[..10]), None);
         let m = SeedMatch {
             a: 1,
@@ -420,15 +424,9 @@ mod tests {
             pos_a: 7,
             pos_b: 0,
         };
-        buf.clear();
-        m.encode(&mut buf);
-        assert_eq!(buf.len(), SeedMatch::SIZE);
-        assert_eq!(SeedMatch::decode(&buf), Some(m));
+        round_trip(&m);
         let pair = CandidatePair { a: 3, b: u32::MAX };
-        buf.clear();
-        pair.encode(&mut buf);
-        assert_eq!(buf.len(), CandidatePair::SIZE);
-        assert_eq!(CandidatePair::decode(&buf), Some(pair));
+        round_trip(&pair);
         let occ = OccurrenceRecord {
             kept_doc: 1,
             kept_start: 2,
@@ -445,10 +443,7 @@ mod tests {
                 similarity: 0.1234,
             },
         };
-        buf.clear();
-        occ.encode(&mut buf);
-        assert_eq!(buf.len(), OccurrenceRecord::SIZE);
-        assert_eq!(OccurrenceRecord::decode(&buf), Some(occ));
+        let mut buf = round_trip(&occ);
         // An unknown kind is refused.
         buf[8] = 2;
         assert_eq!(OccurrenceRecord::decode(&buf), None);
@@ -464,10 +459,7 @@ mod tests {
                 end: 6,
             },
         };
-        buf.clear();
-        pair.encode(&mut buf);
-        assert_eq!(buf.len(), SpanPair::SIZE);
-        assert_eq!(SpanPair::decode(&buf), Some(pair));
+        round_trip(&pair);
         let removal = RemovalRecord {
             doc: 9,
             kind: Kind::Paragraph,
@@ -475,10 +467,7 @@ mod tests {
             start: 10,
             end: u32::MAX,
         };
-        buf.clear();
-        removal.encode(&mut buf);
-        assert_eq!(buf.len(), RemovalRecord::SIZE);
-        assert_eq!(RemovalRecord::decode(&buf), Some(removal));
+        round_trip(&removal);
     }
 
     #[test]
