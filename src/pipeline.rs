@@ -743,15 +743,17 @@ pub fn band_records(
     config: &Config,
     base: u64,
 ) -> Vec<BandRecord> {
-    concat_freeing(band_records_where(table, paras, config, base, &|_| {}))
+    concat_freeing(band_records_in_chunks(table, paras, config, base))
 }
 
-/// [`band_records`] of the keys that may occur more than once: band keys are made
-/// twice, first into a [`RepeatFilter`], then kept only if they passed it. The
+/// [`band_records`] of the keys that may occur more than once: every band key goes
+/// into a [`RepeatFilter`], and a record is kept only if its key passed it. The
 /// candidate pairs are the same as from all records (a key seen once makes no pair);
-/// the records held are a small fraction. For one machine's memory: spilled batches
-/// cannot see each other's keys and write every record. The records come in chunks, as
-/// [`candidate_pairs`] takes them.
+/// the records held are a small fraction. The keys of the first pass are kept for the
+/// second (8 bytes a band, about half what the records would take), so each signature
+/// is made once. For one machine's memory: spilled batches cannot see each other's keys
+/// and write every record. The records come in chunks, as [`candidate_pairs`] takes
+/// them.
 pub fn repeated_band_records(
     table: &TokenTable,
     paras: &[u32],
@@ -759,42 +761,60 @@ pub fn repeated_band_records(
 ) -> Vec<Vec<BandRecord>> {
     let keyer = BandKeyer::new(config);
     let filter = RepeatFilter::new(paras.len().saturating_mul(keyer.bands));
-    paras.par_chunks(PARALLEL_CHUNK).for_each(|chunk| {
-        let mut scratch = KeyScratch::default();
-        for &p in chunk {
-            filter.insert_all(keyer.keys(table.get(p as usize), &mut scratch), |&k| k);
-        }
-    });
-    // Returned in chunks, after the filter is freed: they are never joined.
-    band_records_where(table, paras, config, 0, &|keys| {
-        filter.retain_repeated(keys, |&k| k)
-    })
+    // Per chunk of paragraphs, the keys of each in turn: `bands` keys a paragraph.
+    let keyed: Vec<(&[u32], Vec<u64>)> = paras
+        .par_chunks(PARALLEL_CHUNK)
+        .map(|chunk| {
+            let mut scratch = KeyScratch::default();
+            let mut all = Vec::with_capacity(chunk.len() * keyer.bands);
+            for &p in chunk {
+                let keys = keyer.keys(table.get(p as usize), &mut scratch);
+                filter.insert_all(keys, |&k| k);
+                all.extend_from_slice(keys);
+            }
+            (chunk, all)
+        })
+        .collect();
+    keyed
+        .into_par_iter()
+        .map(|(chunk, all)| {
+            let mut out = Vec::new();
+            let mut kept = Vec::with_capacity(keyer.bands);
+            for (&p, keys) in chunk.iter().zip(all.chunks_exact(keyer.bands)) {
+                kept.clear();
+                kept.extend_from_slice(keys);
+                filter.retain_repeated(&mut kept, |&k| k);
+                out.extend(kept.iter().map(|&key| BandRecord {
+                    key,
+                    para: u64::from(p),
+                }));
+            }
+            out.shrink_to_fit();
+            out
+        })
+        .collect()
 }
 
-/// The band records of `paras`, in the order of `paras`, of the keys `keep` leaves in
-/// each paragraph's list.
-fn band_records_where(
+/// The band records of `paras`, in the order of `paras`, a chunk of paragraphs at a time.
+fn band_records_in_chunks(
     table: &TokenTable,
     paras: &[u32],
     config: &Config,
     base: u64,
-    keep: &(dyn Fn(&mut Vec<u64>) + Sync),
 ) -> Vec<Vec<BandRecord>> {
     let keyer = BandKeyer::new(config);
     paras
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
             let mut scratch = KeyScratch::default();
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(chunk.len() * keyer.bands);
             for &p in chunk {
                 let keys = keyer.keys(table.get(p as usize), &mut scratch);
-                keep(keys);
                 out.extend(keys.iter().map(|&key| BandRecord {
                     key,
                     para: base + u64::from(p),
                 }));
             }
-            out.shrink_to_fit();
             out
         })
         .collect()
