@@ -205,19 +205,31 @@ fn winnow_into(
         return;
     }
     let w = window.max(1).min(grams.len());
-    let mut last: Option<usize> = None;
-    for start in 0..=grams.len() - w {
-        // Rightmost minimum, as in the winnowing paper: a run of equal hashes then
-        // keeps moving the selection, so repeated text still leaves seeds.
-        let mut best = start;
-        for i in start..start + w {
-            if grams[i] <= grams[best] {
-                best = i;
-            }
-        }
-        if last != Some(best) {
-            out.push((grams[best], best as u32));
-            last = Some(best);
+    // The rightmost minimum of each window, as in the winnowing paper: a run of equal
+    // hashes then keeps moving the selection, so repeated text still leaves seeds. While
+    // the last selection stays in the window, only the hash that enters can replace it;
+    // the window is scanned again only when the selection leaves it (about one window
+    // in w on random hashes).
+    let rightmost_min = |from: usize| {
+        (from + 1..from + w).fold(
+            from,
+            |best, i| if grams[i] <= grams[best] { i } else { best },
+        )
+    };
+    let mut best = rightmost_min(0);
+    out.push((grams[best], best as u32));
+    for start in 1..=grams.len() - w {
+        let entering = start + w - 1;
+        let next = if best < start {
+            rightmost_min(start)
+        } else if grams[entering] <= grams[best] {
+            entering
+        } else {
+            best
+        };
+        if next != best {
+            out.push((grams[next], next as u32));
+            best = next;
         }
     }
 }
@@ -847,6 +859,56 @@ mod tests {
             );
         }
         assert!(positions.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Winnowing by scanning every window whole, for the incremental one to agree with.
+    fn winnow_reference(tokens: &[TokenHash], k: usize, window: usize) -> Vec<(u64, u32)> {
+        let mut grams = Vec::new();
+        crate::shingle::kgrams(tokens, k, &mut grams);
+        let mut out: Vec<(u64, u32)> = Vec::new();
+        if grams.is_empty() {
+            return out;
+        }
+        let w = window.max(1).min(grams.len());
+        for start in 0..=grams.len() - w {
+            let mut best = start;
+            for i in start..start + w {
+                if grams[i] <= grams[best] {
+                    best = i;
+                }
+            }
+            if out.last().map(|s| s.1) != Some(best as u32) {
+                out.push((grams[best], best as u32));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn incremental_winnowing_agrees_with_scanning_each_window() {
+        // Few distinct tokens make runs of equal k-gram hashes and ties in windows.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for case in 0..2_000usize {
+            let len = case % 60;
+            let distinct = 1 + (case % 5) as u64 * (case % 7) as u64;
+            let tokens: Vec<TokenHash> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state % distinct) as TokenHash
+                })
+                .collect();
+            for (k, window) in [(1, 1), (2, 3), (4, 3), (4, 8), (3, 1), (5, 100)] {
+                let mut got = Vec::new();
+                winnow(&tokens, k, window, &mut got);
+                assert_eq!(
+                    got,
+                    winnow_reference(&tokens, k, window),
+                    "{tokens:?} k={k} w={window}"
+                );
+            }
+        }
     }
 
     #[test]
