@@ -254,16 +254,17 @@ pub fn seed_postings(
     participants: &[u32],
     params: &PassageParams,
 ) -> Vec<SeedPosting> {
-    concat_freeing(seed_postings_where(table, participants, params, &|_| {}))
+    concat_freeing(seed_postings_in_chunks(table, participants, params))
 }
 
-/// [`seed_postings`] of the seeds that may occur more than once: seeds are winnowed
-/// twice, first into a [`RepeatFilter`], then kept only if they passed it. The matches
+/// [`seed_postings`] of the seeds that may occur more than once: every seed goes into
+/// a [`RepeatFilter`], and a posting is kept only if its seed passed it. The matches
 /// are the same as from all postings (a seed seen once matches nothing); the postings
-/// held are a small fraction. For one machine's memory: spilled batches cannot see each
-/// other's seeds and write every posting. The postings come in chunks, as
-/// [`seed_matches`] takes them. Also returns the number of postings made,
-/// kept or not.
+/// held are a small fraction. The seeds of the first pass are kept for the second (12
+/// bytes a seed, against 24 for a posting), so each paragraph is winnowed once. For one
+/// machine's memory: spilled batches cannot see each other's seeds and write every
+/// posting. The postings come in chunks, as [`seed_matches`] takes them. Also returns
+/// the number of postings made, kept or not.
 pub fn repeated_seed_postings(
     table: &TokenTable,
     participants: &[u32],
@@ -276,22 +277,73 @@ pub fn repeated_seed_postings(
     // Winnowing keeps about 2/(w+1) of the k-grams.
     let expected = tokens.saturating_mul(2) / (params.window + 1);
     let filter = RepeatFilter::new(expected);
-    let made = participants
+    let seeded: Vec<(&[u32], ChunkSeeds)> = participants
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
-            let mut made = 0;
+            let mut kept = ChunkSeeds {
+                counts: Vec::with_capacity(chunk.len()),
+                ..ChunkSeeds::default()
+            };
             for_each_seeds(table, chunk, params, |_, seeds| {
                 filter.insert_all(seeds, |s| s.0);
-                made += seeds.len();
+                kept.counts.push(seeds.len() as u32);
+                kept.hashes.extend(seeds.iter().map(|s| s.0));
+                kept.positions.extend(seeds.iter().map(|s| s.1));
             });
-            made
+            (chunk, kept)
         })
-        .sum();
+        .collect();
+    let made = seeded.iter().map(|(_, c)| c.hashes.len()).sum();
     // Returned in chunks, after the filter is freed: they are never joined.
-    let kept = seed_postings_where(table, participants, params, &|seeds| {
-        filter.retain_repeated(seeds, |s| s.0)
-    });
+    let kept = seeded
+        .into_par_iter()
+        .map(
+            |(
+                chunk,
+                ChunkSeeds {
+                    counts,
+                    hashes,
+                    positions,
+                },
+            )| {
+                let mut out = Vec::new();
+                let mut seeds: Seeds = Vec::new();
+                let mut at = 0;
+                for (&p, &n) in chunk.iter().zip(&counts) {
+                    let end = at + n as usize;
+                    seeds.clear();
+                    seeds.extend(
+                        hashes
+                            .get(at..end)
+                            .unwrap_or(&[])
+                            .iter()
+                            .zip(positions.get(at..end).unwrap_or(&[]))
+                            .map(|(&hash, &pos)| (hash, pos)),
+                    );
+                    at = end;
+                    filter.retain_repeated(&mut seeds, |s| s.0);
+                    out.extend(seeds.iter().map(|&(hash, pos)| SeedPosting {
+                        hash,
+                        para: u64::from(p),
+                        pos,
+                    }));
+                }
+                out.shrink_to_fit();
+                out
+            },
+        )
+        .collect();
     (kept, made)
+}
+
+/// The seeds of a chunk of paragraphs, kept between the two passes of
+/// [`repeated_seed_postings`]: each paragraph's seed count, then the hashes and the
+/// positions of all their seeds (apart, so that a seed takes 12 bytes, not 16).
+#[derive(Default)]
+struct ChunkSeeds {
+    counts: Vec<u32>,
+    hashes: Vec<u64>,
+    positions: Vec<u32>,
 }
 
 /// Paragraphs handed to one parallel task by the seed map.
@@ -300,27 +352,24 @@ const PARALLEL_CHUNK: usize = 256;
 /// One paragraph's winnowed seeds: (k-gram hash, token position).
 type Seeds = Vec<(u64, u32)>;
 
-/// The postings of `participants`, in the order of `participants`, of the seeds
-/// `keep` leaves in each paragraph's list.
-fn seed_postings_where(
+/// The postings of `participants`, in the order of `participants`, a chunk of
+/// paragraphs at a time.
+fn seed_postings_in_chunks(
     table: &TokenTable,
     participants: &[u32],
     params: &PassageParams,
-    keep: &(dyn Fn(&mut Seeds) + Sync),
 ) -> Vec<Vec<SeedPosting>> {
     participants
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
             let mut out = Vec::new();
             for_each_seeds(table, chunk, params, |p, seeds| {
-                keep(seeds);
                 out.extend(seeds.iter().map(|&(hash, pos)| SeedPosting {
                     hash,
                     para: u64::from(p),
                     pos,
                 }));
             });
-            out.shrink_to_fit();
             out
         })
         .collect()
