@@ -167,28 +167,44 @@ fn clusters_rows<'a, S: DocSource + ?Sized>(
     let mut wanted = Vec::new();
     for (b, batch) in clusters.chunks(BATCH).enumerate() {
         wanted.clear();
-        wanted.extend(
-            batch
-                .iter()
-                .flat_map(|c| c.occurrences.iter().map(|o| (o.doc, o.start, o.end))),
-        );
+        wanted.extend(spans_of(batch));
         let mut texts = docs.slices(&wanted)?.into_iter();
-        for (i, cluster) in batch.iter().enumerate() {
-            for (j, occ) in cluster.occurrences.iter().enumerate() {
-                each(Row {
-                    cluster: first + b * BATCH + i + 1,
-                    kind: cluster.kind,
-                    file: docs.name(occ.doc),
-                    paragraph: occ.paragraph + 1,
-                    line: occ.line,
-                    start: occ.start,
-                    end: occ.end,
-                    words: occ.words,
-                    similarity: occ.similarity,
-                    keep: j == 0,
-                    text: texts.next().unwrap_or_default(),
-                })?;
-            }
+        rows_with_texts(batch, first + b * BATCH, docs, &mut texts, &mut each)?;
+    }
+    Ok(())
+}
+
+/// The spans (document, start, end) of the occurrences of `clusters`, in row order.
+fn spans_of(clusters: &[Cluster]) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+    clusters
+        .iter()
+        .flat_map(|c| c.occurrences.iter().map(|o| (o.doc, o.start, o.end)))
+}
+
+/// The rows of `clusters`, the first of which is cluster number `first + 1`, their
+/// texts taken in row order from `texts`.
+fn rows_with_texts<'a, S: DocSource + ?Sized>(
+    clusters: &[Cluster],
+    first: usize,
+    docs: &'a S,
+    texts: &mut impl Iterator<Item = Cow<'a, [u8]>>,
+    each: &mut impl FnMut(Row<'a>) -> Result<()>,
+) -> Result<()> {
+    for (i, cluster) in clusters.iter().enumerate() {
+        for (j, occ) in cluster.occurrences.iter().enumerate() {
+            each(Row {
+                cluster: first + i + 1,
+                kind: cluster.kind,
+                file: docs.name(occ.doc),
+                paragraph: occ.paragraph + 1,
+                line: occ.line,
+                start: occ.start,
+                end: occ.end,
+                words: occ.words,
+                similarity: occ.similarity,
+                keep: j == 0,
+                text: texts.next().unwrap_or_default(),
+            })?;
         }
     }
     Ok(())
@@ -223,7 +239,6 @@ pub fn write_clusters_csv<W: Write, C: Clusters + ?Sized, S: DocSource + Sync + 
     docs: &S,
 ) -> Result<()> {
     const CHUNK: usize = 64;
-    let window_len = CHUNK * 4 * rayon::current_num_threads().max(1);
     // Write errors are reported as the CSV writer's were.
     let written = |r: std::io::Result<()>| r.map_err(csv::Error::from);
     let mut header = csv_writer(Vec::new());
@@ -235,25 +250,106 @@ pub fn write_clusters_csv<W: Write, C: Clusters + ?Sized, S: DocSource + Sync + 
                 .map_err(|e| csv::Error::from(e.into_error()))?,
         ),
     )?;
-    // Clusters before the current run.
+    // Clusters before the current window.
     let mut before = 0;
     clusters.for_each_run(&mut |run| {
-        for (w, window) in run.chunks(window_len).enumerate() {
-            let first = before + w * window_len;
-            let parts: Vec<Result<Vec<u8>>> = window
-                .par_chunks(CHUNK)
-                .enumerate()
-                .map(|(c, chunk)| format_rows(first + c * CHUNK, chunk, docs))
+        let mut rest = run;
+        while !rest.is_empty() {
+            let (window, tail) = rest.split_at(window_len(rest));
+            let texts = read_spans(docs, window)?;
+            // Each chunk of clusters with its first cluster's index and its texts.
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for (c, chunk) in window.chunks(CHUNK).enumerate() {
+                let rows = chunk.iter().map(|c| c.occurrences.len()).sum::<usize>();
+                let chunk_texts = texts.get(at..at + rows).unwrap_or_default();
+                chunks.push((before + c * CHUNK, chunk, chunk_texts));
+                at += rows;
+            }
+            let parts: Vec<Result<Vec<u8>>> = chunks
+                .par_iter()
+                .map(|&(first, chunk, texts)| format_rows(first, chunk, docs, texts))
                 .collect();
             for part in parts {
                 written(out.write_all(&part?))?;
             }
+            before += window.len();
+            rest = tail;
         }
-        before += run.len();
         Ok(())
     })?;
     written(out.flush())?;
     Ok(())
+}
+
+/// Span bytes whose texts a window of the report reads together, at most (past its
+/// first cluster). Small in unit tests, so that they cross windows.
+#[cfg(not(test))]
+const WINDOW_BYTES: u64 = 32 << 20;
+#[cfg(test)]
+const WINDOW_BYTES: u64 = 1 << 16;
+/// Rows of a window of the report, at most (past its first cluster): with their
+/// formatted CSV, about 20 MB.
+#[cfg(not(test))]
+const WINDOW_ROWS: usize = 1 << 17;
+#[cfg(test)]
+const WINDOW_ROWS: usize = 1 << 10;
+
+/// The number of clusters at the head of `clusters` that make the next window of the
+/// report: at least one, then as many as keep it within [`WINDOW_BYTES`] of text and
+/// [`WINDOW_ROWS`] rows. Each document is read once per window, so the window is as
+/// large as memory allows: a document that holds many clusters' occurrences (a
+/// boilerplate footer) is then opened a few times, not once per cluster.
+fn window_len(clusters: &[Cluster]) -> usize {
+    let (mut bytes, mut rows) = (0u64, 0usize);
+    let over = clusters.iter().position(|c| {
+        bytes += c
+            .occurrences
+            .iter()
+            .map(|o| u64::from(o.end.saturating_sub(o.start)))
+            .sum::<u64>();
+        rows += c.occurrences.len();
+        bytes > WINDOW_BYTES || rows > WINDOW_ROWS
+    });
+    over.map_or(clusters.len(), |i| i.max(1))
+}
+
+/// The texts of the occurrences of `window`, in row order. The spans are read a
+/// document at a time, groups of whole documents in parallel.
+fn read_spans<'a, S: DocSource + Sync + ?Sized>(
+    docs: &'a S,
+    window: &[Cluster],
+) -> Result<Vec<Cow<'a, [u8]>>> {
+    let wanted: Vec<(u32, u32, u32)> = spans_of(window).collect();
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_unstable_by_key(|&i| wanted[i]);
+    // Groups of about a fourth of a thread's share, cut between documents.
+    let target = (wanted.len() / (4 * rayon::current_num_threads().max(1))).max(1);
+    let mut groups: Vec<&[usize]> = Vec::new();
+    let mut rest = &order[..];
+    while !rest.is_empty() {
+        let mut end = target.min(rest.len());
+        while end < rest.len() && wanted[rest[end]].0 == wanted[rest[end - 1]].0 {
+            end += 1;
+        }
+        let (group, tail) = rest.split_at(end);
+        groups.push(group);
+        rest = tail;
+    }
+    let read: Vec<Vec<Cow<'a, [u8]>>> = groups
+        .par_iter()
+        .map(|group| {
+            let spans: Vec<(u32, u32, u32)> = group.iter().map(|&i| wanted[i]).collect();
+            docs.slices(&spans)
+        })
+        .collect::<Result<_>>()?;
+    let mut texts: Vec<Cow<'a, [u8]>> = vec![Cow::Borrowed(&[][..]); wanted.len()];
+    for (group, group_texts) in groups.iter().zip(read) {
+        for (&i, text) in group.iter().zip(group_texts) {
+            texts[i] = text;
+        }
+    }
+    Ok(texts)
 }
 
 /// The CSV writer of the report (LF line ends).
@@ -263,15 +359,18 @@ fn csv_writer(out: Vec<u8>) -> csv::Writer<Vec<u8>> {
         .from_writer(out)
 }
 
-/// The CSV rows of `clusters`, the first of which is cluster number `first + 1`.
+/// The CSV rows of `clusters`, the first of which is cluster number `first + 1`, with
+/// their `texts` in row order.
 fn format_rows<S: DocSource + ?Sized>(
     first: usize,
     clusters: &[Cluster],
     docs: &S,
+    texts: &[Cow<'_, [u8]>],
 ) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
     let mut buf = String::new();
-    clusters_rows(clusters, first, docs, |row| {
+    let mut texts = texts.iter().map(|t| Cow::Borrowed(t.as_ref()));
+    rows_with_texts(clusters, first, docs, &mut texts, &mut |row| {
         write_row(&mut w, &row, &mut buf)?;
         Ok(())
     })?;
@@ -279,8 +378,6 @@ fn format_rows<S: DocSource + ?Sized>(
         .map_err(|e| csv::Error::from(e.into_error()).into())
 }
 
-/// Writes one row, a field at a time; numbers are formatted in `buf`, so a row
-/// allocates nothing.
 fn write_row(w: &mut csv::Writer<Vec<u8>>, row: &Row<'_>, buf: &mut String) -> csv::Result<()> {
     use std::fmt::Write as _;
     let mut number = |w: &mut csv::Writer<Vec<u8>>, value: std::fmt::Arguments<'_>| {
