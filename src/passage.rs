@@ -133,11 +133,31 @@ impl TokenTable {
 pub trait TokenSource: Sync {
     /// Token hashes of paragraph `p` (empty if there is no such paragraph).
     fn tokens(&self, p: u32) -> Cow<'_, [TokenHash]>;
+
+    /// Asks the CPU to start loading token `pos` of paragraph `p`, which will be read
+    /// soon. A hint: it does nothing by default.
+    fn prefetch(&self, p: u32, pos: u32) {
+        let _ = (p, pos);
+    }
 }
 
 impl TokenSource for TokenTable {
     fn tokens(&self, p: u32) -> Cow<'_, [TokenHash]> {
         Cow::Borrowed(self.get(p as usize))
+    }
+
+    fn prefetch(&self, p: u32, pos: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = self.get(p as usize).get(pos as usize) {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: a prefetch is a hint that never faults and does not change
+            // memory; the pointer is to a live element anyway.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(token).cast::<i8>());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (p, pos);
     }
 }
 
@@ -495,6 +515,9 @@ fn run_matches(run: &[SeedPosting], min_words: usize, out: &mut Vec<SeedMatch>) 
 /// pairs (a paragraph made of one word repeated), where every seed matches every other.
 pub const MAX_EXTENSIONS_PER_PAIR: usize = 256;
 
+/// Paragraph pairs aligned in turn by one parallel task of [`align_all`].
+const PREFETCHED_RUN: usize = 64;
+
 /// Aligns every paragraph pair that shares seeds; returns the accepted spans, in
 /// paragraph-pair order.
 pub fn align_all<T: TokenSource + ?Sized>(
@@ -503,9 +526,20 @@ pub fn align_all<T: TokenSource + ?Sized>(
     params: &PassageParams,
 ) -> Vec<Alignment> {
     let groups: Vec<&[SeedMatch]> = matches.chunk_by(|x, y| (x.a, x.b) == (y.a, y.b)).collect();
+    // Pairs are aligned in runs, the words of the next pair's first seed loaded while
+    // the current one is aligned: the paragraphs lie anywhere in the table, and each
+    // pair's first read of them misses the caches.
     groups
-        .par_iter()
-        .flat_map_iter(|group| align_pair(table, group, params))
+        .par_chunks(PREFETCHED_RUN)
+        .flat_map_iter(|run| {
+            run.iter().enumerate().flat_map(|(i, group)| {
+                if let Some(m) = run.get(i + 1).and_then(|next| next.first()) {
+                    table.prefetch(m.a, m.pos_a);
+                    table.prefetch(m.b, m.pos_b);
+                }
+                align_pair(table, group, params)
+            })
+        })
         .collect()
 }
 
