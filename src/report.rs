@@ -266,12 +266,16 @@ pub fn write_clusters_csv<W: Write, C: Clusters + ?Sized, S: DocSource + Sync + 
                 chunks.push((before + c * CHUNK, chunk, chunk_texts));
                 at += rows;
             }
-            let parts: Vec<Result<Vec<u8>>> = chunks
-                .par_iter()
-                .map(|&(first, chunk, texts)| format_rows(first, chunk, docs, texts))
-                .collect();
-            for part in parts {
-                written(out.write_all(&part?))?;
+            // Formatted a few chunks per thread at a time, so that only their CSV is
+            // held besides the window's texts.
+            for batch in chunks.chunks(4 * rayon::current_num_threads().max(1)) {
+                let parts: Vec<Result<Vec<u8>>> = batch
+                    .par_iter()
+                    .map(|&(first, chunk, texts)| format_rows(first, chunk, docs, texts))
+                    .collect();
+                for part in parts {
+                    written(out.write_all(&part?))?;
+                }
             }
             before += window.len();
             rest = tail;
@@ -285,11 +289,11 @@ pub fn write_clusters_csv<W: Write, C: Clusters + ?Sized, S: DocSource + Sync + 
 /// Span bytes whose texts a window of the report reads together, at most (past its
 /// first cluster). Small in unit tests, so that they cross windows.
 #[cfg(not(test))]
-const WINDOW_BYTES: u64 = 32 << 20;
+const WINDOW_BYTES: u64 = 8 << 20;
 #[cfg(test)]
 const WINDOW_BYTES: u64 = 1 << 16;
-/// Rows of a window of the report, at most (past its first cluster): with their
-/// formatted CSV, about 20 MB.
+/// Rows of a window of the report, at most (past its first cluster): 48 bytes each
+/// for their texts' places.
 #[cfg(not(test))]
 const WINDOW_ROWS: usize = 1 << 17;
 #[cfg(test)]
@@ -297,9 +301,9 @@ const WINDOW_ROWS: usize = 1 << 10;
 
 /// The number of clusters at the head of `clusters` that make the next window of the
 /// report: at least one, then as many as keep it within [`WINDOW_BYTES`] of text and
-/// [`WINDOW_ROWS`] rows. Each document is read once per window, so the window is as
-/// large as memory allows: a document that holds many clusters' occurrences (a
-/// boilerplate footer) is then opened a few times, not once per cluster.
+/// [`WINDOW_ROWS`] rows. Each document is read once per window: a document that holds
+/// many clusters' occurrences (a boilerplate footer) is opened once per window, not
+/// once per 64 clusters, and the texts held stay within a few MB.
 fn window_len(clusters: &[Cluster]) -> usize {
     let (mut bytes, mut rows) = (0u64, 0usize);
     let over = clusters.iter().position(|c| {
