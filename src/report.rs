@@ -90,6 +90,12 @@ pub trait DocSource {
     }
     /// Number of documents.
     fn documents(&self) -> usize;
+    /// Whether each call of [`Self::slices`] opens the files of its documents: the
+    /// report then asks for many rows' spans at once, so that a document is opened once
+    /// for all of them.
+    fn opens_files(&self) -> bool {
+        false
+    }
     /// Index, in the listed input files, of the file document `doc` was read from, if
     /// known.
     fn file_of(&self, doc: u32) -> Option<u32> {
@@ -252,12 +258,27 @@ pub fn write_clusters_csv<W: Write, C: Clusters + ?Sized, S: DocSource + Sync + 
     )?;
     // Clusters before the current window.
     let mut before = 0;
+    let batch_len = 4 * rayon::current_num_threads().max(1);
+    let windowed = docs.opens_files();
     clusters.for_each_run(&mut |run| {
         let mut rest = run;
         while !rest.is_empty() {
-            let (window, tail) = rest.split_at(window_len(rest));
-            let texts = read_spans(docs, window)?;
-            // Each chunk of clusters with its first cluster's index and its texts.
+            let len = if windowed {
+                window_len(rest)
+            } else {
+                rest.len().min(CHUNK * batch_len)
+            };
+            let (window, tail) = rest.split_at(len);
+            // A source that opens files is asked for the whole window's spans at once;
+            // another is asked for each chunk's by the task that formats it, so that
+            // reading and formatting overlap.
+            let texts = if windowed {
+                read_spans(docs, window)?
+            } else {
+                Vec::new()
+            };
+            // Each chunk of clusters with its first cluster's index and its texts, if
+            // they were read for the window.
             let mut chunks = Vec::new();
             let mut at = 0;
             for (c, chunk) in window.chunks(CHUNK).enumerate() {
@@ -268,10 +289,17 @@ pub fn write_clusters_csv<W: Write, C: Clusters + ?Sized, S: DocSource + Sync + 
             }
             // Formatted a few chunks per thread at a time, so that only their CSV is
             // held besides the window's texts.
-            for batch in chunks.chunks(4 * rayon::current_num_threads().max(1)) {
+            for batch in chunks.chunks(batch_len) {
                 let parts: Vec<Result<Vec<u8>>> = batch
                     .par_iter()
-                    .map(|&(first, chunk, texts)| format_rows(first, chunk, docs, texts))
+                    .map(|&(first, chunk, texts)| {
+                        if windowed {
+                            format_rows(first, chunk, docs, texts)
+                        } else {
+                            let wanted: Vec<(u32, u32, u32)> = spans_of(chunk).collect();
+                            format_rows(first, chunk, docs, &docs.slices(&wanted)?)
+                        }
+                    })
                     .collect();
                 for part in parts {
                     written(out.write_all(&part?))?;
@@ -436,6 +464,31 @@ mod tests {
         w.into_inner().expect("flushed")
     }
 
+    /// Documents in memory that say they open files, for the report's windowed reads.
+    struct OpensFiles<'d>(&'d [Document]);
+
+    impl DocSource for OpensFiles<'_> {
+        fn name(&self, doc: u32) -> Cow<'_, str> {
+            self.0.name(doc)
+        }
+
+        fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
+            self.0.document(doc)
+        }
+
+        fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
+            self.0.slice(doc, start, end)
+        }
+
+        fn documents(&self) -> usize {
+            self.0.len()
+        }
+
+        fn opens_files(&self) -> bool {
+            true
+        }
+    }
+
     #[test]
     fn parallel_report_equals_sequential_for_any_thread_count() {
         let docs: Vec<Document> = (0..7u32)
@@ -482,6 +535,11 @@ mod tests {
             pool.install(|| write_csv(&mut got, &findings, docs.as_slice()))
                 .expect("written");
             assert!(got == expected, "{threads} threads");
+            // A source that opens files is read a window at a time.
+            let mut got = Vec::new();
+            pool.install(|| write_csv(&mut got, &findings, &OpensFiles(&docs)))
+                .expect("written");
+            assert!(got == expected, "{threads} threads, windows");
         }
     }
 }

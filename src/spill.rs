@@ -119,7 +119,7 @@ pub fn decoded_bytes(file: &InputFile) -> u64 {
 }
 
 /// Estimated peak memory of an in-memory run over `corpus_bytes` of input, used to
-/// decide when to spill. Measured (BENCHMARKS.md): 1.4 to 1.6 times the corpus on news
+/// decide when to spill. Measured (BENCHMARKS.md): 1.6 to 1.9 times the corpus on news
 /// text, with room here for the results of duplicate-heavy corpora and for compressed
 /// JSON Lines, whose decoded records are held; Japanese boilerplate reaches 6 times,
 /// so such a corpus just under the estimate can pass the limit.

@@ -465,6 +465,10 @@ impl DocSource for FileTexts<'_> {
         self.docs.get(doc as usize).map(|e| e.file)
     }
 
+    fn opens_files(&self) -> bool {
+        true
+    }
+
     fn documents(&self) -> usize {
         self.docs.len()
     }
