@@ -314,44 +314,10 @@ pub fn repeated_seed_postings(
         })
         .collect();
     let made = seeded.iter().map(|(_, c)| c.hashes.len()).sum();
-    // Returned in chunks, after the filter is freed: they are never joined.
+    // Returned in chunks: they are never joined.
     let kept = seeded
         .into_par_iter()
-        .map(
-            |(
-                chunk,
-                ChunkSeeds {
-                    counts,
-                    hashes,
-                    positions,
-                },
-            )| {
-                let mut out = Vec::new();
-                let mut seeds: Seeds = Vec::new();
-                let mut at = 0;
-                for (&p, &n) in chunk.iter().zip(&counts) {
-                    let end = at + n as usize;
-                    seeds.clear();
-                    seeds.extend(
-                        hashes
-                            .get(at..end)
-                            .unwrap_or(&[])
-                            .iter()
-                            .zip(positions.get(at..end).unwrap_or(&[]))
-                            .map(|(&hash, &pos)| (hash, pos)),
-                    );
-                    at = end;
-                    filter.retain_repeated(&mut seeds, |s| s.0);
-                    out.extend(seeds.iter().map(|&(hash, pos)| SeedPosting {
-                        hash,
-                        para: u64::from(p),
-                        pos,
-                    }));
-                }
-                out.shrink_to_fit();
-                out
-            },
-        )
+        .map(|(chunk, seeds)| seeds.repeated_postings(chunk, &filter))
         .collect();
     (kept, made)
 }
@@ -364,6 +330,32 @@ struct ChunkSeeds {
     counts: Vec<u32>,
     hashes: Vec<u64>,
     positions: Vec<u32>,
+}
+
+impl ChunkSeeds {
+    /// The postings of the seeds that passed `filter`, of the paragraphs `chunk` these
+    /// seeds were made from.
+    fn repeated_postings(self, chunk: &[u32], filter: &RepeatFilter) -> Vec<SeedPosting> {
+        let mut out = Vec::new();
+        let mut seeds: Seeds = Vec::new();
+        let mut at = 0;
+        for (&p, &n) in chunk.iter().zip(&self.counts) {
+            let end = at + n as usize;
+            let hashes = self.hashes.get(at..end).unwrap_or(&[]);
+            let positions = self.positions.get(at..end).unwrap_or(&[]);
+            at = end;
+            seeds.clear();
+            seeds.extend(hashes.iter().copied().zip(positions.iter().copied()));
+            filter.retain_repeated(&mut seeds, |s| s.0);
+            out.extend(seeds.iter().map(|&(hash, pos)| SeedPosting {
+                hash,
+                para: u64::from(p),
+                pos,
+            }));
+        }
+        out.shrink_to_fit();
+        out
+    }
 }
 
 /// Paragraphs handed to one parallel task by the seed map.

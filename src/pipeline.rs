@@ -765,13 +765,11 @@ pub fn repeated_band_records(
     let keyed: Vec<(&[u32], Vec<u64>)> = paras
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
-            let mut scratch = KeyScratch::default();
             let mut all = Vec::with_capacity(chunk.len() * keyer.bands);
-            for &p in chunk {
-                let keys = keyer.keys(table.get(p as usize), &mut scratch);
+            keyer.for_each_keys(table, chunk, |_, keys| {
                 filter.insert_all(keys, |&k| k);
                 all.extend_from_slice(keys);
-            }
+            });
             (chunk, all)
         })
         .collect();
@@ -806,15 +804,13 @@ fn band_records_in_chunks(
     paras
         .par_chunks(PARALLEL_CHUNK)
         .map(|chunk| {
-            let mut scratch = KeyScratch::default();
             let mut out = Vec::with_capacity(chunk.len() * keyer.bands);
-            for &p in chunk {
-                let keys = keyer.keys(table.get(p as usize), &mut scratch);
+            keyer.for_each_keys(table, chunk, |p, keys| {
                 out.extend(keys.iter().map(|&key| BandRecord {
                     key,
                     para: base + u64::from(p),
                 }));
-            }
+            });
             out
         })
         .collect()
@@ -839,6 +835,15 @@ impl BandKeyer {
             bands,
             rows,
             shingle_size: config.shingle_size,
+        }
+    }
+
+    /// Calls `each` with every paragraph of `chunk` and its band keys, in order, made in
+    /// one scratch.
+    fn for_each_keys(&self, table: &TokenTable, chunk: &[u32], mut each: impl FnMut(u32, &[u64])) {
+        let mut scratch = KeyScratch::default();
+        for &p in chunk {
+            each(p, self.keys(table.get(p as usize), &mut scratch));
         }
     }
 
