@@ -55,20 +55,9 @@ impl RepeatFilter {
     /// than the caches on big corpora, so each key costs a cache miss: issuing the loads
     /// of a whole paragraph's keys first lets them overlap.
     fn prefetch(&self, key: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let (word, _) = self.slot(key);
-            if let Some(pair) = self.words.get(word) {
-                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                // SAFETY: a prefetch is a hint that never faults and does not change
-                // memory; the pointer is to a live element anyway.
-                unsafe {
-                    _mm_prefetch::<_MM_HINT_T0>(pair.as_ptr().cast::<i8>());
-                }
-            }
+        if let Some(pair) = self.words.get(self.slot(key).0) {
+            crate::prefetch(pair);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = key;
     }
 
     /// Records the key of every item of a batch (one paragraph's), their loads

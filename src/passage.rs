@@ -147,17 +147,9 @@ impl TokenSource for TokenTable {
     }
 
     fn prefetch(&self, p: u32, pos: u32) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(token) = self.get(p as usize).get(pos as usize) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: a prefetch is a hint that never faults and does not change
-            // memory; the pointer is to a live element anyway.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(token).cast::<i8>());
-            }
+            crate::prefetch(token);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (p, pos);
     }
 }
 
@@ -962,18 +954,11 @@ mod tests {
     #[test]
     fn incremental_winnowing_agrees_with_scanning_each_window() {
         // Few distinct tokens make runs of equal k-gram hashes and ties in windows.
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = crate::test_rng(0x2545_F491_4F6C_DD1D);
         for case in 0..2_000usize {
             let len = case % 60;
             let distinct = 1 + (case % 5) as u64 * (case % 7) as u64;
-            let tokens: Vec<TokenHash> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state % distinct) as TokenHash
-                })
-                .collect();
+            let tokens: Vec<TokenHash> = (0..len).map(|_| next(distinct) as TokenHash).collect();
             for (k, window) in [(1, 1), (2, 3), (4, 3), (4, 8), (3, 1), (5, 100)] {
                 let mut got = Vec::new();
                 winnow(&tokens, k, window, &mut got);
