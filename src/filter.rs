@@ -1,19 +1,32 @@
-//! A filter of keys seen more than once, to drop singleton records before they are
-//! stored and sorted.
+//! Keys seen more than once, found one partition at a time, to drop singleton records
+//! before they are stored and sorted.
 //!
 //! Most band keys and seed hashes of a corpus occur once, and a key that occurs once
-//! can make no pair. A keyed stage that runs in memory therefore makes its keys twice:
-//! a first pass inserts every key into a [`RepeatFilter`], and the second keeps only the
-//! records whose key [`RepeatFilter::maybe_repeated`]. The filter has no false
-//! negatives (a key inserted twice always passes), so the pairs found are exactly those
-//! found without it; a false positive only keeps a singleton, which the reduce drops as
-//! before. Inserting is a set union, so the filter, and with it the kept records, do not
-//! depend on the order of insertion or on the number of threads.
+//! can make no pair. A keyed stage that runs in memory therefore makes its keys first,
+//! each chunk of paragraphs grouping its keys by [`partition`] into a [`KeyedChunk`].
+//! [`reduce_repeated`] then takes one partition at a time, on any thread: it inserts the
+//! partition's keys from every chunk into a [`RepeatFilter`] of its own, and turns into
+//! records only the keys that passed it, which it hands to the partition's reduce.
 //!
-//! Cost: two bit arrays of [`BITS_PER_KEY`] bits per expected key (2 bytes per key),
-//! against 16 to 24 bytes for a stored record.
+//! A partition's filter is small enough to stay in the caches (a 1 GB corpus makes
+//! about 340,000 band keys a partition: a 680 KB filter), and only one thread writes
+//! it, so inserting needs neither an atomic operation nor a cache miss. A filter over
+//! the whole corpus, shared by the threads, paid both on every key.
+//!
+//! The filter has no false negatives (a key inserted twice always passes), so the pairs
+//! found are exactly those found without it; a false positive only keeps a singleton,
+//! which the reduce drops as before. A partition's records are sorted before its reduce,
+//! so nothing depends on the order of the chunks or on the number of threads.
+//!
+//! Cost: the keys are held once, grouped by partition, with the 2-byte index of their
+//! paragraph in its chunk; the filter adds two bits per key of one partition at a time.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use rayon::prelude::*;
+
+use crate::records::{partition, PARTITION_BITS};
+
+/// Number of partitions: the values of [`partition`].
+const PARTS: usize = 1 << PARTITION_BITS;
 
 /// Bits of each array per expected key. With n keys in m = 8n slots, a singleton
 /// shares its slot with another key, and so passes the filter, with probability about
@@ -25,7 +38,7 @@ pub const BITS_PER_KEY: usize = 8;
 #[derive(Debug)]
 pub struct RepeatFilter {
     /// Per 64 slots: the `once` word and the `twice` word.
-    words: Vec<[AtomicU64; 2]>,
+    words: Vec<[u64; 2]>,
     /// Number of slots: a multiple of 64, not rounded to a power of two.
     slots: u64,
 }
@@ -35,71 +48,219 @@ impl RepeatFilter {
     pub fn new(expected: usize) -> RepeatFilter {
         let words = expected.saturating_mul(BITS_PER_KEY).div_ceil(64).max(1);
         RepeatFilter {
-            words: (0..words)
-                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
-                .collect(),
+            words: vec![[0, 0]; words],
             slots: words as u64 * 64,
         }
     }
 
     /// Word index and bit of `key`'s slot. Keys are hashes already; the multiply
-    /// spreads any structure left in their high bits, and the slot is the high half of
-    /// its product with the number of slots (a range reduction without division).
+    /// spreads any structure left in them (the keys of one partition share their top
+    /// bits), and the slot is the high half of its product with the number of slots (a
+    /// range reduction without division).
     fn slot(&self, key: u64) -> (usize, u64) {
         let mixed = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let slot = ((u128::from(mixed) * u128::from(self.slots)) >> 64) as u64;
         ((slot / 64) as usize, 1u64 << (slot % 64))
     }
 
-    /// Asks the CPU to start loading the filter words of `key`. The filter is larger
-    /// than the caches on big corpora, so each key costs a cache miss: issuing the loads
-    /// of a whole paragraph's keys first lets them overlap.
-    fn prefetch(&self, key: u64) {
-        if let Some(pair) = self.words.get(self.slot(key).0) {
-            crate::prefetch(pair);
-        }
-    }
-
-    /// Records the key of every item of a batch (one paragraph's), their loads
-    /// prefetched first so that the cache misses overlap.
-    pub fn insert_all<T>(&self, items: &[T], key: impl Fn(&T) -> u64) {
-        items.iter().for_each(|item| self.prefetch(key(item)));
-        items.iter().for_each(|item| self.insert(key(item)));
-    }
-
-    /// Keeps the items of a batch whose key [`Self::maybe_repeated`], in order, their
-    /// loads prefetched first.
-    pub fn retain_repeated<T>(&self, items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
-        items.iter().for_each(|item| self.prefetch(key(item)));
-        items.retain(|item| self.maybe_repeated(key(item)));
-    }
-
-    /// Records one occurrence of `key`. Safe to call from many threads at once.
-    pub fn insert(&self, key: u64) {
+    /// Records one occurrence of `key`.
+    pub fn insert(&mut self, key: u64) {
         let (word, bit) = self.slot(key);
-        if let Some([once, twice]) = self.words.get(word) {
-            if once.fetch_or(bit, Ordering::Relaxed) & bit != 0
-                && twice.load(Ordering::Relaxed) & bit == 0
-            {
-                twice.fetch_or(bit, Ordering::Relaxed);
-            }
+        if let Some([once, twice]) = self.words.get_mut(word) {
+            *twice |= *once & bit;
+            *once |= bit;
         }
     }
 
-    /// False only if `key` was inserted at most once. Call after every insertion is
-    /// done (the end of a rayon call orders the two).
+    /// False only if `key` was inserted at most once.
     pub fn maybe_repeated(&self, key: u64) -> bool {
         let (word, bit) = self.slot(key);
         self.words
             .get(word)
-            .map_or(true, |[_, twice]| twice.load(Ordering::Relaxed) & bit != 0)
+            .map_or(true, |[_, twice]| twice & bit != 0)
     }
+}
+
+/// Paragraphs whose keys one [`KeyedChunk`] holds. Each partition's reduce visits
+/// every chunk, and each visit starts with a cache miss: a chunk of 2,048 paragraphs
+/// gives a partition about 150 band keys (1,200 bytes) of each. At most 2^16: a chunk's
+/// paragraphs are named by a `u16`.
+pub const KEYED_CHUNK: usize = 2048;
+const _: () = assert!(KEYED_CHUNK <= 1 << 16);
+
+/// The keys made from one chunk of paragraphs, grouped by [`partition`], each with the
+/// index of its paragraph in the chunk (`owner`) and a value (a seed's position; `()`
+/// for a band key). Within a partition the keys keep the order they were pushed in.
+#[derive(Debug)]
+struct KeyedChunk<V> {
+    keys: Vec<u64>,
+    owners: Vec<u16>,
+    values: Vec<V>,
+    /// Where each partition starts in the three vectors; their length last.
+    starts: Vec<u32>,
+}
+
+impl<V: Copy + Default> KeyedChunk<V> {
+    /// The items of `unsorted` (key, owner, value), grouped by partition with a
+    /// counting sort; the vectors are made to their exact size.
+    fn group(unsorted: &UnsortedKeys<V>) -> KeyedChunk<V> {
+        let n = unsorted.keys.len();
+        let mut starts = vec![0u32; PARTS + 1];
+        for &key in &unsorted.keys {
+            starts[partition(key) + 1] += 1;
+        }
+        for q in 0..PARTS {
+            starts[q + 1] += starts[q];
+        }
+        let mut at: Vec<u32> = starts[..PARTS].to_vec();
+        let mut keys = vec![0u64; n];
+        let mut owners = vec![0u16; n];
+        let mut values = vec![V::default(); n];
+        let items = unsorted
+            .keys
+            .iter()
+            .zip(&unsorted.owners)
+            .zip(&unsorted.values);
+        for ((&key, &owner), &value) in items {
+            let q = partition(key);
+            let to = at[q] as usize;
+            at[q] += 1;
+            keys[to] = key;
+            owners[to] = owner;
+            values[to] = value;
+        }
+        KeyedChunk {
+            keys,
+            owners,
+            values,
+            starts,
+        }
+    }
+}
+
+impl<V> KeyedChunk<V> {
+    /// Number of keys.
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The keys, owners and values of partition `q`.
+    fn part(&self, q: usize) -> (&[u64], &[u16], &[V]) {
+        let range = self.starts[q] as usize..self.starts[q + 1] as usize;
+        (
+            &self.keys[range.clone()],
+            &self.owners[range.clone()],
+            &self.values[range],
+        )
+    }
+}
+
+/// A chunk's keys in the order they are made, before [`KeyedChunk::group`]; reused
+/// from one chunk to the next.
+#[derive(Debug)]
+pub struct UnsortedKeys<V> {
+    keys: Vec<u64>,
+    owners: Vec<u16>,
+    values: Vec<V>,
+    /// Index in the chunk of the item whose keys are being pushed.
+    owner: u16,
+}
+
+impl<V> Default for UnsortedKeys<V> {
+    fn default() -> Self {
+        UnsortedKeys {
+            keys: Vec::new(),
+            owners: Vec::new(),
+            values: Vec::new(),
+            owner: 0,
+        }
+    }
+}
+
+impl<V> UnsortedKeys<V> {
+    /// Empties the scratch for the next chunk.
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.owners.clear();
+        self.values.clear();
+        self.owner = 0;
+    }
+
+    /// Adds one key of the current item.
+    pub fn push(&mut self, key: u64, value: V) {
+        self.keys.push(key);
+        self.owners.push(self.owner);
+        self.values.push(value);
+    }
+
+    /// Moves on to the next item of the chunk: call after each item's keys.
+    pub fn end_item(&mut self) {
+        self.owner = self.owner.wrapping_add(1);
+    }
+}
+
+/// The keyed map and reduce of a stage in memory. `items` (paragraph indices) are cut
+/// into chunks of [`KEYED_CHUNK`], and `keys(chunk, out)` pushes the keys of each item
+/// of a chunk in turn, calling [`UnsortedKeys::end_item`] after each. Then, for each
+/// partition in parallel, the keys that may occur more than once are made into records
+/// by `make(item, key, value)`, sorted, and given to `reduce`. Returns the results of
+/// the non-empty partitions, in partition order, and the number of keys made.
+pub fn reduce_repeated<V, T, R>(
+    items: &[u32],
+    keys: impl Fn(&[u32], &mut UnsortedKeys<V>) + Sync,
+    make: impl Fn(u32, u64, V) -> T + Sync,
+    reduce: impl Fn(&[T]) -> R + Sync + Send,
+) -> (Vec<R>, usize)
+where
+    V: Copy + Default + Send + Sync,
+    T: Ord + Send,
+    R: Send,
+{
+    let chunks: Vec<KeyedChunk<V>> = items
+        .par_chunks(KEYED_CHUNK)
+        .map_init(UnsortedKeys::default, |scratch, chunk| {
+            scratch.clear();
+            keys(chunk, scratch);
+            KeyedChunk::group(scratch)
+        })
+        .collect();
+    let made = chunks.iter().map(KeyedChunk::len).sum();
+    let item = |c: usize, owner: u16| {
+        items
+            .get(c * KEYED_CHUNK + usize::from(owner))
+            .copied()
+            .unwrap_or(u32::MAX)
+    };
+    let results = (0..PARTS)
+        .into_par_iter()
+        .filter_map(|q| {
+            let total: usize = chunks.iter().map(|c| c.part(q).0.len()).sum();
+            if total == 0 {
+                return None;
+            }
+            let mut filter = RepeatFilter::new(total);
+            for chunk in &chunks {
+                chunk.part(q).0.iter().for_each(|&k| filter.insert(k));
+            }
+            let mut records = Vec::new();
+            for (c, chunk) in chunks.iter().enumerate() {
+                let (keys, owners, values) = chunk.part(q);
+                for ((&key, &owner), &value) in keys.iter().zip(owners).zip(values) {
+                    if filter.maybe_repeated(key) {
+                        records.push(make(item(c, owner), key, value));
+                    }
+                }
+            }
+            records.sort_unstable();
+            Some(reduce(&records))
+        })
+        .collect();
+    (results, made)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rayon::prelude::*;
 
     fn key(i: u64) -> u64 {
         xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes())
@@ -107,13 +268,13 @@ mod tests {
 
     #[test]
     fn repeated_keys_always_pass() {
-        let filter = RepeatFilter::new(10_000);
-        (0..10_000u64).into_par_iter().for_each(|i| {
+        let mut filter = RepeatFilter::new(10_000);
+        for i in 0..10_000u64 {
             filter.insert(key(i));
             if i % 7 == 0 {
                 filter.insert(key(i));
             }
-        });
+        }
         for i in (0..10_000u64).step_by(7) {
             assert!(filter.maybe_repeated(key(i)));
         }
@@ -122,26 +283,104 @@ mod tests {
     #[test]
     fn most_singletons_are_dropped() {
         let n = 100_000u64;
-        let filter = RepeatFilter::new(n as usize);
-        (0..n).into_par_iter().for_each(|i| filter.insert(key(i)));
+        let mut filter = RepeatFilter::new(n as usize);
+        (0..n).for_each(|i| filter.insert(key(i)));
         let passed = (0..n).filter(|&i| filter.maybe_repeated(key(i))).count();
         // About n/m = 1/8 of singletons share a slot with another key.
         assert!(passed < n as usize / 6, "{passed} of {n} singletons passed");
         assert!(!RepeatFilter::new(0).maybe_repeated(key(1)));
+        // The keys of one partition share their top bits; the slots must still spread.
+        let mut one_part = RepeatFilter::new(n as usize);
+        let same_top = |i: u64| (key(i) >> PARTITION_BITS) | (7 << (64 - PARTITION_BITS));
+        (0..n).for_each(|i| one_part.insert(same_top(i)));
+        let passed = (0..n)
+            .filter(|&i| one_part.maybe_repeated(same_top(i)))
+            .count();
+        assert!(passed < n as usize / 6, "{passed} of {n} singletons passed");
     }
 
     #[test]
-    fn filter_does_not_depend_on_insertion_order() {
-        let keys: Vec<u64> = (0..5_000u64).map(|i| key(i % 3_000)).collect();
-        let forward = RepeatFilter::new(keys.len());
-        keys.iter().for_each(|&k| forward.insert(k));
-        let parallel = RepeatFilter::new(keys.len());
-        keys.par_iter().rev().for_each(|&k| parallel.insert(k));
-        for i in 0..10_000u64 {
-            assert_eq!(
-                forward.maybe_repeated(key(i)),
-                parallel.maybe_repeated(key(i))
-            );
+    fn grouping_keeps_every_key_with_its_owner_and_value() {
+        let mut scratch = UnsortedKeys::default();
+        let mut rng = crate::test_rng(3);
+        let items: Vec<(u64, u16, u32)> = (0..5_000)
+            .map(|i| (key(rng(800)), (i / 3) as u16, i as u32))
+            .collect();
+        for (i, &(k, _, v)) in items.iter().enumerate() {
+            scratch.push(k, v);
+            if i % 3 == 2 {
+                scratch.end_item();
+            }
+        }
+        let chunk = KeyedChunk::group(&scratch);
+        assert_eq!(chunk.len(), items.len());
+        let mut seen = Vec::new();
+        for q in 0..PARTS {
+            let (keys, owners, values) = chunk.part(q);
+            for ((&k, &o), &v) in keys.iter().zip(owners).zip(values) {
+                assert_eq!(partition(k), q);
+                seen.push((k, o, v));
+            }
+            // Pushing order is kept within a partition.
+            assert!(values.windows(2).all(|w| w[0] < w[1]));
+        }
+        seen.sort_unstable_by_key(|x| x.2);
+        assert_eq!(seen, items);
+    }
+
+    #[test]
+    fn reduce_sees_every_repeated_key_and_its_records() {
+        // Items over several chunks, some left out; each item makes a few keys, some
+        // repeated within the item, within its chunk or across chunks.
+        let items: Vec<u32> = (0..3 * KEYED_CHUNK as u32 + 500)
+            .filter(|i| i % 5 != 2)
+            .collect();
+        let keys_of = |item: u32| -> Vec<(u64, u32)> {
+            (0..item % 7)
+                .map(|j| {
+                    let base = if j % 2 == 0 { item * 7 + j } else { item % 900 };
+                    (key(u64::from(base)), j)
+                })
+                .collect()
+        };
+        let mut count = std::collections::HashMap::new();
+        let mut all = Vec::new();
+        for &item in &items {
+            for (k, v) in keys_of(item) {
+                *count.entry(k).or_insert(0) += 1;
+                all.push((k, item, v));
+            }
+        }
+        let mut expected: Vec<_> = all.iter().copied().filter(|x| count[&x.0] > 1).collect();
+        expected.sort_unstable();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            let (parts, made) = pool.install(|| {
+                reduce_repeated(
+                    &items,
+                    |chunk, out| {
+                        for &item in chunk {
+                            keys_of(item).into_iter().for_each(|(k, v)| out.push(k, v));
+                            out.end_item();
+                        }
+                    },
+                    |item, k, v| (k, item, v),
+                    |records: &[(u64, u32, u32)]| {
+                        // Sorted, and all of one partition.
+                        assert!(records.windows(2).all(|w| w[0] <= w[1]));
+                        let q = records.first().map(|r| partition(r.0));
+                        assert!(records.iter().all(|r| Some(partition(r.0)) == q));
+                        let repeated = records.iter().filter(|r| count[&r.0] > 1);
+                        repeated.copied().collect::<Vec<_>>()
+                    },
+                )
+            });
+            assert_eq!(made, all.len());
+            let got: Vec<_> = parts.into_iter().flatten().collect();
+            assert_eq!(got, expected);
         }
     }
 }

@@ -76,7 +76,11 @@ pub fn band_records(sig: &[u32], bands: usize, rows: usize, para: u64, out: &mut
 /// given in chunks, sorted. Records are cut by [`partition`] of their key and each
 /// partition is scanned on its own, in parallel ([`reduce_partitions`]).
 pub fn candidate_pairs(chunks: Vec<Vec<BandRecord>>) -> Vec<(u64, u64)> {
-    let parts = reduce_partitions(chunks, |r| r.key, partition_pairs);
+    distinct_pairs(reduce_partitions(chunks, |r| r.key, partition_pairs))
+}
+
+/// The pairs the partitions gave, joined, sorted and deduplicated.
+pub fn distinct_pairs(parts: Vec<Vec<(u64, u64)>>) -> Vec<(u64, u64)> {
     let mut pairs = concat_freeing(parts);
     pairs.par_sort_unstable();
     pairs.dedup();

@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-use crate::filter::RepeatFilter;
+use crate::filter::reduce_repeated;
 use crate::lsh::{concat_freeing, reduce_partitions, ALL_PAIRS_MAX};
 use crate::normalize::TokenHash;
 use crate::records::SeedPosting;
@@ -269,85 +269,36 @@ pub fn seed_postings(
     concat_freeing(seed_postings_in_chunks(table, participants, params))
 }
 
-/// [`seed_postings`] of the seeds that may occur more than once: every seed goes into
-/// a [`RepeatFilter`], and a posting is kept only if its seed passed it. The matches
-/// are the same as from all postings (a seed seen once matches nothing); the postings
-/// held are a small fraction. The seeds of the first pass are kept for the second (12
-/// bytes a seed, against 24 for a posting), so each paragraph is winnowed once. For one
-/// machine's memory: spilled batches cannot see each other's seeds and write every
-/// posting. The postings come in chunks, as [`seed_matches`] takes them. Also returns
-/// the number of postings made, kept or not.
-pub fn repeated_seed_postings(
+/// The seed matches of `participants` from their seeds that may occur more than once,
+/// as the unjoined parts the partitions gave ([`raw_seed_match_parts`] of their
+/// postings). Each chunk of paragraphs is winnowed once and groups its seeds by
+/// partition; [`reduce_repeated`] then runs each partition's seeds through a filter of
+/// its own and makes postings of those that passed only. The matches are the same as
+/// from all postings (a seed seen once matches nothing); the postings held are a small
+/// fraction, and only one partition's at a time. The seeds are held between the two
+/// steps (14 bytes a seed: hash, position and the paragraph's index in its chunk). For
+/// one machine's memory: spilled batches cannot see each other's seeds and write every
+/// posting. Also returns the number of seeds made, kept or not.
+pub fn repeated_seed_match_parts(
     table: &TokenTable,
     participants: &[u32],
     params: &PassageParams,
-) -> (Vec<Vec<SeedPosting>>, usize) {
-    let tokens: usize = participants
-        .iter()
-        .map(|&p| table.get(p as usize).len())
-        .sum();
-    // Winnowing keeps about 2/(w+1) of the k-grams.
-    let expected = tokens.saturating_mul(2) / (params.window + 1);
-    let filter = RepeatFilter::new(expected);
-    let seeded: Vec<(&[u32], ChunkSeeds)> = participants
-        .par_chunks(PARALLEL_CHUNK)
-        .map(|chunk| {
-            let mut kept = ChunkSeeds {
-                counts: Vec::with_capacity(chunk.len()),
-                ..ChunkSeeds::default()
-            };
+) -> (Vec<Vec<SeedMatch>>, usize) {
+    reduce_repeated(
+        participants,
+        |chunk, out| {
             for_each_seeds(table, chunk, params, |_, seeds| {
-                filter.insert_all(seeds, |s| s.0);
-                kept.counts.push(seeds.len() as u32);
-                kept.hashes.extend(seeds.iter().map(|s| s.0));
-                kept.positions.extend(seeds.iter().map(|s| s.1));
+                seeds.iter().for_each(|&(hash, pos)| out.push(hash, pos));
+                out.end_item();
             });
-            (chunk, kept)
-        })
-        .collect();
-    let made = seeded.iter().map(|(_, c)| c.hashes.len()).sum();
-    // Returned in chunks: they are never joined.
-    let kept = seeded
-        .into_par_iter()
-        .map(|(chunk, seeds)| seeds.repeated_postings(chunk, &filter))
-        .collect();
-    (kept, made)
-}
-
-/// The seeds of a chunk of paragraphs, kept between the two passes of
-/// [`repeated_seed_postings`]: each paragraph's seed count, then the hashes and the
-/// positions of all their seeds (apart, so that a seed takes 12 bytes, not 16).
-#[derive(Default)]
-struct ChunkSeeds {
-    counts: Vec<u32>,
-    hashes: Vec<u64>,
-    positions: Vec<u32>,
-}
-
-impl ChunkSeeds {
-    /// The postings of the seeds that passed `filter`, of the paragraphs `chunk` these
-    /// seeds were made from.
-    fn repeated_postings(self, chunk: &[u32], filter: &RepeatFilter) -> Vec<SeedPosting> {
-        let mut out = Vec::new();
-        let mut seeds: Seeds = Vec::new();
-        let mut at = 0;
-        for (&p, &n) in chunk.iter().zip(&self.counts) {
-            let end = at + n as usize;
-            let hashes = self.hashes.get(at..end).unwrap_or(&[]);
-            let positions = self.positions.get(at..end).unwrap_or(&[]);
-            at = end;
-            seeds.clear();
-            seeds.extend(hashes.iter().copied().zip(positions.iter().copied()));
-            filter.retain_repeated(&mut seeds, |s| s.0);
-            out.extend(seeds.iter().map(|&(hash, pos)| SeedPosting {
-                hash,
-                para: u64::from(p),
-                pos,
-            }));
-        }
-        out.shrink_to_fit();
-        out
-    }
+        },
+        |para, hash, pos| SeedPosting {
+            hash,
+            para: u64::from(para),
+            pos,
+        },
+        |part| partition_matches(part, params.min_words),
+    )
 }
 
 /// Paragraphs handed to one parallel task by the seed map.

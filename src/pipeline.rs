@@ -25,13 +25,13 @@ use crate::cluster::{
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, InputRead, Warning};
 use crate::error::Result;
-use crate::filter::RepeatFilter;
+use crate::filter::reduce_repeated;
 use crate::jsonl;
-use crate::lsh::{band_keys, candidate_pairs, choose_bands, concat_freeing};
+use crate::lsh::{band_keys, choose_bands, concat_freeing, distinct_pairs, partition_pairs};
 use crate::normalize::{token_hashes, tokenize, Token, TokenHash};
 use crate::passage::{
-    align_match_parts, fit, raw_seed_match_parts, repeated_seed_postings, similarity, Alignment,
-    PassageParams, TokenSource, TokenTable,
+    align_match_parts, fit, repeated_seed_match_parts, similarity, Alignment, PassageParams,
+    TokenSource, TokenTable,
 };
 use crate::records::BandRecord;
 use crate::report::DocSource;
@@ -721,8 +721,7 @@ pub fn paragraph_pairs(table: &TokenTable, config: &Config) -> ParagraphPairs {
     }
     distinct.sort_unstable();
 
-    let records = repeated_band_records(table, &distinct, config);
-    let candidates: Vec<(u32, u32)> = candidate_pairs(records)
+    let candidates: Vec<(u32, u32)> = repeated_band_pairs(table, &distinct, config)
         .into_iter()
         .map(|(a, b)| (a as u32, b as u32))
         .collect();
@@ -746,51 +745,32 @@ pub fn band_records(
     concat_freeing(band_records_in_chunks(table, paras, config, base))
 }
 
-/// [`band_records`] of the keys that may occur more than once: every band key goes
-/// into a [`RepeatFilter`], and a record is kept only if its key passed it. The
-/// candidate pairs are the same as from all records (a key seen once makes no pair);
-/// the records held are a small fraction. The keys of the first pass are kept for the
-/// second (8 bytes a band, about half what the records would take), so each signature
-/// is made once. For one machine's memory: spilled batches cannot see each other's keys
-/// and write every record. The records come in chunks, as [`candidate_pairs`] takes
-/// them.
-pub fn repeated_band_records(
-    table: &TokenTable,
-    paras: &[u32],
-    config: &Config,
-) -> Vec<Vec<BandRecord>> {
+/// The candidate pairs (sorted, distinct) of paragraphs `paras`, from their band keys
+/// that may occur more than once. Each chunk of paragraphs makes its keys and groups
+/// them by partition; [`reduce_repeated`] then runs each partition's keys through a
+/// filter of its own and makes records of those that passed only. The pairs are the
+/// same as from all records (a key seen once makes no pair); the records held are a
+/// small fraction, and only one partition's at a time. Each signature is made once:
+/// the keys are held between the two steps (10 bytes a band, with the paragraph's
+/// index in its chunk). For one machine's memory: spilled batches cannot see each
+/// other's keys and write every record.
+pub fn repeated_band_pairs(table: &TokenTable, paras: &[u32], config: &Config) -> Vec<(u64, u64)> {
     let keyer = BandKeyer::new(config);
-    let filter = RepeatFilter::new(paras.len().saturating_mul(keyer.bands));
-    // Per chunk of paragraphs, the keys of each in turn: `bands` keys a paragraph.
-    let keyed: Vec<(&[u32], Vec<u64>)> = paras
-        .par_chunks(PARALLEL_CHUNK)
-        .map(|chunk| {
-            let mut all = Vec::with_capacity(chunk.len() * keyer.bands);
+    let (parts, _) = reduce_repeated(
+        paras,
+        |chunk, out| {
             keyer.for_each_keys(table, chunk, |_, keys| {
-                filter.insert_all(keys, |&k| k);
-                all.extend_from_slice(keys);
+                keys.iter().for_each(|&k| out.push(k, ()));
+                out.end_item();
             });
-            (chunk, all)
-        })
-        .collect();
-    keyed
-        .into_par_iter()
-        .map(|(chunk, all)| {
-            let mut out = Vec::new();
-            let mut kept = Vec::with_capacity(keyer.bands);
-            for (&p, keys) in chunk.iter().zip(all.chunks_exact(keyer.bands)) {
-                kept.clear();
-                kept.extend_from_slice(keys);
-                filter.retain_repeated(&mut kept, |&k| k);
-                out.extend(kept.iter().map(|&key| BandRecord {
-                    key,
-                    para: u64::from(p),
-                }));
-            }
-            out.shrink_to_fit();
-            out
-        })
-        .collect()
+        },
+        |para, key, ()| BandRecord {
+            key,
+            para: u64::from(para),
+        },
+        partition_pairs,
+    );
+    distinct_pairs(parts)
 }
 
 /// The band records of `paras`, in the order of `paras`, a chunk of paragraphs at a time.
@@ -963,9 +943,8 @@ pub fn passage_clusters(
     let participants: Vec<u32> = (0..table.len() as u32)
         .filter(|&p| !reported[p as usize] && table.get(p as usize).len() >= config.min_words)
         .collect();
-    let (postings, made) = repeated_seed_postings(table, &participants, &params);
+    let (parts, made) = repeated_seed_match_parts(table, &participants, &params);
     stats.seed_postings = made;
-    let parts = raw_seed_match_parts(postings, config.min_words);
     let (alignments, matches) = align_match_parts(table, parts, table.len(), &params);
     stats.seed_matches = matches;
     stats.alignments = alignments.len();

@@ -17,11 +17,11 @@ use neardup::corpus::{read_input_batched, read_input_observed, InputRead};
 use neardup::lsh::candidate_pairs;
 use neardup::normalize::{normalized_words, token_hash, tokenize, Token, TokenHash};
 use neardup::passage::{
-    align_all, align_match_parts, raw_seed_match_parts, repeated_seed_postings, seed_matches,
+    align_all, align_match_parts, raw_seed_match_parts, repeated_seed_match_parts, seed_matches,
     seed_postings, similarity, PassageParams, TokenTable,
 };
 use neardup::pipeline::{
-    aligned_pairs, band_records, find_duplicates_read, group_passages, repeated_band_records,
+    aligned_pairs, band_records, find_duplicates_read, group_passages, repeated_band_pairs,
 };
 use neardup::results::Clusters;
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
@@ -802,18 +802,19 @@ proptest! {
         let params = PassageParams { k, window, min_words, min_similarity: 0.8 };
         let all = seed_postings(&table, &ids, &params);
         let made = all.len();
-        let (kept, counted) = repeated_seed_postings(&table, &ids, &params);
+        let (kept, counted) = repeated_seed_match_parts(&table, &ids, &params);
         prop_assert_eq!(counted, made);
-        prop_assert!(kept.iter().map(Vec::len).sum::<usize>() <= made);
-        let matches = seed_matches(vec![all], min_words);
+        let matches = seed_matches(vec![all.clone()], min_words);
+        prop_assert_eq!(sorted_distinct(kept.clone()), matches.clone());
 
         // Aligned from the unjoined parts, cut again by paragraph ranges: the same
         // alignments in the same order, and the same count of distinct matches.
-        let parts = raw_seed_match_parts(kept.clone(), min_words);
+        let parts = raw_seed_match_parts(vec![all], min_words);
         let (aligned, distinct) = align_match_parts(&table, parts, paras.len(), &params);
         prop_assert_eq!(distinct, matches.len());
         prop_assert_eq!(&aligned, &align_all(&table, &matches, &params));
-        prop_assert_eq!(seed_matches(kept, min_words), matches);
+        let (from_kept, _) = align_match_parts(&table, kept, paras.len(), &params);
+        prop_assert_eq!(&from_kept, &aligned);
 
         // The passage groups do not depend on the order of the aligned pairs (the
         // spilled run groups them in bucket order).
@@ -837,10 +838,70 @@ proptest! {
             .build()
             .expect("valid config");
         let all = band_records(&table, &ids, &config, 0);
-        let kept = repeated_band_records(&table, &ids, &config);
-        prop_assert!(kept.iter().map(Vec::len).sum::<usize>() <= all.len());
-        prop_assert_eq!(candidate_pairs(kept), candidate_pairs(vec![all]));
+        prop_assert_eq!(repeated_band_pairs(&table, &ids, &config), candidate_pairs(vec![all]));
     }
+}
+
+/// The matches of `parts`, joined, sorted and deduplicated.
+fn sorted_distinct<T: Ord>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let mut all: Vec<T> = parts.into_iter().flatten().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The filtered maps on more paragraphs than one keyed chunk holds, some of them not
+/// taking part: the pairs and matches name the right paragraphs across chunks.
+#[test]
+fn filtered_maps_agree_across_many_chunks() {
+    let mut rng = 0x1234_5678_9abc_def0u64;
+    let mut next = |bound: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % bound
+    };
+    // 9,000 paragraphs of 5 to 40 words from a 5,000-word vocabulary; every 37th is a
+    // copy of an earlier one with one word changed, so pairs cross chunks.
+    let mut paras: Vec<Vec<TokenHash>> = Vec::new();
+    for i in 0..9_000u64 {
+        let para = if i % 37 == 36 {
+            let mut copy = paras[next(i) as usize].clone();
+            let at = next(copy.len() as u64) as usize;
+            copy[at] = 7_777;
+            copy
+        } else {
+            (0..5 + next(36))
+                .map(|_| next(5_000) as TokenHash)
+                .collect()
+        };
+        paras.push(para);
+    }
+    let table = table_of(&paras);
+    // Every third paragraph left out, as the passage stage leaves out reported ones.
+    let ids: Vec<u32> = (0..paras.len() as u32).filter(|p| p % 3 != 1).collect();
+    let params = PassageParams {
+        k: 4,
+        window: 3,
+        min_words: 8,
+        min_similarity: 0.8,
+    };
+    let all = seed_postings(&table, &ids, &params);
+    let (kept, made) = repeated_seed_match_parts(&table, &ids, &params);
+    assert_eq!(made, all.len());
+    let matches = seed_matches(vec![all], 8);
+    assert!(matches.len() > 100, "{} matches", matches.len());
+    assert_eq!(sorted_distinct(kept), matches);
+
+    let config = Config::builder()
+        .threshold(0.5)
+        .build()
+        .expect("valid config");
+    let records = band_records(&table, &ids, &config, 0);
+    let pairs = candidate_pairs(vec![records]);
+    assert!(pairs.len() > 50, "{} pairs", pairs.len());
+    assert!(pairs.iter().any(|&(a, b)| b - a > 4_096));
+    assert_eq!(repeated_band_pairs(&table, &ids, &config), pairs);
 }
 
 proptest! {
