@@ -226,12 +226,7 @@ fn paragraph_removal(text: &str, paras: &[Paragraph], ordinal: usize) -> Range<u
         return 0..0;
     };
     let bytes = text.as_bytes();
-    let line_start = |at: usize| {
-        bytes[..at]
-            .iter()
-            .rposition(|&b| b == b'\n' || b == b'\r')
-            .map_or(0, |i| i + 1)
-    };
+    let line_start = |at: usize| memchr::memrchr2(b'\n', b'\r', &bytes[..at]).map_or(0, |i| i + 1);
     let after_line = |at: usize| {
         let mut i = at;
         while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {

@@ -354,7 +354,7 @@ fn next_line(
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 /// The path of a line of a file, `path:line`, as warnings name it.

@@ -238,7 +238,7 @@ impl Iterator for Lines<'_> {
         }
         let start = self.pos;
         let rest = self.bytes.get(start..).unwrap_or(&[]);
-        match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        match memchr::memchr2(b'\n', b'\r', rest) {
             Some(k) => {
                 let end = start + k;
                 let term_len = if rest.get(k) == Some(&b'\r') && rest.get(k + 1) == Some(&b'\n') {
