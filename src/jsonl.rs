@@ -90,7 +90,73 @@ pub fn decode_text(value: &[u8]) -> Option<String> {
     // Validated with SIMD first: from a `&str`, serde_json does not validate again
     // (from bytes it runs the standard library's slower check on every string).
     let json = simdutf8::basic::from_utf8(value).ok()?;
-    serde_json::from_str(json).ok()
+    decode_json_string(json).or_else(|| serde_json::from_str(json).ok())
+}
+
+/// Decodes a JSON string value (`json` is the value exactly, quotes included) into a
+/// `String` made at its final size, as serde_json would decode it: the text field of
+/// every record goes through here, once when it is read and again when its spans are
+/// read back, and serde_json grows its buffer at each escape. `None` for anything but
+/// a well-formed string of plain escapes and paired surrogates, which the caller hands
+/// to serde_json instead (for the value, or for the error that names what is wrong).
+fn decode_json_string(json: &str) -> Option<String> {
+    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+    let bytes = inner.as_bytes();
+    // JSON forbids raw control chars in a string; serde_json rejects them.
+    if bytes.iter().any(|&b| b < 0x20) {
+        return None;
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut at = 0;
+    while let Some(k) = memchr::memchr2(b'\\', b'"', bytes.get(at..)?) {
+        let escape = at + k;
+        out.push_str(inner.get(at..escape)?);
+        // An unescaped quote inside the value: not one string.
+        if bytes.get(escape) != Some(&b'\\') {
+            return None;
+        }
+        let (c, len) = match bytes.get(escape + 1)? {
+            b'"' => ('"', 2),
+            b'\\' => ('\\', 2),
+            b'/' => ('/', 2),
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => {
+                let unit = hex4(bytes.get(escape + 2..escape + 6)?)?;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        // A leading surrogate must be followed by an escaped trailing one.
+                        if bytes.get(escape + 6..escape + 8)? != b"\\u" {
+                            return None;
+                        }
+                        let low = hex4(bytes.get(escape + 8..escape + 12)?)?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        let cp = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                        (char::from_u32(cp)?, 12)
+                    }
+                    _ => (char::from_u32(unit)?, 6),
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+        at = escape + len;
+    }
+    out.push_str(inner.get(at..)?);
+    Some(out)
+}
+
+/// The value of four hex digits.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |acc, &d| {
+        let v = char::from(d).to_digit(16)?;
+        Some(acc << 4 | v)
+    })
 }
 
 /// Parses one line (without its line terminator). `Ok(None)` for a blank line, which
@@ -124,13 +190,16 @@ pub fn parse_line(line: &[u8], number: u64, opts: &ReadOptions) -> Result<Option
     let Some(raw_text) = fields.text else {
         return Err(format!("no field `{}`", opts.text_field));
     };
-    let text: String = serde_json::from_str(raw_text.get()).map_err(|e| {
-        if raw_text.get().starts_with('"') {
-            format!("field `{}`: {}", opts.text_field, describe_json_error(&e))
-        } else {
-            format!("field `{}` is not a string", opts.text_field)
-        }
-    })?;
+    let decoded = decode_json_string(raw_text.get()).map(Ok);
+    let text: String = decoded
+        .unwrap_or_else(|| serde_json::from_str(raw_text.get()))
+        .map_err(|e| {
+            if raw_text.get().starts_with('"') {
+                format!("field `{}`: {}", opts.text_field, describe_json_error(&e))
+            } else {
+                format!("field `{}` is not a string", opts.text_field)
+            }
+        })?;
     // The raw value borrows from `line`, so its address gives its offset.
     let start = raw_text.get().as_ptr() as usize - line.as_ptr() as usize;
     let text_span = start..start + raw_text.get().len();
@@ -753,6 +822,93 @@ mod tests {
     fn read(file: &InputFile) -> (Vec<Document>, Vec<Warning>) {
         let compression = format_of(&file.path).expect("a JSON Lines name");
         read_documents(file, compression, &opts(), &|_| {})
+    }
+
+    /// serde_json's decoding of a JSON string value, or `None` if it rejects it.
+    fn serde_string(json: &str) -> Option<String> {
+        serde_json::from_str(json).ok()
+    }
+
+    #[test]
+    fn strings_decode_as_serde_json_decodes_them() {
+        let cases = [
+            r#""""#,
+            r#""plain""#,
+            r#""مرحبا بالعالم""#,
+            r#""a\nb\r\tc\"d\\e\/f\bg\fh""#,
+            r#""\u00e9\u0627\u0000\uFFFF""#,
+            r#""\ud83d\ude00 pair""#,
+            r#""\uD83D\uDE00""#,
+            r#""ends with escape\n""#,
+            // Rejected by both, or left to serde_json:
+            r#""lone \ud83d here""#,
+            r#""lone trailing \ude00""#,
+            r#""bad \x escape""#,
+            r#""short \u12""#,
+            r#""bad hex \u12g4""#,
+            r#""quote " inside""#,
+            r#""dangling \""#,
+            "\"raw\ncontrol\"",
+            "\"tab\tinside\"",
+            r#"not a string"#,
+            r#"42"#,
+            r#""unterminated"#,
+        ];
+        for json in cases {
+            let fast = decode_json_string(json);
+            if let Some(text) = &fast {
+                assert_eq!(Some(text.clone()), serde_string(json), "{json}");
+            }
+            assert_eq!(decode_text(json.as_bytes()), serde_string(json), "{json}");
+        }
+        // The plain cases take the fast path.
+        assert_eq!(
+            decode_json_string(r#""\ud83d\ude00 pair""#).as_deref(),
+            Some("😀 pair")
+        );
+        assert_eq!(decode_json_string(r#""a\nb""#).as_deref(), Some("a\nb"));
+    }
+
+    #[test]
+    fn random_strings_decode_as_serde_json_decodes_them() {
+        let mut rng = crate::test_rng(17);
+        let pieces = [
+            "a",
+            "é",
+            "ن",
+            "😀",
+            " ",
+            "\\n",
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\t",
+            "\\u0041",
+            "\\u062D",
+            "\\ud83d\\ude00",
+            "\\ud83d",
+            "\\ude00",
+            "\\q",
+            "\"",
+            "\u{1}",
+            "\\u00",
+        ];
+        let mut fast_paths = 0;
+        for _ in 0..20_000 {
+            let mut json = String::from("\"");
+            for _ in 0..rng(8) {
+                json.push_str(pieces[rng(pieces.len() as u64) as usize]);
+            }
+            json.push('"');
+            let fast = decode_json_string(&json);
+            if fast.is_some() {
+                fast_paths += 1;
+                assert_eq!(fast, serde_string(&json), "{json}");
+            }
+            assert_eq!(decode_text(json.as_bytes()), serde_string(&json), "{json}");
+        }
+        // Both paths were taken.
+        assert!((2_000..18_000).contains(&fast_paths), "{fast_paths}");
     }
 
     #[test]

@@ -561,7 +561,8 @@ impl Holder<'_> {
             .zip(texts)
             .map(|(&p, bytes)| {
                 let at = layout.paragraph(p);
-                let mut tokens = Vec::new();
+                // Its token count is known: one allocation, not a chain of reallocations.
+                let mut tokens = Vec::with_capacity(layout.words(p) as usize);
                 tokenize(&crate::corpus::decoded(&bytes), at.start, &mut tokens);
                 Holder { at, bytes, tokens }
             })

@@ -254,11 +254,7 @@ impl<'a> FileTexts<'a> {
                 .map_or(Place::Missing, Place::Held),
             (Slot::File, Some(at)) => Place::File(at),
             (Slot::Record(i), Some(at)) => match self.records.get(i as usize) {
-                Some(span) => Place::Record(
-                    at,
-                    span.clone(),
-                    self.record_names.get_in(i as usize, &at.file.name),
-                ),
+                Some(span) => Place::Record(at, span.clone(), i),
                 None => Place::Missing,
             },
             _ => Place::Missing,
@@ -271,8 +267,10 @@ enum Place<'t> {
     Held(&'t Document),
     /// A whole text file.
     File(OnDisk<'t>),
-    /// A record of a JSON Lines file: the span of its JSON string, and its name.
-    Record(OnDisk<'t>, Range<u64>, Cow<'t, str>),
+    /// A record of a JSON Lines file: the span of its JSON string, and its index in
+    /// [`FileTexts::records`] (its name is made only when asked for: most lookups
+    /// read the text).
+    Record(OnDisk<'t>, Range<u64>, u32),
     Missing,
 }
 
@@ -374,7 +372,7 @@ impl DocSource for FileTexts<'_> {
         match self.place(doc) {
             Place::Held(d) => Cow::Borrowed(&d.name),
             Place::File(at) => Cow::Borrowed(&at.file.name),
-            Place::Record(_, _, name) => name,
+            Place::Record(at, _, i) => self.record_names.get_in(i as usize, &at.file.name),
             Place::Missing => Cow::Borrowed(""),
         }
     }
@@ -390,9 +388,12 @@ impl DocSource for FileTexts<'_> {
                     bytes,
                 )))
             }
-            Place::Record(at, span, name) => Ok(Cow::Owned(Document {
+            Place::Record(at, span, i) => Ok(Cow::Owned(Document {
                 id: doc,
-                name: name.into_owned(),
+                name: self
+                    .record_names
+                    .get_in(i as usize, &at.file.name)
+                    .into_owned(),
                 text: self.record_text(at, span)?,
                 raw: None,
                 json_span: None,
