@@ -181,22 +181,54 @@ pub fn split_fitted<'t>(
     threshold: f64,
     fit: impl Fn(Interval, Interval) -> (Interval, f64),
 ) -> Vec<Vec<(Interval, f64)>> {
-    let sorted: Vec<Vec<TokenHash>> = members
-        .iter()
-        .map(|&iv| {
-            let mut words = tokens(iv).to_vec();
-            words.sort_unstable();
-            words
-        })
-        .collect();
-    let index = WordIndex::new(&sorted);
+    // A small set (most are two or three occurrences) is not indexed: every member in
+    // play is a candidate, which the index would only have narrowed down.
+    let indexed = members.len() > SMALL_SET;
+    split_fitted_with(members, tokens, threshold, fit, indexed)
+}
+
+/// [`split_fitted`], its candidates found through a [`WordIndex`] or not (the same
+/// groups: the index only leaves out members that cannot join).
+fn split_fitted_with<'t>(
+    members: &[Interval],
+    tokens: impl Fn(Interval) -> &'t [TokenHash],
+    threshold: f64,
+    fit: impl Fn(Interval, Interval) -> (Interval, f64),
+    indexed: bool,
+) -> Vec<Vec<(Interval, f64)>> {
+    let sorted_words = |iv: Interval| {
+        let mut words = tokens(iv).to_vec();
+        words.sort_unstable();
+        words
+    };
+    let sorted: Vec<Vec<TokenHash>> = if indexed {
+        members.iter().map(|&iv| sorted_words(iv)).collect()
+    } else {
+        Vec::new()
+    };
+    let index = indexed.then(|| WordIndex::new(&sorted));
     let mut last_seen = vec![usize::MAX; members.len()];
     // The stretch of each candidate of the current round where it may fit, in tokens
     // from its start.
     let stretch = std::cell::RefCell::new(vec![(0u32, 0u32); members.len()]);
+    let mut kept_words = Vec::new();
     let candidates = |kept: usize, remaining: &[bool], out: &mut Vec<u32>| {
-        let bound = FitBound::new(&sorted[kept], threshold);
-        let work = index.candidates(&bound, &sorted, kept, remaining, &mut last_seen, out);
+        let (bound, work) = match &index {
+            Some(index) => {
+                let bound = FitBound::new(&sorted[kept], threshold);
+                let work = index.candidates(&bound, &sorted, kept, remaining, &mut last_seen, out);
+                (bound, work)
+            }
+            None => {
+                kept_words = sorted_words(members[kept]);
+                out.extend(
+                    (kept + 1..members.len())
+                        .filter(|&m| remaining[m])
+                        .map(|m| m as u32),
+                );
+                (FitBound::new(&kept_words, threshold), out.len())
+            }
+        };
         let mut stretch = stretch.borrow_mut();
         out.retain(|&m| {
             let range = bound.window_range(tokens(members[m as usize]));
@@ -233,6 +265,9 @@ pub fn split_fitted<'t>(
         }
     })
 }
+
+/// Largest linked set [`split_fitted`] splits without a [`WordIndex`].
+const SMALL_SET: usize = 8;
 
 /// The rounds shared by both splits. Each round keeps the first member still in play,
 /// and `join(kept, m)` says whether (and as what) each candidate joins it; both are
@@ -945,6 +980,58 @@ mod tests {
             2.0 * matches as f64 / (kept.len() + part.len()) as f64
         };
         (part, sim)
+    }
+
+    /// Sets of 2 to 24 occurrences cut from variants of a few passages (words changed,
+    /// dropped, cut at either end): the groups are the same whether the candidates of
+    /// each round come through the word index or are every member in play.
+    #[test]
+    fn small_sets_split_alike_without_the_index() {
+        let mut rng = crate::test_rng(29);
+        let mut joined = 0;
+        for case in 0..400 {
+            let passages: Vec<Vec<TokenHash>> = (0..1 + rng(3))
+                .map(|_| (0..10 + rng(30)).map(|_| rng(60) as TokenHash).collect())
+                .collect();
+            let texts: Vec<Vec<TokenHash>> = (0..2 + rng(23))
+                .map(|_| {
+                    let mut t = passages[rng(passages.len() as u64) as usize].clone();
+                    for _ in 0..rng(4) {
+                        let at = rng(t.len() as u64) as usize;
+                        match rng(3) {
+                            0 => t[at] = 1_000 + rng(50) as TokenHash,
+                            1 if t.len() > 8 => {
+                                t.remove(at);
+                            }
+                            _ => t.truncate(t.len().max(9) - 1),
+                        }
+                    }
+                    t
+                })
+                .collect();
+            let members: Vec<Interval> = texts
+                .iter()
+                .enumerate()
+                .map(|(p, t)| Interval {
+                    para: p as u32,
+                    start: 0,
+                    end: t.len() as u32,
+                })
+                .collect();
+            let split = |indexed| {
+                split_fitted_with(
+                    &members,
+                    |iv| span(&texts, iv),
+                    0.8,
+                    |k, m| fit_as_pipeline(&texts, k, m),
+                    indexed,
+                )
+            };
+            let with_index = split(true);
+            assert_eq!(split(false), with_index, "case {case}");
+            joined += with_index.len();
+        }
+        assert!(joined > 300, "{joined} groups");
     }
 
     #[test]
