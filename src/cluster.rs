@@ -946,7 +946,18 @@ mod tests {
     /// the part of the region aligned with the kept one, similarity 2·LCS/(la + lb), zero
     /// for a part shorter than 8 words.
     fn fitted_split(texts: &[Vec<TokenHash>]) -> Vec<Vec<(Interval, f64)>> {
-        let members: Vec<Interval> = texts
+        let members = whole_members(texts);
+        split_fitted(
+            &members,
+            |iv| span(texts, iv),
+            0.8,
+            |k, m| fit_as_pipeline(texts, k, m),
+        )
+    }
+
+    /// One occurrence per text: the whole of it.
+    fn whole_members(texts: &[Vec<TokenHash>]) -> Vec<Interval> {
+        texts
             .iter()
             .enumerate()
             .map(|(p, t)| Interval {
@@ -954,13 +965,7 @@ mod tests {
                 start: 0,
                 end: t.len() as u32,
             })
-            .collect();
-        split_fitted(
-            &members,
-            |iv| span(texts, iv),
-            0.8,
-            |k, m| fit_as_pipeline(texts, k, m),
-        )
+            .collect()
     }
 
     fn span(texts: &[Vec<TokenHash>], iv: Interval) -> &[TokenHash] {
@@ -983,7 +988,7 @@ mod tests {
     }
 
     /// Sets of 2 to 24 occurrences cut from variants of a few passages (words changed,
-    /// dropped, cut at either end): the groups are the same whether the candidates of
+    /// dropped, cut at the end): the groups are the same whether the candidates of
     /// each round come through the word index or are every member in play.
     #[test]
     fn small_sets_split_alike_without_the_index() {
@@ -1009,15 +1014,7 @@ mod tests {
                     t
                 })
                 .collect();
-            let members: Vec<Interval> = texts
-                .iter()
-                .enumerate()
-                .map(|(p, t)| Interval {
-                    para: p as u32,
-                    start: 0,
-                    end: t.len() as u32,
-                })
-                .collect();
+            let members = whole_members(&texts);
             let split = |indexed| {
                 split_fitted_with(
                     &members,
