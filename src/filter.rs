@@ -3,7 +3,7 @@
 //!
 //! Most band keys and seed hashes of a corpus occur once, and a key that occurs once
 //! can make no pair. A keyed stage that runs in memory therefore makes its keys first,
-//! each chunk of paragraphs grouping its keys by [`partition`] into a [`KeyedChunk`].
+//! each chunk of paragraphs grouping its keys by [`partition`].
 //! [`reduce_repeated`] then takes one partition at a time, on any thread: it inserts the
 //! partition's keys from every chunk into a [`RepeatFilter`] of its own, and turns into
 //! records only the keys that passed it, which it hands to the partition's reduce.
@@ -19,7 +19,7 @@
 //! so nothing depends on the order of the chunks or on the number of threads.
 //!
 //! Cost: the keys are held once, grouped by partition, with the 2-byte index of their
-//! paragraph in its chunk; the filter adds two bits per key of one partition at a time.
+//! paragraph in its chunk; the filter adds two bytes per key of one partition at a time.
 
 use rayon::prelude::*;
 
@@ -81,10 +81,10 @@ impl RepeatFilter {
     }
 }
 
-/// Paragraphs whose keys one [`KeyedChunk`] holds. Each partition's reduce visits
-/// every chunk, and each visit starts with a cache miss: a chunk of 2,048 paragraphs
-/// gives a partition about 150 band keys (1,200 bytes) of each. At most 2^16: a chunk's
-/// paragraphs are named by a `u16`.
+/// Paragraphs whose keys are grouped together (one chunk of the map). Each partition's
+/// reduce visits every chunk, and each visit starts with a cache miss: a chunk of 2,048
+/// paragraphs gives a partition about 150 band keys (1,200 bytes) of each. At most
+/// 2^16: a chunk's paragraphs are named by a `u16`.
 pub const KEYED_CHUNK: usize = 2048;
 const _: () = assert!(KEYED_CHUNK <= 1 << 16);
 
@@ -155,8 +155,8 @@ impl<V> KeyedChunk<V> {
     }
 }
 
-/// A chunk's keys in the order they are made, before [`KeyedChunk::group`]; reused
-/// from one chunk to the next.
+/// A chunk's keys in the order they are made, before they are grouped by partition;
+/// reused from one chunk to the next.
 #[derive(Debug)]
 pub struct UnsortedKeys<V> {
     keys: Vec<u64>,
