@@ -160,7 +160,7 @@ pub fn split_by_kept<T: Copy>(
 
 /// [`split_by_kept`] for passages: `fit(kept, region)` returns the part of `region` (a
 /// stretch of a member) that aligns with the kept occurrence, and its similarity; the
-/// group holds that part. `tokens(iv)` is the word sequence of an occurrence.
+/// group holds that part. `tokens(m)` is the word sequence of `members[m]`.
 ///
 /// Two things differ from the paragraph split.
 ///
@@ -177,7 +177,7 @@ pub fn split_by_kept<T: Copy>(
 ///   clause is not reported once per variant of it that is kept.
 pub fn split_fitted<'t>(
     members: &[Interval],
-    tokens: impl Fn(Interval) -> &'t [TokenHash],
+    tokens: impl Fn(usize) -> &'t [TokenHash],
     threshold: f64,
     fit: impl Fn(Interval, Interval) -> (Interval, f64),
 ) -> Vec<Vec<(Interval, f64)>> {
@@ -191,18 +191,18 @@ pub fn split_fitted<'t>(
 /// groups: the index only leaves out members that cannot join).
 fn split_fitted_with<'t>(
     members: &[Interval],
-    tokens: impl Fn(Interval) -> &'t [TokenHash],
+    tokens: impl Fn(usize) -> &'t [TokenHash],
     threshold: f64,
     fit: impl Fn(Interval, Interval) -> (Interval, f64),
     indexed: bool,
 ) -> Vec<Vec<(Interval, f64)>> {
-    let sorted_words = |iv: Interval| {
-        let mut words = tokens(iv).to_vec();
+    let sorted_words = |m: usize| {
+        let mut words = tokens(m).to_vec();
         words.sort_unstable();
         words
     };
     let sorted: Vec<Vec<TokenHash>> = if indexed {
-        members.iter().map(|&iv| sorted_words(iv)).collect()
+        (0..members.len()).map(sorted_words).collect()
     } else {
         Vec::new()
     };
@@ -213,25 +213,25 @@ fn split_fitted_with<'t>(
     let stretch = std::cell::RefCell::new(vec![(0u32, 0u32); members.len()]);
     let mut kept_words = Vec::new();
     let candidates = |kept: usize, remaining: &[bool], out: &mut Vec<u32>| {
-        let (bound, work) = match &index {
-            Some(index) => {
-                let bound = FitBound::new(&sorted[kept], threshold);
-                let work = index.candidates(&bound, &sorted, kept, remaining, &mut last_seen, out);
-                (bound, work)
-            }
+        let words = match sorted.get(kept) {
+            Some(words) => words,
             None => {
-                kept_words = sorted_words(members[kept]);
-                out.extend(
-                    (kept + 1..members.len())
-                        .filter(|&m| remaining[m])
-                        .map(|m| m as u32),
-                );
-                (FitBound::new(&kept_words, threshold), out.len())
+                kept_words = sorted_words(kept);
+                &kept_words
+            }
+        };
+        let bound = FitBound::new(words, threshold);
+        let work = match &index {
+            Some(index) => index.candidates(&bound, &sorted, kept, remaining, &mut last_seen, out),
+            None => {
+                let in_play = (kept + 1..members.len()).filter(|&m| remaining[m]);
+                out.extend(in_play.map(|m| m as u32));
+                out.len()
             }
         };
         let mut stretch = stretch.borrow_mut();
         out.retain(|&m| {
-            let range = bound.window_range(tokens(members[m as usize]));
+            let range = bound.window_range(tokens(m as usize));
             if let Some((lo, hi)) = range {
                 stretch[m as usize] = (lo as u32, hi as u32);
             }
@@ -949,7 +949,7 @@ mod tests {
         let members = whole_members(texts);
         split_fitted(
             &members,
-            |iv| span(texts, iv),
+            |m| span(texts, members[m]),
             0.8,
             |k, m| fit_as_pipeline(texts, k, m),
         )
@@ -1018,7 +1018,7 @@ mod tests {
             let split = |indexed| {
                 split_fitted_with(
                     &members,
-                    |iv| span(&texts, iv),
+                    |m| span(&texts, members[m]),
                     0.8,
                     |k, m| fit_as_pipeline(&texts, k, m),
                     indexed,

@@ -90,7 +90,16 @@ pub fn decode_text(value: &[u8]) -> Option<String> {
     // Validated with SIMD first: from a `&str`, serde_json does not validate again
     // (from bytes it runs the standard library's slower check on every string).
     let json = simdutf8::basic::from_utf8(value).ok()?;
-    decode_json_string(json).or_else(|| serde_json::from_str(json).ok())
+    decode_string_value(json).ok()
+}
+
+/// A JSON string value (quotes included) decoded by [`decode_json_string`], or by
+/// serde_json when that declines it, for the value or for the error.
+fn decode_string_value(json: &str) -> serde_json::Result<String> {
+    match decode_json_string(json) {
+        Some(text) => Ok(text),
+        None => serde_json::from_str(json),
+    }
 }
 
 /// Decodes a JSON string value (`json` is the value exactly, quotes included) into a
@@ -194,16 +203,13 @@ pub fn parse_line(line: &[u8], number: u64, opts: &ReadOptions) -> Result<Option
     let Some(raw_text) = fields.text else {
         return Err(format!("no field `{}`", opts.text_field));
     };
-    let decoded = decode_json_string(raw_text.get()).map(Ok);
-    let text: String = decoded
-        .unwrap_or_else(|| serde_json::from_str(raw_text.get()))
-        .map_err(|e| {
-            if raw_text.get().starts_with('"') {
-                format!("field `{}`: {}", opts.text_field, describe_json_error(&e))
-            } else {
-                format!("field `{}` is not a string", opts.text_field)
-            }
-        })?;
+    let text: String = decode_string_value(raw_text.get()).map_err(|e| {
+        if raw_text.get().starts_with('"') {
+            format!("field `{}`: {}", opts.text_field, describe_json_error(&e))
+        } else {
+            format!("field `{}` is not a string", opts.text_field)
+        }
+    })?;
     // The raw value borrows from `line`, so its address gives its offset.
     let start = raw_text.get().as_ptr() as usize - line.as_ptr() as usize;
     let text_span = start..start + raw_text.get().len();

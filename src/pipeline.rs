@@ -1052,16 +1052,9 @@ pub fn group_passages_into<T: TokenSource + ?Sized>(
         let groups: Vec<PassageGroup> = batch
             .par_iter()
             .flat_map_iter(|occ| {
-                // Each member's words, read once for the whole split; a set's spans
-                // are sorted, so a member's words are found by a binary search.
+                // Each member's words, read once for the whole split.
                 let words: Vec<Cow<'_, [TokenHash]>> = occ.iter().map(|&iv| span(iv)).collect();
-                let tokens = |iv: Interval| {
-                    occ.binary_search(&iv)
-                        .ok()
-                        .or_else(|| occ.iter().position(|&x| x == iv))
-                        .and_then(|i| words.get(i))
-                        .map_or(&[][..], |w| w.as_ref())
-                };
+                let tokens = |m: usize| words.get(m).map_or(&[][..], |w| w.as_ref());
                 split_fitted(occ, tokens, config.passage_similarity, fitted)
             })
             .collect();

@@ -410,6 +410,8 @@ fn format_rows<S: DocSource + ?Sized>(
         .map_err(|e| csv::Error::from(e.into_error()).into())
 }
 
+/// Writes one row, a field at a time; numbers are formatted in `buf`, so a row
+/// allocates nothing.
 fn write_row(w: &mut csv::Writer<Vec<u8>>, row: &Row<'_>, buf: &mut String) -> csv::Result<()> {
     use std::fmt::Write as _;
     let mut number = |w: &mut csv::Writer<Vec<u8>>, value: std::fmt::Arguments<'_>| {

@@ -388,12 +388,9 @@ impl DocSource for FileTexts<'_> {
                     bytes,
                 )))
             }
-            Place::Record(at, span, i) => Ok(Cow::Owned(Document {
+            Place::Record(at, span, _) => Ok(Cow::Owned(Document {
                 id: doc,
-                name: self
-                    .record_names
-                    .get_in(i as usize, &at.file.name)
-                    .into_owned(),
+                name: self.name(doc).into_owned(),
                 text: self.record_text(at, span)?,
                 raw: None,
                 json_span: None,
