@@ -602,14 +602,7 @@ impl Interval {
 /// spans, sorted; the caller re-verifies them against the kept one
 /// ([`split_by_kept`]) and drops overlapping leftovers ([`drop_overlapping`]).
 pub fn passage_groups(pairs: &[(Interval, Interval)]) -> Vec<Vec<Interval>> {
-    use rayon::prelude::*;
-    let mut intervals: Vec<Interval> = Vec::with_capacity(2 * pairs.len());
-    intervals.extend(pairs.iter().flat_map(|&(x, y)| [x, y]));
-    intervals.par_sort_unstable();
-    intervals.dedup();
-    // Partners share intervals: most of the copies are freed here.
-    intervals.shrink_to_fit();
-    let index = |iv: &Interval| intervals.binary_search(iv).unwrap_or(0) as u32;
+    let (intervals, slots) = distinct_intervals(pairs);
     let mut same = UnionFind::new(intervals.len());
     // Intervals are sorted by (para, start), so the earlier ones that can overlap the
     // current one are those still open at its start.
@@ -626,10 +619,11 @@ pub fn passage_groups(pairs: &[(Interval, Interval)]) -> Vec<Vec<Interval>> {
         open.push(i);
     }
     let mut linked = UnionFind::new(intervals.len());
-    for (x, y) in pairs {
-        let (a, b) = (same.find(index(x)), same.find(index(y)));
+    for pair in slots.chunks_exact(2) {
+        let (a, b) = (same.find(pair[0]), same.find(pair[1]));
         linked.union(a, b);
     }
+    drop(slots);
     // Node spans: the union of each node's intervals, held in place at the node's root.
     // A root is its node's smallest index, so it is read before any other interval of
     // the node widens it, and the intervals that are not roots are never written.
@@ -654,6 +648,31 @@ pub fn passage_groups(pairs: &[(Interval, Interval)]) -> Vec<Vec<Interval>> {
         })
         .filter(|nodes| nodes.len() >= 2)
         .collect()
+}
+
+/// The distinct intervals of `pairs`, sorted, and the index among them of each pair's
+/// sides in turn (`2·pair + side`). Each side is sorted with its number, so that its
+/// index is where the sorted run lands: no search.
+fn distinct_intervals(pairs: &[(Interval, Interval)]) -> (Vec<Interval>, Vec<u32>) {
+    use rayon::prelude::*;
+    let mut sides: Vec<(Interval, u32)> = Vec::with_capacity(2 * pairs.len());
+    // Side numbers fit in 32 bits: the union-find counts intervals in them too.
+    sides.extend(
+        pairs
+            .iter()
+            .zip(0u32..)
+            .flat_map(|(&(x, y), i)| [(x, 2 * i), (y, 2 * i + 1)]),
+    );
+    sides.par_sort_unstable();
+    let mut intervals: Vec<Interval> = Vec::new();
+    let mut slots = vec![0u32; sides.len()];
+    for &(iv, side) in &sides {
+        if intervals.last() != Some(&iv) {
+            intervals.push(iv);
+        }
+        slots[side as usize] = (intervals.len() - 1) as u32;
+    }
+    (intervals, slots)
 }
 
 /// Keeps, in each paragraph, only members that do not overlap a better one: the kept
@@ -712,8 +731,25 @@ impl<'p> Projections<'p> {
         let edge = |e: u64| edge_of(pairs, e);
         let edges = match u32::try_from(n) {
             Ok(n) => {
-                let mut edges: Vec<u32> = (0..n).collect();
-                edges.par_sort_unstable_by_key(|&e| edge(e.into()));
+                // Sorted by a key held in place (the side's paragraph and start) with
+                // the edge number, then each run of equal keys by the whole pair: the
+                // sort does not chase every compared edge into `pairs`.
+                let mut keyed: Vec<(u64, u32)> = (0..n)
+                    .into_par_iter()
+                    .map(|e| {
+                        let (this, _) = edge(e.into());
+                        ((u64::from(this.para) << 32) | u64::from(this.start), e)
+                    })
+                    .collect();
+                keyed.par_sort_unstable();
+                let mut edges: Vec<u32> = keyed.iter().map(|&(_, e)| e).collect();
+                let mut at = 0;
+                for run in keyed.chunk_by(|x, y| x.0 == y.0) {
+                    if run.len() > 1 {
+                        edges[at..at + run.len()].sort_unstable_by_key(|&e| edge(e.into()));
+                    }
+                    at += run.len();
+                }
                 Edges::Short(edges)
             }
             Err(_) => {
