@@ -243,8 +243,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         progress: &progress,
     };
 
+    // The passages' bytes that the assemble stage kept are quoted from memory.
+    let quoted = neardup::texts::WithSpanTexts::new(&findings.span_texts, texts.source());
     let write_report = |w: &mut dyn Write| -> anyhow::Result<()> {
-        report::write_clusters_csv(w, clusters, texts.source())?;
+        report::write_clusters_csv(w, clusters, &quoted)?;
         Ok(())
     };
     match &common.output {

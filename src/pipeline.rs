@@ -39,7 +39,7 @@ use crate::segment::{self, Paragraph};
 use crate::shingle::{jaccard, shingle_set};
 use crate::sketch::MinHasher;
 use crate::spill::ReadFn;
-use crate::texts::{FileStamp, FileTexts, Held, Record};
+use crate::texts::{FileStamp, FileTexts, Held, Record, SpanTexts};
 
 /// One file after segmentation and tokenization.
 ///
@@ -233,6 +233,9 @@ pub struct Findings {
     pub analyses: Vec<DocAnalysis>,
     /// Counts.
     pub stats: Stats,
+    /// Bytes of passages the assemble stage kept for the report to quote
+    /// ([`crate::texts::WithSpanTexts`]).
+    pub span_texts: SpanTexts,
 }
 
 impl Findings {
@@ -453,13 +456,22 @@ fn run_stages<S: DocSource + Sync + ?Sized>(
         analyses: &analyses,
         texts,
     };
-    let clusters = assemble(&para_groups, passage_groups, &layout)?;
+    // At most half the text's bytes. They are held once the token hashes are dropped,
+    // and below the peak of the stages before (BENCHMARKS.md, stop 14).
+    let keep_bytes = analyses
+        .iter()
+        .flat_map(|an| &an.paragraphs)
+        .map(|p| p.end.saturating_sub(p.start) as usize)
+        .sum::<usize>()
+        / 2;
+    let (clusters, span_texts) = assemble(&para_groups, passage_groups, &layout, keep_bytes)?;
     clock.lap();
     stats.timings = std::mem::take(&mut clock.timings);
     Ok(Findings {
         clusters,
         analyses,
         stats,
+        span_texts,
     })
 }
 
@@ -569,6 +581,13 @@ impl Holder<'_> {
             .collect())
     }
 
+    /// The bytes of `o`, an occurrence in this paragraph.
+    fn text(&self, o: &Occurrence) -> &[u8] {
+        let from = o.start.saturating_sub(self.at.start) as usize;
+        let to = o.end.saturating_sub(self.at.start) as usize;
+        self.bytes.get(from..to.max(from)).unwrap_or_default()
+    }
+
     /// The occurrence of token interval `iv` of this paragraph.
     fn occurrence(&self, iv: &Interval, similarity: f64) -> Occurrence {
         let start = self.tokens.get(iv.start as usize).map_or(0, |t| t.start);
@@ -593,20 +612,27 @@ impl Holder<'_> {
 
 /// Turns the groups of both stages into clusters of byte spans, ordered by their kept
 /// occurrence. Fails only if the bytes of a paragraph holding a passage cannot be read.
+///
+/// The passages' bytes are kept while they total at most `keep_bytes`, for the report
+/// to quote without reading their files again.
 pub fn assemble<L: Layout + ?Sized>(
     para_groups: &[Vec<(u32, f64)>],
     passage_groups: Vec<Vec<(Interval, f64)>>,
     layout: &L,
-) -> Result<Vec<Cluster>> {
+    keep_bytes: usize,
+) -> Result<(Vec<Cluster>, SpanTexts)> {
     let mut clusters = paragraph_clusters_of(para_groups, layout);
-    passage_clusters_of(passage_groups, layout, &mut |done| {
+    let mut kept = Vec::new();
+    passage_clusters_of(passage_groups, layout, keep_bytes, &mut |done, texts| {
         clusters.extend(done);
+        kept.push(texts);
         Ok(())
     })?;
+    let kept = SpanTexts::concat(kept);
     // By content alone, so that a spilled run, which makes them in another order,
     // reports them in the same one.
     clusters.par_sort_by(crate::results::cmp_report_order);
-    Ok(clusters)
+    Ok((clusters, kept))
 }
 
 /// The clusters of the paragraph stage's groups, in the groups' order.
@@ -643,10 +669,12 @@ pub fn paragraph_clusters_of<L: Layout + ?Sized>(
 pub fn passage_clusters_of<L: Layout + ?Sized>(
     passage_groups: Vec<PassageGroup>,
     layout: &L,
-    each: &mut dyn FnMut(Vec<Cluster>) -> Result<()>,
+    keep_bytes: usize,
+    each: &mut dyn FnMut(Vec<Cluster>, SpanTexts) -> Result<()>,
 ) -> Result<()> {
     const CHUNK: usize = 1 << 14;
     let mut groups = passage_groups.into_iter();
+    let mut kept = 0;
     loop {
         let chunk: Vec<Vec<(Interval, f64)>> = groups.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
@@ -661,20 +689,40 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
             .map(|ps| Holder::read(layout, ps))
             .collect::<Result<_>>()?;
         let holders = concat_freeing(parts);
-        let done: Vec<Cluster> = chunk
+        // Each cluster with its occurrences' bytes, cut from their holders.
+        let made: Vec<(Cluster, Vec<&[u8]>)> = chunk
             .into_par_iter()
-            .map(|g| Cluster {
-                kind: Kind::Passage,
-                occurrences: g
+            .map(|g| {
+                let mut texts = Vec::with_capacity(g.len());
+                let occurrences = g
                     .into_iter()
                     .filter_map(|(iv, sim)| {
-                        let h = ids.binary_search(&iv.para).ok()?;
-                        Some(holders.get(h)?.occurrence(&iv, sim))
+                        let holder = holders.get(ids.binary_search(&iv.para).ok()?)?;
+                        let o = holder.occurrence(&iv, sim);
+                        texts.push(holder.text(&o));
+                        Some(o)
                     })
-                    .collect(),
+                    .collect();
+                let cluster = Cluster {
+                    kind: Kind::Passage,
+                    occurrences,
+                };
+                (cluster, texts)
             })
             .collect();
-        each(done)?;
+        // Whole clusters, in order, while the budget lasts.
+        let mut spans = Vec::new();
+        for (c, t) in &made {
+            let bytes: usize = t.iter().map(|t| t.len()).sum();
+            if kept + bytes > keep_bytes {
+                break;
+            }
+            kept += bytes;
+            let places = c.occurrences.iter().map(|o| (o.doc, o.start, o.end));
+            spans.extend(places.zip(t.iter().copied()));
+        }
+        let texts = SpanTexts::new(spans);
+        each(made.into_iter().map(|(c, _)| c).collect(), texts)?;
     }
 }
 

@@ -962,7 +962,8 @@ pub fn find_duplicates_spilled(
                 .collect();
             group_passages_into(&tokens, pairs, config, &mut |groups| {
                 tokens.error()?;
-                passage_clusters_of(groups, &layout, &mut |done| clusters.push(done))
+                // Nothing is kept for the report: it reads the spilled texts store.
+                passage_clusters_of(groups, &layout, 0, &mut |done, _| clusters.push(done))
             })?;
             tokens.error()?;
         }
@@ -976,9 +977,8 @@ pub fn find_duplicates_spilled(
     stats.timings = timings;
     Ok(Spilled {
         findings: Findings {
-            clusters: Vec::new(),
-            analyses: Vec::new(),
             stats,
+            ..Findings::default()
         },
         clusters,
         texts,

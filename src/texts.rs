@@ -472,6 +472,137 @@ impl DocSource for FileTexts<'_> {
     }
 }
 
+/// A span of a document: (document, start, end), as [`DocSource::slices`] takes them.
+pub type Span = (u32, u32, u32);
+
+/// Bytes of report spans taken while they were at hand: the assemble stage reads every
+/// paragraph that holds a passage, and keeps the passages' own bytes here (within a
+/// budget), so that the report need not open those files again.
+#[derive(Clone, Debug, Default)]
+pub struct SpanTexts {
+    /// The spans (document, start, end), sorted and distinct.
+    spans: Vec<Span>,
+    /// `bytes[ends[i - 1]..ends[i]]` are span `i`'s (from 0 for the first).
+    ends: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl SpanTexts {
+    /// The texts of `spans`, each span with its bytes. A span given twice is held once:
+    /// its bytes are the same each time, the document's.
+    pub fn new(mut spans: Vec<(Span, &[u8])>) -> SpanTexts {
+        use rayon::prelude::*;
+        spans.par_sort_unstable_by_key(|&(span, _)| span);
+        spans.dedup_by_key(|&mut (span, _)| span);
+        let mut out = SpanTexts {
+            spans: Vec::with_capacity(spans.len()),
+            ends: Vec::with_capacity(spans.len()),
+            bytes: Vec::with_capacity(spans.iter().map(|(_, b)| b.len()).sum()),
+        };
+        for (span, bytes) in spans {
+            out.spans.push(span);
+            out.bytes.extend_from_slice(bytes);
+            out.ends.push(out.bytes.len());
+        }
+        out
+    }
+
+    /// The spans of all `parts`, in one.
+    pub fn concat(mut parts: Vec<SpanTexts>) -> SpanTexts {
+        parts.retain(|p| !p.spans.is_empty());
+        if parts.len() <= 1 {
+            return parts.pop().unwrap_or_default();
+        }
+        SpanTexts::new(parts.iter().flat_map(SpanTexts::iter).collect())
+    }
+
+    /// Each span with its bytes, in order.
+    fn iter(&self) -> impl Iterator<Item = (Span, &[u8])> + '_ {
+        self.spans.iter().enumerate().map(|(i, &span)| {
+            let from = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+            (span, self.bytes.get(from..self.ends[i]).unwrap_or_default())
+        })
+    }
+
+    /// Number of bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The bytes of span `(doc, start, end)`, if held.
+    pub fn get(&self, span: Span) -> Option<&[u8]> {
+        let i = self.spans.binary_search(&span).ok()?;
+        let from = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+        self.bytes.get(from..self.ends[i])
+    }
+}
+
+/// A [`DocSource`] that quotes the spans of a [`SpanTexts`] from memory, and reads any
+/// other from `inner`.
+pub struct WithSpanTexts<'a, S: ?Sized> {
+    held: &'a SpanTexts,
+    inner: &'a S,
+}
+
+impl<'a, S: DocSource + ?Sized> WithSpanTexts<'a, S> {
+    /// `inner`, its spans held in `held` taken from there.
+    pub fn new(held: &'a SpanTexts, inner: &'a S) -> WithSpanTexts<'a, S> {
+        WithSpanTexts { held, inner }
+    }
+}
+
+impl<S: DocSource + ?Sized> DocSource for WithSpanTexts<'_, S> {
+    fn name(&self, doc: u32) -> Cow<'_, str> {
+        self.inner.name(doc)
+    }
+
+    fn document(&self, doc: u32) -> Result<Cow<'_, Document>> {
+        self.inner.document(doc)
+    }
+
+    fn slice(&self, doc: u32, start: u32, end: u32) -> Result<Cow<'_, [u8]>> {
+        match self.held.get((doc, start, end)) {
+            Some(bytes) => Ok(Cow::Borrowed(bytes)),
+            None => self.inner.slice(doc, start, end),
+        }
+    }
+
+    fn slices(&self, wanted: &[Span]) -> Result<Vec<Cow<'_, [u8]>>> {
+        let held: Vec<Option<&[u8]>> = wanted.iter().map(|&w| self.held.get(w)).collect();
+        let missing: Vec<Span> = wanted
+            .iter()
+            .zip(&held)
+            .filter(|(_, h)| h.is_none())
+            .map(|(&w, _)| w)
+            .collect();
+        let mut read = if missing.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.slices(&missing)?
+        }
+        .into_iter();
+        Ok(held
+            .into_iter()
+            .map(|h| match h {
+                Some(bytes) => Cow::Borrowed(bytes),
+                None => read.next().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    fn documents(&self) -> usize {
+        self.inner.documents()
+    }
+
+    fn opens_files(&self) -> bool {
+        self.inner.opens_files()
+    }
+
+    fn file_of(&self, doc: u32) -> Option<u32> {
+        self.inner.file_of(doc)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,5 +750,34 @@ mod tests {
             let err = texts.slice(0, 0, 4).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");
         }
+    }
+
+    /// Held spans are quoted from memory, in place among those read from the source;
+    /// a span held twice, or in two parts, is one span.
+    #[test]
+    fn held_spans_are_quoted_from_memory_and_others_read() {
+        let docs = vec![
+            Document::from_bytes(0, "a.txt".to_string(), b"alpha beta gamma".to_vec()),
+            Document::from_bytes(1, "b.txt".to_string(), "ألف باء".as_bytes().to_vec()),
+        ];
+        // Bytes the documents do not hold, to tell which path quoted them.
+        let parts = vec![
+            SpanTexts::new(vec![((1, 0, 6), &b"HELD-1"[..]), ((0, 6, 10), b"HELD")]),
+            SpanTexts::default(),
+            SpanTexts::new(vec![((0, 6, 10), &b"HELD"[..]), ((0, 0, 5), b"HELD0")]),
+        ];
+        let held = SpanTexts::concat(parts);
+        assert_eq!(held.bytes(), 6 + 4 + 5);
+        assert_eq!(held.get((0, 6, 10)), Some(&b"HELD"[..]));
+        assert_eq!(held.get((0, 6, 11)), None);
+        let quoted = WithSpanTexts::new(&held, docs.as_slice());
+        let wanted = [(0, 11, 16), (1, 0, 6), (0, 6, 10), (1, 7, 13), (0, 0, 5)];
+        let got = quoted.slices(&wanted).unwrap();
+        let want: [&[u8]; 5] = [b"gamma", b"HELD-1", b"HELD", "باء".as_bytes(), b"HELD0"];
+        assert_eq!(got, want);
+        assert_eq!(&*quoted.slice(0, 6, 10).unwrap(), b"HELD");
+        assert_eq!(&*quoted.slice(0, 0, 4).unwrap(), b"alph");
+        assert_eq!(quoted.name(1), "b.txt");
+        assert_eq!(quoted.documents(), 2);
     }
 }

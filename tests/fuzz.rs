@@ -26,6 +26,7 @@ use neardup::pipeline::{
 use neardup::results::Clusters;
 use neardup::segment::{paragraphs, sentences, ParagraphMode};
 use neardup::spill::{find_duplicates_spilled, SpillOptions};
+use neardup::texts::WithSpanTexts;
 use neardup::{find_duplicates, report, Config, Document, InputFile, Kind};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngAlgorithm, RngSeed, TestRng};
@@ -738,7 +739,12 @@ proptest! {
         prop_assert_eq!(&read_back.clusters, &findings.clusters, "reading back changed the output");
         let mut read_csv = Vec::new();
         report::write_csv(&mut read_csv, &read_back, &texts).expect("written");
-        prop_assert_eq!(read_csv, memory_csv);
+        prop_assert_eq!(&read_csv, &memory_csv);
+        // The passages' bytes the assemble stage kept, quoted from memory: the same report.
+        let quoted = WithSpanTexts::new(&read_back.span_texts, &texts);
+        let mut quoted_csv = Vec::new();
+        report::write_csv(&mut quoted_csv, &read_back, &quoted).expect("written");
+        prop_assert_eq!(&quoted_csv, &memory_csv);
 
         // The same texts as records of a JSON Lines file, decoded again from the file:
         // the same report as over the records held in memory.
@@ -768,6 +774,10 @@ proptest! {
         let mut file_csv = Vec::new();
         report::write_csv(&mut file_csv, &from_file, &texts).expect("written");
         prop_assert_eq!(&file_csv, &held_csv);
+        let quoted = WithSpanTexts::new(&from_file.span_texts, &texts);
+        let mut quoted_csv = Vec::new();
+        report::write_csv(&mut quoted_csv, &from_file, &quoted).expect("written");
+        prop_assert_eq!(&quoted_csv, &held_csv);
 
         // The same file spilled: larger than a batch, so its records are read and mapped
         // a batch at a time (one record each here).
