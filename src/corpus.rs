@@ -256,7 +256,12 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
             });
         }
     }
-    let files = drop_repeats(files, &mut warnings);
+    // Under one root every file has its own relative path.
+    let files = if roots.len() > 1 {
+        drop_repeats(files, &mut warnings)
+    } else {
+        files
+    };
     for f in &files {
         if f.rel_path.to_str().is_none() {
             warnings.push(Warning {
@@ -379,13 +384,18 @@ fn walk(
             });
             continue;
         }
-        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let mut name = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        let mut rel_path = relative_parts(rel);
+        let (mut name, mut rel_path) = match plain_below(entry.path(), root) {
+            Some(name) => (name.to_string(), PathBuf::from(name)),
+            None => {
+                let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+                let name = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                (name, relative_parts(rel))
+            }
+        };
         if let Some(prefix) = prefix {
             name = format!("{}/{name}", display_name(prefix).trim_end_matches('/'));
             rel_path = relative_parts(prefix).join(rel_path);
@@ -398,6 +408,33 @@ fn walk(
         });
     }
     true
+}
+
+/// `path` below `root`, a directory it was found below, as a string, if it is UTF-8
+/// made only of normal components joined by single `/`s: then it is the file's report
+/// name and relative path. The walk joins entry names onto the root, so on Unix this
+/// is the rest of the path's bytes after the root's and a `/`, cut without parsing
+/// either into components.
+fn plain_below<'p>(path: &'p Path, root: &Path) -> Option<&'p str> {
+    if !cfg!(unix) {
+        return None;
+    }
+    let (p, r) = (
+        path.as_os_str().as_encoded_bytes(),
+        root.as_os_str().as_encoded_bytes(),
+    );
+    let rest = p.strip_prefix(r)?;
+    let rest = if r.ends_with(b"/") {
+        rest
+    } else {
+        rest.strip_prefix(b"/")?
+    };
+    let rest = std::str::from_utf8(rest).ok()?;
+    let plain = !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    plain.then_some(rest)
 }
 
 /// The files [`walk_dir`] listed under one root, each with its size, in the order of a
@@ -721,6 +758,74 @@ pub fn number_documents(docs: &mut [Document]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The listing's names and relative paths, however the root is spelled, are those of
+    /// the path's components below it joined by `/`, as [`Path::components`] parses
+    /// them.
+    #[test]
+    fn listed_names_are_the_components_below_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("corpus");
+        for rel in ["a.txt", "sub/b.txt", "sub/deeper/c d.txt", "z/é.txt"] {
+            let path = base.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "text\n").unwrap();
+        }
+        let spelled = base.to_str().unwrap();
+        let roots = [
+            spelled.to_string(),
+            format!("{spelled}/"),
+            format!("{spelled}//"),
+            format!("{spelled}/."),
+            format!("{spelled}/../corpus"),
+        ];
+        for root in roots {
+            let (files, warnings) = list_files(&[PathBuf::from(&root)], false).unwrap();
+            assert!(warnings.is_empty(), "{root}: {warnings:?}");
+            let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(
+                names,
+                ["a.txt", "sub/b.txt", "sub/deeper/c d.txt", "z/é.txt"],
+                "{root}"
+            );
+            for f in &files {
+                let below = f.path.strip_prefix(&root).unwrap();
+                let parts: Vec<String> = below
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                assert_eq!(f.name, parts.join("/"), "{root}");
+                assert_eq!(f.rel_path, relative_parts(below), "{root}");
+                assert_eq!(f.len, Some(5));
+            }
+        }
+    }
+
+    /// Paths cut below a root by bytes, when the rest is plain.
+    #[test]
+    fn plain_paths_below_a_root() {
+        // (path, root, plain rest)
+        let table = [
+            ("corpus/a.txt", "corpus", Some("a.txt")),
+            ("corpus/a.txt", "corpus/", Some("a.txt")),
+            ("corpus//a.txt", "corpus//", Some("a.txt")),
+            ("./corpus/sub/a.txt", "./corpus", Some("sub/a.txt")),
+            ("/a.txt", "/", Some("a.txt")),
+            ("corpus/./a.txt", "corpus", None),
+            ("corpus/sub//a.txt", "corpus", None),
+            ("corpus/../a.txt", "corpus", None),
+            ("corpus/sub/", "corpus", None),
+            ("corpusx/a.txt", "corpus", None),
+            ("corpus", "corpus", None),
+        ];
+        for (path, root, want) in table {
+            assert_eq!(
+                plain_below(Path::new(path), Path::new(root)),
+                want,
+                "{path} below {root}"
+            );
+        }
+    }
 
     #[test]
     fn names_of_records_keep_only_their_ids() {
