@@ -135,27 +135,32 @@ enum Join<T> {
 /// Star re-verification: splits `members` (sorted, the first is kept) into groups whose
 /// every member has `similarity(kept, member) >= threshold`. Returns each group with the
 /// members' similarities (1.0 for the kept one); groups of one are dropped.
-pub fn split_by_kept<T: Copy>(
+pub fn split_by_kept<T: Copy + Sync>(
     members: &[T],
     threshold: f64,
-    similarity: impl Fn(T, T) -> f64,
+    similarity: impl Fn(T, T) -> f64 + Sync,
 ) -> Vec<Vec<(T, f64)>> {
-    let all_remaining = |kept: usize, remaining: &[bool], out: &mut Vec<u32>| {
+    let all_remaining = |kept: usize, remaining: &[bool], out: &mut Vec<(u32, ())>| {
         out.extend(
             (kept + 1..remaining.len())
                 .filter(|&m| remaining[m])
-                .map(|m| m as u32),
+                .map(|m| (m as u32, ())),
         );
         out.len()
     };
-    split_rounds(members, all_remaining, |kept, m| {
-        let s = similarity(members[kept], members[m]);
-        if s >= threshold {
-            Join::Whole(members[m], s)
-        } else {
-            Join::No
-        }
-    })
+    split_rounds(
+        members,
+        all_remaining,
+        PARALLEL_CANDIDATES,
+        |kept, m, ()| similarity(members[kept], members[m]),
+        |_, m, s| {
+            if s >= threshold {
+                Join::Whole(members[m], s)
+            } else {
+                Join::No
+            }
+        },
+    )
 }
 
 /// [`split_by_kept`] for passages: `fit(kept, region)` returns the part of `region` (a
@@ -177,25 +182,35 @@ pub fn split_by_kept<T: Copy>(
 ///   clause is not reported once per variant of it that is kept.
 pub fn split_fitted<'t>(
     members: &[Interval],
-    tokens: impl Fn(usize) -> &'t [TokenHash],
+    tokens: impl Fn(usize) -> &'t [TokenHash] + Sync,
     threshold: f64,
-    fit: impl Fn(Interval, Interval) -> (Interval, f64),
+    fit: impl Fn(Interval, Interval) -> (Interval, f64) + Sync,
 ) -> Vec<Vec<(Interval, f64)>> {
     // A small set (most are two or three occurrences) is not indexed: every member in
     // play is a candidate, which the index would only have narrowed down.
     let indexed = members.len() > SMALL_SET;
-    split_fitted_with(members, tokens, threshold, fit, indexed)
+    split_fitted_with(
+        members,
+        tokens,
+        threshold,
+        fit,
+        indexed,
+        PARALLEL_CANDIDATES,
+    )
 }
 
 /// [`split_fitted`], its candidates found through a [`WordIndex`] or not (the same
-/// groups: the index only leaves out members that cannot join).
+/// groups: the index only leaves out members that cannot join), and filtered and
+/// measured in parallel in rounds of at least `parallel_from` (the same groups too).
 fn split_fitted_with<'t>(
     members: &[Interval],
-    tokens: impl Fn(usize) -> &'t [TokenHash],
+    tokens: impl Fn(usize) -> &'t [TokenHash] + Sync,
     threshold: f64,
-    fit: impl Fn(Interval, Interval) -> (Interval, f64),
+    fit: impl Fn(Interval, Interval) -> (Interval, f64) + Sync,
     indexed: bool,
+    parallel_from: usize,
 ) -> Vec<Vec<(Interval, f64)>> {
+    use rayon::prelude::*;
     let sorted_words = |m: usize| {
         let mut words = tokens(m).to_vec();
         words.sort_unstable();
@@ -206,13 +221,13 @@ fn split_fitted_with<'t>(
     } else {
         Vec::new()
     };
-    let index = indexed.then(|| WordIndex::new(&sorted));
+    let index = indexed.then(|| WordIndex::new(&sorted, parallel_from));
     let mut last_seen = vec![usize::MAX; members.len()];
-    // The stretch of each candidate of the current round where it may fit, in tokens
-    // from its start.
-    let stretch = std::cell::RefCell::new(vec![(0u32, 0u32); members.len()]);
     let mut kept_words = Vec::new();
-    let candidates = |kept: usize, remaining: &[bool], out: &mut Vec<u32>| {
+    let mut found = Vec::new();
+    // Each candidate comes with the stretch of it where it may fit, in tokens from its
+    // start.
+    let candidates = |kept: usize, remaining: &[bool], out: &mut Vec<(u32, (u32, u32))>| {
         let words = match sorted.get(kept) {
             Some(words) => words,
             None => {
@@ -221,69 +236,91 @@ fn split_fitted_with<'t>(
             }
         };
         let bound = FitBound::new(words, threshold);
+        found.clear();
         let work = match &index {
-            Some(index) => index.candidates(&bound, &sorted, kept, remaining, &mut last_seen, out),
+            Some(index) => {
+                index.candidates(&bound, &sorted, kept, remaining, &mut last_seen, &mut found)
+            }
             None => {
                 let in_play = (kept + 1..members.len()).filter(|&m| remaining[m]);
-                out.extend(in_play.map(|m| m as u32));
-                out.len()
+                found.extend(in_play.map(|m| m as u32));
+                found.len()
             }
         };
-        let mut stretch = stretch.borrow_mut();
-        out.retain(|&m| {
-            let range = bound.window_range(tokens(m as usize));
-            if let Some((lo, hi)) = range {
-                stretch[m as usize] = (lo as u32, hi as u32);
-            }
-            range.is_some()
-        });
+        let stretch = |&m: &u32| {
+            let (lo, hi) = bound.window_range(tokens(m as usize))?;
+            Some((m, (lo as u32, hi as u32)))
+        };
+        if found.len() >= parallel_from {
+            out.par_extend(found.par_iter().filter_map(stretch));
+        } else {
+            out.extend(found.iter().filter_map(stretch));
+        }
         work
     };
     // The parts each member still in play has joined with so far.
     let mut joined: Vec<Vec<Interval>> = vec![Vec::new(); members.len()];
-    split_rounds(members, candidates, |kept, m| {
-        let (lo, hi) = stretch.borrow()[m];
-        let member = members[m];
-        let region = Interval {
-            start: member.start + lo,
-            end: member.start + hi,
-            ..member
-        };
-        let (part, sim) = fit(members[kept], region);
-        // A part that mostly repeats one the member has joined with is already reported.
-        let repeats = |p: &Interval| {
-            let overlap = p.end.min(part.end).saturating_sub(p.start.max(part.start));
-            overlap as f64 >= threshold * p.len().max(part.len()) as f64
-        };
-        if sim < threshold || part.is_empty() || joined[m].iter().any(repeats) {
-            Join::No
-        } else if 2 * part.len() < member.len() {
-            joined[m].push(part);
-            Join::Part(part, sim)
-        } else {
-            Join::Whole(part, sim)
-        }
-    })
+    split_rounds(
+        members,
+        candidates,
+        parallel_from,
+        |kept, m, (lo, hi)| {
+            let member = members[m];
+            let region = Interval {
+                start: member.start + lo,
+                end: member.start + hi,
+                ..member
+            };
+            fit(members[kept], region)
+        },
+        |_, m, (part, sim)| {
+            let member = members[m];
+            // A part that mostly repeats one the member has joined with is already
+            // reported.
+            let repeats = |p: &Interval| {
+                let overlap = p.end.min(part.end).saturating_sub(p.start.max(part.start));
+                overlap as f64 >= threshold * p.len().max(part.len()) as f64
+            };
+            if sim < threshold || part.is_empty() || joined[m].iter().any(repeats) {
+                Join::No
+            } else if 2 * part.len() < member.len() {
+                joined[m].push(part);
+                Join::Part(part, sim)
+            } else {
+                Join::Whole(part, sim)
+            }
+        },
+    )
 }
 
 /// Largest linked set [`split_fitted`] splits without a [`WordIndex`].
 const SMALL_SET: usize = 8;
 
-/// The rounds shared by both splits. Each round keeps the first member still in play,
-/// and `join(kept, m)` says whether (and as what) each candidate joins it; both are
-/// indices into `members`. `candidates(kept, remaining, out)` appends, in increasing
-/// order, the members in play (`remaining`, all after `kept`) that may join it (leaving
-/// one out must mean that `join` would say no) and returns the work it did.
-fn split_rounds<T: Copy>(
+/// Candidates of one round measured on the pool's threads when there are at least this
+/// many (one giant linked set would otherwise keep a single thread busy).
+const PARALLEL_CANDIDATES: usize = 64;
+
+/// The rounds shared by both splits. Each round keeps the first member still in play.
+/// `candidates(kept, remaining, out)` appends, in increasing order, the members in play
+/// (`remaining`, all after `kept`) that may join it, each with what `measure` needs of
+/// it (leaving one out must mean that it would not join), and returns the work it did.
+/// `measure(kept, m, c)` compares candidate `m` with the kept member, in parallel for a
+/// round of at least `parallel_from`; `decide(kept, m, measured)` then says, in candidate order, whether (and
+/// as what) it joins. Indices are into `members`.
+fn split_rounds<T: Copy, C: Copy + Send + Sync, M: Send>(
     members: &[T],
-    mut candidates: impl FnMut(usize, &[bool], &mut Vec<u32>) -> usize,
-    mut join: impl FnMut(usize, usize) -> Join<T>,
+    mut candidates: impl FnMut(usize, &[bool], &mut Vec<(u32, C)>) -> usize,
+    parallel_from: usize,
+    measure: impl Fn(usize, usize, C) -> M + Sync,
+    mut decide: impl FnMut(usize, usize, M) -> Join<T>,
 ) -> Vec<Vec<(T, f64)>> {
+    use rayon::prelude::*;
     let mut remaining = vec![true; members.len()];
     let mut n_remaining = members.len();
     let mut kept = 0;
     let mut work = 0;
     let mut found = Vec::new();
+    let mut measured = Vec::new();
     let mut out = Vec::new();
     while n_remaining >= 2 && work < MAX_SPLIT_WORK {
         while !remaining[kept] {
@@ -293,9 +330,16 @@ fn split_rounds<T: Copy>(
         n_remaining -= 1;
         found.clear();
         work += 1 + candidates(kept, &remaining, &mut found);
+        let measure_one = |&(m, c): &(u32, C)| measure(kept, m as usize, c);
+        measured.clear();
+        if found.len() >= parallel_from {
+            measured.par_extend(found.par_iter().map(measure_one));
+        } else {
+            measured.extend(found.iter().map(measure_one));
+        }
         let mut group = vec![(members[kept], 1.0)];
-        for &m in &found {
-            match join(kept, m as usize) {
+        for (&(m, _), result) in found.iter().zip(measured.drain(..)) {
+            match decide(kept, m as usize, result) {
                 Join::Whole(part, sim) => {
                     group.push((part, sim));
                     remaining[m as usize] = false;
@@ -372,6 +416,8 @@ struct WordIndex {
     /// Per member, the set of [`word_bit`]s of its words: a quick upper bound on the
     /// words it shares with another sequence.
     masks: Vec<WordMask>,
+    /// [`Self::candidates`] checks at least this many in parallel.
+    parallel_from: usize,
 }
 
 /// Bits of a [`WordMask`].
@@ -429,8 +475,9 @@ fn mask_bound(mask: &WordMask, bits: &KeptBits) -> usize {
 }
 
 impl WordIndex {
-    /// `sorted[m]`: the words of member `m`, sorted.
-    fn new(sorted: &[Vec<TokenHash>]) -> WordIndex {
+    /// `sorted[m]`: the words of member `m`, sorted. Rounds of at least
+    /// `parallel_from` candidates are checked in parallel.
+    fn new(sorted: &[Vec<TokenHash>], parallel_from: usize) -> WordIndex {
         let mut postings: Vec<(TokenHash, u32)> = Vec::new();
         for (m, words) in sorted.iter().enumerate() {
             let mut distinct = words.clone();
@@ -454,6 +501,7 @@ impl WordIndex {
             offsets: vec![0],
             holders: Vec::with_capacity(postings.len()),
             masks,
+            parallel_from,
         };
         for run in postings.chunk_by(|x, y| x.0 == y.0) {
             index.words.push(run[0].0);
@@ -515,12 +563,19 @@ impl WordIndex {
         // The bit test rejects most candidates that fall short at a fraction of the
         // cost of the exact merge.
         let bits = KeptBits::new(kept_words);
-        out.retain(|&m| {
+        let enough = |&m: &u32| {
             self.masks
                 .get(m as usize)
                 .is_some_and(|mask| mask_bound(mask, &bits) >= bound.need)
                 && holds_enough(kept_words, &sorted[m as usize], bound.need)
-        });
+        };
+        if out.len() >= self.parallel_from {
+            use rayon::prelude::*;
+            let kept: Vec<u32> = out.par_iter().copied().filter(|m| enough(m)).collect();
+            *out = kept;
+        } else {
+            out.retain(enough);
+        }
         out.sort_unstable();
         work
     }
@@ -893,7 +948,7 @@ mod tests {
             // Past 40 words, kept repeats its words: their bits count several times.
             let kept = words(seed, [30, 70, 600][seed as usize % 3]);
             let held = words(seed + 1, 20 + seed * 7);
-            let index = WordIndex::new(std::slice::from_ref(&held));
+            let index = WordIndex::new(std::slice::from_ref(&held), usize::MAX);
             let mask = &index.masks[0];
             let exact = kept
                 .iter()
@@ -1058,6 +1113,7 @@ mod tests {
                     0.8,
                     |k, m| fit_as_pipeline(&texts, k, m),
                     indexed,
+                    usize::MAX,
                 )
             };
             let with_index = split(true);
@@ -1065,6 +1121,58 @@ mod tests {
             joined += with_index.len();
         }
         assert!(joined > 300, "{joined} groups");
+    }
+
+    /// Sets of 100 to 300 occurrences, most of them candidates of the first rounds: the
+    /// groups are the same whether each round's candidates are filtered and measured on
+    /// one thread or on several, with or without the index.
+    #[test]
+    fn large_sets_split_alike_in_parallel() {
+        let mut rng = crate::test_rng(31);
+        let mut large = 0;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("pool");
+        for case in 0..12 {
+            let passages: Vec<Vec<TokenHash>> = (0..1 + rng(3))
+                .map(|_| (0..10 + rng(30)).map(|_| rng(60) as TokenHash).collect())
+                .collect();
+            let texts: Vec<Vec<TokenHash>> = (0..100 + rng(200))
+                .map(|_| {
+                    let mut t = passages[rng(passages.len() as u64) as usize].clone();
+                    for _ in 0..rng(5) {
+                        let at = rng(t.len() as u64) as usize;
+                        match rng(3) {
+                            0 => t[at] = 1_000 + rng(50) as TokenHash,
+                            1 if t.len() > 8 => {
+                                t.remove(at);
+                            }
+                            _ => t.truncate(t.len().max(9) - 1),
+                        }
+                    }
+                    t
+                })
+                .collect();
+            let members = whole_members(&texts);
+            let split = |indexed, parallel_from| {
+                pool.install(|| {
+                    split_fitted_with(
+                        &members,
+                        |m| span(&texts, members[m]),
+                        0.8,
+                        |k, m| fit_as_pipeline(&texts, k, m),
+                        indexed,
+                        parallel_from,
+                    )
+                })
+            };
+            let one_thread = split(true, usize::MAX);
+            large += usize::from(one_thread.iter().any(|g| g.len() > 64));
+            assert_eq!(split(true, 1), one_thread, "case {case}");
+            assert_eq!(split(false, 1), one_thread, "case {case}");
+        }
+        assert!(large >= 8, "{large} cases with a group of over 64");
     }
 
     #[test]
