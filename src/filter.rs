@@ -216,8 +216,11 @@ where
     T: Ord + Send,
     R: Send,
 {
+    // One task a chunk, and one a partition below: rayon otherwise splits into a few long
+    // runs, and a stage ends with one thread finishing its run while the other idles.
     let chunks: Vec<KeyedChunk<V>> = items
         .par_chunks(KEYED_CHUNK)
+        .with_max_len(1)
         .map_init(UnsortedKeys::default, |scratch, chunk| {
             scratch.clear();
             keys(chunk, scratch);
@@ -233,6 +236,7 @@ where
     };
     let results = (0..PARTS)
         .into_par_iter()
+        .with_max_len(1)
         .filter_map(|q| {
             let total: usize = chunks.iter().map(|c| c.part(q).0.len()).sum();
             if total == 0 {

@@ -466,6 +466,8 @@ pub fn align_all<T: TokenSource + ?Sized>(
     // pair's first read of them misses the caches.
     groups
         .par_chunks(PREFETCHED_RUN)
+        // Short tasks, so that the stage does not end on one thread (see `reduce_repeated`).
+        .with_max_len(4)
         .flat_map_iter(|run| {
             run.iter().enumerate().flat_map(|(i, group)| {
                 if let Some(m) = run.get(i + 1).and_then(|next| next.first()) {

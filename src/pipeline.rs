@@ -121,6 +121,12 @@ fn paragraph_hashes(text: &str, paragraphs: &[Paragraph]) -> (Vec<TokenHash>, Ve
     (hashes, counts)
 }
 
+/// Most files one parallel task of the read stage reads in turn.
+const FILES_PER_TASK: usize = 8;
+
+/// Most linked sets one parallel task splits in turn: their sizes vary by thousands.
+const SETS_PER_TASK: usize = 16;
+
 /// Documents larger than this are tokenized in parallel (see [`analyze`]).
 const PARALLEL_DOC_BYTES: usize = 1 << 20;
 
@@ -304,6 +310,10 @@ pub fn find_duplicates_read<'f>(
     let mut clock = StageClock::start("read+segment+normalize", config, on_stage);
     let per_file: Vec<(Vec<DocAnalysis>, Held, u64, Vec<Warning>)> = files
         .par_iter()
+        // Tasks of a few files: rayon otherwise splits the list into a few long runs, and
+        // the stage ended with one thread reading the rest of its run while the other
+        // had nothing to steal (ant: 20 ms of 60).
+        .with_max_len(FILES_PER_TASK)
         .map(|file| {
             // The records of an uncompressed JSON Lines file are analyzed a batch at a
             // time as they are read, and those that can be decoded again from the file
@@ -686,6 +696,7 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
         // Holders are in paragraph order, so a document's are read together.
         let parts: Vec<Vec<Holder<'_>>> = ids
             .par_chunks(256)
+            .with_max_len(1)
             .map(|ps| Holder::read(layout, ps))
             .collect::<Result<_>>()?;
         let holders = concat_freeing(parts);
@@ -957,6 +968,7 @@ pub fn split_paragraph_sets<T: TokenSource + ?Sized>(
 ) -> Vec<Vec<(u32, f64)>> {
     let shingles = |p: u32| paragraph_shingles(table, config, p);
     sets.par_iter()
+        .with_max_len(SETS_PER_TASK)
         .flat_map_iter(|members| {
             let kept_set = shingles(members[0]);
             split_by_kept(members, config.threshold, |kept, m| {
@@ -1099,6 +1111,7 @@ pub fn group_passages_into<T: TokenSource + ?Sized>(
     for batch in nodes.chunks(BATCH) {
         let groups: Vec<PassageGroup> = batch
             .par_iter()
+            .with_max_len(SETS_PER_TASK)
             .flat_map_iter(|occ| {
                 // Each member's words, read once for the whole split.
                 let words: Vec<Cow<'_, [TokenHash]>> = occ.iter().map(|&iv| span(iv)).collect();
