@@ -107,6 +107,7 @@ where
         let mut records = chunks.pop().unwrap_or_default();
         return sort_into_partitions(&mut records, key)
             .into_par_iter()
+            .with_max_len(1)
             .map(&reduce)
             .collect();
     }
@@ -123,8 +124,10 @@ where
             at
         })
         .collect();
+    // One task a partition, so that the last ones do not wait on one thread.
     let results = (0..PARTS)
         .into_par_iter()
+        .with_max_len(1)
         .filter_map(|p| {
             let range = |s: &[u32; PARTS + 1]| s[p] as usize..s[p + 1] as usize;
             let total: usize = starts.iter().map(|s| range(s).len()).sum();

@@ -316,6 +316,7 @@ fn seed_postings_in_chunks(
 ) -> Vec<Vec<SeedPosting>> {
     participants
         .par_chunks(PARALLEL_CHUNK)
+        .with_max_len(4)
         .map(|chunk| {
             let mut out = Vec::new();
             for_each_seeds(table, chunk, params, |p, seeds| {

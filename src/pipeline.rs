@@ -843,6 +843,7 @@ fn band_records_in_chunks(
     let keyer = BandKeyer::new(config);
     paras
         .par_chunks(PARALLEL_CHUNK)
+        .with_max_len(4)
         .map(|chunk| {
             let mut out = Vec::with_capacity(chunk.len() * keyer.bands);
             keyer.for_each_keys(table, chunk, |p, keys| {
