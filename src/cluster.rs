@@ -1036,14 +1036,9 @@ mod tests {
     /// Occurrences over token sequences, one per paragraph, fitted as the pipeline does:
     /// the part of the region aligned with the kept one, similarity 2·LCS/(la + lb), zero
     /// for a part shorter than 8 words.
+    /// What [`split_fitted`] does: indexed past [`SMALL_SET`] members.
     fn fitted_split(texts: &[Vec<TokenHash>]) -> Vec<Vec<(Interval, f64)>> {
-        let members = whole_members(texts);
-        split_fitted(
-            &members,
-            |m| span(texts, members[m]),
-            0.8,
-            |k, m| fit_as_pipeline(texts, k, m),
-        )
+        split_with(texts, texts.len() > SMALL_SET, PARALLEL_CANDIDATES)
     }
 
     /// One occurrence per text: the whole of it.
@@ -1078,6 +1073,48 @@ mod tests {
         (part, sim)
     }
 
+    /// The texts' split through `split_fitted_with(.., indexed, parallel_from)`, fitted as
+    /// [`fitted_split`] says.
+    fn split_with(
+        texts: &[Vec<TokenHash>],
+        indexed: bool,
+        parallel_from: usize,
+    ) -> Vec<Vec<(Interval, f64)>> {
+        let members = whole_members(texts);
+        split_fitted_with(
+            &members,
+            |m| span(texts, members[m]),
+            0.8,
+            |k, m| fit_as_pipeline(texts, k, m),
+            indexed,
+            parallel_from,
+        )
+    }
+
+    /// `n` variants of one to three random passages of 10 to 39 words, each with fewer
+    /// than `edits` edits: a word changed, a word dropped, or the end cut.
+    fn variants(rng: &mut impl FnMut(u64) -> u64, n: u64, edits: u64) -> Vec<Vec<TokenHash>> {
+        let passages: Vec<Vec<TokenHash>> = (0..1 + rng(3))
+            .map(|_| (0..10 + rng(30)).map(|_| rng(60) as TokenHash).collect())
+            .collect();
+        (0..n)
+            .map(|_| {
+                let mut t = passages[rng(passages.len() as u64) as usize].clone();
+                for _ in 0..rng(edits) {
+                    let at = rng(t.len() as u64) as usize;
+                    match rng(3) {
+                        0 => t[at] = 1_000 + rng(50) as TokenHash,
+                        1 if t.len() > 8 => {
+                            t.remove(at);
+                        }
+                        _ => t.truncate(t.len().max(9) - 1),
+                    }
+                }
+                t
+            })
+            .collect()
+    }
+
     /// Sets of 2 to 24 occurrences cut from variants of a few passages (words changed,
     /// dropped, cut at the end): the groups are the same whether the candidates of
     /// each round come through the word index or are every member in play.
@@ -1086,38 +1123,14 @@ mod tests {
         let mut rng = crate::test_rng(29);
         let mut joined = 0;
         for case in 0..400 {
-            let passages: Vec<Vec<TokenHash>> = (0..1 + rng(3))
-                .map(|_| (0..10 + rng(30)).map(|_| rng(60) as TokenHash).collect())
-                .collect();
-            let texts: Vec<Vec<TokenHash>> = (0..2 + rng(23))
-                .map(|_| {
-                    let mut t = passages[rng(passages.len() as u64) as usize].clone();
-                    for _ in 0..rng(4) {
-                        let at = rng(t.len() as u64) as usize;
-                        match rng(3) {
-                            0 => t[at] = 1_000 + rng(50) as TokenHash,
-                            1 if t.len() > 8 => {
-                                t.remove(at);
-                            }
-                            _ => t.truncate(t.len().max(9) - 1),
-                        }
-                    }
-                    t
-                })
-                .collect();
-            let members = whole_members(&texts);
-            let split = |indexed| {
-                split_fitted_with(
-                    &members,
-                    |m| span(&texts, members[m]),
-                    0.8,
-                    |k, m| fit_as_pipeline(&texts, k, m),
-                    indexed,
-                    usize::MAX,
-                )
-            };
-            let with_index = split(true);
-            assert_eq!(split(false), with_index, "case {case}");
+            let n = 2 + rng(23);
+            let texts = variants(&mut rng, n, 4);
+            let with_index = split_with(&texts, true, usize::MAX);
+            assert_eq!(
+                split_with(&texts, false, usize::MAX),
+                with_index,
+                "case {case}"
+            );
             joined += with_index.len();
         }
         assert!(joined > 300, "{joined} groups");
@@ -1135,37 +1148,10 @@ mod tests {
             .build()
             .expect("pool");
         for case in 0..12 {
-            let passages: Vec<Vec<TokenHash>> = (0..1 + rng(3))
-                .map(|_| (0..10 + rng(30)).map(|_| rng(60) as TokenHash).collect())
-                .collect();
-            let texts: Vec<Vec<TokenHash>> = (0..100 + rng(200))
-                .map(|_| {
-                    let mut t = passages[rng(passages.len() as u64) as usize].clone();
-                    for _ in 0..rng(5) {
-                        let at = rng(t.len() as u64) as usize;
-                        match rng(3) {
-                            0 => t[at] = 1_000 + rng(50) as TokenHash,
-                            1 if t.len() > 8 => {
-                                t.remove(at);
-                            }
-                            _ => t.truncate(t.len().max(9) - 1),
-                        }
-                    }
-                    t
-                })
-                .collect();
-            let members = whole_members(&texts);
+            let n = 100 + rng(200);
+            let texts = variants(&mut rng, n, 5);
             let split = |indexed, parallel_from| {
-                pool.install(|| {
-                    split_fitted_with(
-                        &members,
-                        |m| span(&texts, members[m]),
-                        0.8,
-                        |k, m| fit_as_pipeline(&texts, k, m),
-                        indexed,
-                        parallel_from,
-                    )
-                })
+                pool.install(|| split_with(&texts, indexed, parallel_from))
             };
             let one_thread = split(true, usize::MAX);
             large += usize::from(one_thread.iter().any(|g| g.len() > 64));

@@ -88,3 +88,13 @@ pub(crate) fn test_rng(seed: u64) -> impl FnMut(u64) -> u64 {
         state % bound
     }
 }
+
+/// The unit tests' proptest settings: `cases` cases, no regression files.
+#[cfg(test)]
+pub(crate) fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

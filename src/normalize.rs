@@ -2146,11 +2146,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config {
-            cases: 4096,
-            failure_persistence: None,
-            ..proptest::test_runner::Config::default()
-        })]
+        #![proptest_config(crate::proptest_config(4096))]
 
         /// The fast paths (`fast_run`, `fold_fast`, plain CJK) give exactly what the general
         /// path gives, words and spans.

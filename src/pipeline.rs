@@ -623,8 +623,9 @@ impl Holder<'_> {
 /// Turns the groups of both stages into clusters of byte spans, ordered by their kept
 /// occurrence. Fails only if the bytes of a paragraph holding a passage cannot be read.
 ///
-/// The passages' bytes are kept while they total at most `keep_bytes`, for the report
-/// to quote without reading their files again.
+/// The passages' bytes are kept, whole clusters in order until the first that would
+/// bring them past `keep_bytes`, for the report to quote without reading their files
+/// again.
 pub fn assemble<L: Layout + ?Sized>(
     para_groups: &[Vec<(u32, f64)>],
     passage_groups: Vec<Vec<(Interval, f64)>>,
@@ -675,7 +676,8 @@ pub fn paragraph_clusters_of<L: Layout + ?Sized>(
 
 /// The clusters of the passage stage's groups, handed to `each` a chunk at a time in
 /// the groups' order. The bytes and token spans of each paragraph that holds a passage
-/// are read once per chunk, so that only one chunk's are held.
+/// are read once per chunk, so that only one chunk's are held. Each chunk comes with
+/// the bytes of its passages ([`assemble`] says which, given `keep_bytes`).
 pub fn passage_clusters_of<L: Layout + ?Sized>(
     passage_groups: Vec<PassageGroup>,
     layout: &L,
@@ -684,7 +686,8 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
 ) -> Result<()> {
     const CHUNK: usize = 1 << 14;
     let mut groups = passage_groups.into_iter();
-    let mut kept = 0;
+    // Bytes kept so far; `None` once the budget is spent.
+    let mut kept = Some(0);
     loop {
         let chunk: Vec<Vec<(Interval, f64)>> = groups.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
@@ -700,17 +703,21 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
             .map(|ps| Holder::read(layout, ps))
             .collect::<Result<_>>()?;
         let holders = concat_freeing(parts);
-        // Each cluster with its occurrences' bytes, cut from their holders.
+        // Each cluster with its occurrences' bytes, cut from their holders while the
+        // budget lasts.
+        let capture = kept.is_some();
         let made: Vec<(Cluster, Vec<&[u8]>)> = chunk
             .into_par_iter()
             .map(|g| {
-                let mut texts = Vec::with_capacity(g.len());
+                let mut texts = Vec::with_capacity(if capture { g.len() } else { 0 });
                 let occurrences = g
                     .into_iter()
                     .filter_map(|(iv, sim)| {
                         let holder = holders.get(ids.binary_search(&iv.para).ok()?)?;
                         let o = holder.occurrence(&iv, sim);
-                        texts.push(holder.text(&o));
+                        if capture {
+                            texts.push(holder.text(&o));
+                        }
                         Some(o)
                     })
                     .collect();
@@ -721,14 +728,14 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
                 (cluster, texts)
             })
             .collect();
-        // Whole clusters, in order, while the budget lasts.
+        // Whole clusters, in order, until the first that would pass the budget.
         let mut spans = Vec::new();
-        for (c, t) in &made {
+        for (c, t) in made.iter().filter(|_| capture) {
             let bytes: usize = t.iter().map(|t| t.len()).sum();
-            if kept + bytes > keep_bytes {
+            kept = kept.map(|k| k + bytes).filter(|&k| k <= keep_bytes);
+            if kept.is_none() {
                 break;
             }
-            kept += bytes;
             let places = c.occurrences.iter().map(|o| (o.doc, o.start, o.end));
             spans.extend(places.zip(t.iter().copied()));
         }

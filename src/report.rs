@@ -631,11 +631,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config {
-            cases: 4096,
-            failure_persistence: None,
-            ..proptest::test_runner::Config::default()
-        })]
+        #![proptest_config(crate::proptest_config(4096))]
 
         /// Every row's bytes are the `csv` crate's: quoting, numbers, similarities.
         #[test]

@@ -518,10 +518,16 @@ impl SpanTexts {
 
     /// Each span with its bytes, in order.
     fn iter(&self) -> impl Iterator<Item = (Span, &[u8])> + '_ {
-        self.spans.iter().enumerate().map(|(i, &span)| {
-            let from = i.checked_sub(1).map_or(0, |p| self.ends[p]);
-            (span, self.bytes.get(from..self.ends[i]).unwrap_or_default())
-        })
+        self.spans
+            .iter()
+            .enumerate()
+            .map(|(i, &span)| (span, self.text(i)))
+    }
+
+    /// The bytes of the `i`th span.
+    fn text(&self, i: usize) -> &[u8] {
+        let from = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+        self.bytes.get(from..self.ends[i]).unwrap_or_default()
     }
 
     /// Number of bytes held.
@@ -532,8 +538,7 @@ impl SpanTexts {
     /// The bytes of span `(doc, start, end)`, if held.
     pub fn get(&self, span: Span) -> Option<&[u8]> {
         let i = self.spans.binary_search(&span).ok()?;
-        let from = i.checked_sub(1).map_or(0, |p| self.ends[p]);
-        self.bytes.get(from..self.ends[i])
+        Some(self.text(i))
     }
 }
 
