@@ -155,9 +155,19 @@ fn stages(c: &mut Criterion) {
         b.iter(|| black_box(group_passages(&table, aligned_pairs(&aligned), &config).len()))
     });
 
+    // The report: every row's CSV, its text quoted from the documents.
+    let findings = neardup::find_duplicates(&docs, &config);
+    g.bench_function("report", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            neardup::report::write_csv(&mut out, &findings, docs.as_slice()).expect("written");
+            black_box(out.len())
+        })
+    });
+
     // The results of a spilled run: the clusters written in sorted runs of 4,096 rows,
     // then merged back in report order.
-    let clusters = neardup::find_duplicates(&docs, &config).clusters;
+    let clusters = findings.clusters;
     g.bench_function("cluster_store", |b| {
         b.iter(|| {
             let dir = tempfile::tempdir().expect("temp dir");
