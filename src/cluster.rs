@@ -210,7 +210,6 @@ fn split_fitted_with<'t>(
     indexed: bool,
     parallel_from: usize,
 ) -> Vec<Vec<(Interval, f64)>> {
-    use rayon::prelude::*;
     let sorted_words = |m: usize| {
         let mut words = tokens(m).to_vec();
         words.sort_unstable();
@@ -251,11 +250,7 @@ fn split_fitted_with<'t>(
             let (lo, hi) = bound.window_range(tokens(m as usize))?;
             Some((m, (lo as u32, hi as u32)))
         };
-        if found.len() >= parallel_from {
-            out.par_extend(found.par_iter().filter_map(stretch));
-        } else {
-            out.extend(found.iter().filter_map(stretch));
-        }
+        extend_filter_map(out, &found, parallel_from, stretch);
         work
     };
     // The parts each member still in play has joined with so far.
@@ -305,8 +300,8 @@ const PARALLEL_CANDIDATES: usize = 64;
 /// (`remaining`, all after `kept`) that may join it, each with what `measure` needs of
 /// it (leaving one out must mean that it would not join), and returns the work it did.
 /// `measure(kept, m, c)` compares candidate `m` with the kept member, in parallel for a
-/// round of at least `parallel_from`; `decide(kept, m, measured)` then says, in candidate order, whether (and
-/// as what) it joins. Indices are into `members`.
+/// round of at least `parallel_from`; `decide(kept, m, measured)` then says, in
+/// candidate order, whether (and as what) it joins. Indices are into `members`.
 fn split_rounds<T: Copy, C: Copy + Send + Sync, M: Send>(
     members: &[T],
     mut candidates: impl FnMut(usize, &[bool], &mut Vec<(u32, C)>) -> usize,
@@ -314,7 +309,6 @@ fn split_rounds<T: Copy, C: Copy + Send + Sync, M: Send>(
     measure: impl Fn(usize, usize, C) -> M + Sync,
     mut decide: impl FnMut(usize, usize, M) -> Join<T>,
 ) -> Vec<Vec<(T, f64)>> {
-    use rayon::prelude::*;
     let mut remaining = vec![true; members.len()];
     let mut n_remaining = members.len();
     let mut kept = 0;
@@ -330,13 +324,10 @@ fn split_rounds<T: Copy, C: Copy + Send + Sync, M: Send>(
         n_remaining -= 1;
         found.clear();
         work += 1 + candidates(kept, &remaining, &mut found);
-        let measure_one = |&(m, c): &(u32, C)| measure(kept, m as usize, c);
         measured.clear();
-        if found.len() >= parallel_from {
-            measured.par_extend(found.par_iter().map(measure_one));
-        } else {
-            measured.extend(found.iter().map(measure_one));
-        }
+        extend_filter_map(&mut measured, &found, parallel_from, |&(m, c)| {
+            Some(measure(kept, m as usize, c))
+        });
         let mut group = vec![(members[kept], 1.0)];
         for (&(m, _), result) in found.iter().zip(measured.drain(..)) {
             match decide(kept, m as usize, result) {
@@ -354,6 +345,22 @@ fn split_rounds<T: Copy, C: Copy + Send + Sync, M: Send>(
         }
     }
     out
+}
+
+/// Appends to `out`, in order, what `f` gives for each of `items` it gives something
+/// for: on the pool's threads when there are at least `parallel_from` items.
+fn extend_filter_map<T: Sync, U: Send>(
+    out: &mut Vec<U>,
+    items: &[T],
+    parallel_from: usize,
+    f: impl Fn(&T) -> Option<U> + Sync + Send,
+) {
+    use rayon::prelude::*;
+    if items.len() >= parallel_from {
+        out.par_extend(items.par_iter().filter_map(f));
+    } else {
+        out.extend(items.iter().filter_map(f));
+    }
 }
 
 /// Necessary conditions for a member to fit a kept occurrence with similarity at least
@@ -571,7 +578,7 @@ impl WordIndex {
         };
         if out.len() >= self.parallel_from {
             use rayon::prelude::*;
-            let kept: Vec<u32> = out.par_iter().copied().filter(|m| enough(m)).collect();
+            let kept: Vec<u32> = out.par_iter().copied().filter(enough).collect();
             *out = kept;
         } else {
             out.retain(enough);
