@@ -251,7 +251,7 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
         } else {
             warnings.push(Warning {
                 path: root.clone(),
-                message: "not a regular file (FIFO, socket or device)".to_string(),
+                message: NOT_REGULAR.to_string(),
                 skipped: true,
             });
         }
@@ -379,7 +379,7 @@ fn walk(
         if !file_type.is_file() {
             warnings.push(Warning {
                 path: entry.path().to_path_buf(),
-                message: "not a regular file (FIFO, socket or device)".to_string(),
+                message: NOT_REGULAR.to_string(),
                 skipped: true,
             });
             continue;
@@ -505,17 +505,22 @@ pub enum ReadOutcome {
 
 /// Reads one file. Never fails the run: any problem becomes a skip with a warning.
 ///
-/// Special files are checked for before opening, so a FIFO or a device is never opened,
-/// and the file is opened non-blocking and checked again through its handle, so one
-/// swapped in after the check cannot block the scan either. A file that vanished since
-/// it was listed, or whose size differs from its listed size or changes while it is
-/// read (it is being written), is skipped: its text would not be consistent.
+/// The listing never lists a special file, so a FIFO or a device is opened only if one
+/// is swapped in for a listed file. Even then it cannot block the scan: the file is
+/// opened non-blocking and checked through its handle before a byte is read. A file
+/// that vanished since it was listed, or whose size differs from its listed size or
+/// changes while it is read (it is being written), is skipped: its text would not be
+/// consistent.
 pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
     read_file_stamped(id, file).0
 }
 
-/// [`read_file`], with the stamp of the file taken before it was opened, if it got
-/// that far.
+/// [`read_file`], with the stamp of the file taken through its handle before it was
+/// read, if it got that far.
+///
+/// A small file costs little more than its system calls, so there are few: one open,
+/// one `fstat` for the checks and the stamp, the reads (one for a file that does not
+/// change, see [`read_to_len`]) and the close. No `stat` by path repeats the listing's.
 fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStamp>) {
     let skip = |message: String| {
         ReadOutcome::Skipped(Warning {
@@ -524,11 +529,15 @@ fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStam
             skipped: true,
         })
     };
-    let stamp = match check_listed(file) {
+    let (handle, meta) = match open_with_metadata(&file.path) {
+        Ok(opened) => opened,
+        Err(err) => return (skip(describe_io(&err, &file.path)), None),
+    };
+    let stamp = match check_size(file, &meta) {
         Ok(stamp) => stamp,
         Err(message) => return (skip(message), None),
     };
-    let bytes = match read_regular(&file.path) {
+    let bytes = match check_limit(meta.len()).and_then(|len| read_to_len(handle, len)) {
         Ok(bytes) => bytes,
         Err(err) => return (skip(describe_io(&err, &file.path)), Some(stamp)),
     };
@@ -554,15 +563,35 @@ fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStam
 fn check_listed(file: &InputFile) -> std::result::Result<FileStamp, String> {
     let meta = fs::metadata(&file.path).map_err(|err| describe_io(&err, &file.path))?;
     if !meta.is_file() {
-        return Err("not a regular file (FIFO, socket or device)".to_string());
+        return Err(NOT_REGULAR.to_string());
     }
+    check_size(file, &meta)
+}
+
+/// That `meta`, the metadata of a regular file, gives `file`'s listed size: the file's
+/// stamp if so, why not if not.
+fn check_size(file: &InputFile, meta: &fs::Metadata) -> std::result::Result<FileStamp, String> {
     match file.len {
         Some(listed) if listed != meta.len() => Err(format!(
             "changed size since it was listed ({listed} bytes, now {}); it is being written",
             meta.len()
         )),
-        _ => Ok(FileStamp::of(&meta)),
+        _ => Ok(FileStamp::of(meta)),
     }
+}
+
+/// Why a special file is skipped.
+const NOT_REGULAR: &str = "not a regular file (FIFO, socket or device)";
+
+/// `len`, a file's size, if a file of that size can be read whole; an error if not.
+fn check_limit(len: u64) -> std::io::Result<u64> {
+    if len >= MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "file of {len} bytes is too large (limit {} bytes)",
+            MAX_FILE_BYTES - 1
+        )));
+    }
+    Ok(len)
 }
 
 /// Opens `path` for reading without ever blocking on a FIFO (non-blocking open on Unix,
@@ -570,13 +599,7 @@ fn check_listed(file: &InputFile) -> std::result::Result<FileStamp, String> {
 /// under the size limit. Returns the file and its size.
 pub fn open_regular(path: &Path) -> std::io::Result<(fs::File, u64)> {
     let (f, len) = open_nonblocking(path)?;
-    if len >= MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "file of {len} bytes is too large (limit {} bytes)",
-            MAX_FILE_BYTES - 1
-        )));
-    }
-    Ok((f, len))
+    Ok((f, check_limit(len)?))
 }
 
 /// [`open_regular`] without the size limit, for files read as a stream of records.
@@ -596,30 +619,46 @@ pub(crate) fn open_with_metadata(path: &Path) -> std::io::Result<(fs::File, fs::
     let f = options.open(path)?;
     let meta = f.metadata()?;
     if !meta.is_file() {
-        return Err(std::io::Error::other(
-            "not a regular file (FIFO, socket or device)",
-        ));
+        return Err(std::io::Error::other(NOT_REGULAR));
     }
     Ok((f, meta))
 }
 
-/// Reads a whole regular file (see [`open_regular`]). The read is bounded by the size
-/// limit, and a file whose size changes while it is read is an error.
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    let (f, len) = open_regular(path)?;
-    let mut bytes = Vec::with_capacity(len as usize);
-    // One byte more than expected tells a file that grows apart from one that does not.
-    f.take(len + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 != len {
+/// Reads the whole of `f`, an open regular file of `len` bytes. A file whose size
+/// changes while it is read is an error.
+///
+/// The buffer has one byte more than expected, which tells a file that grows apart
+/// from one that does not. A regular file reads short only at its end, so a read that
+/// fills the buffer up to `len` and no further has met the end: a file that does not
+/// change takes one read, not a second one that returns nothing.
+fn read_to_len(mut f: impl Read, len: u64) -> std::io::Result<Vec<u8>> {
+    let len = usize::try_from(len).map_err(std::io::Error::other)?;
+    let mut bytes = vec![0u8; len + 1];
+    let mut filled = 0;
+    // At least one read, even for an empty file, which may have grown.
+    loop {
+        match f.read(bytes.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) if filled + n >= len => {
+                filled += n;
+                break;
+            }
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    if filled != len {
         return Err(std::io::Error::other(format!(
             "changed size while it was read ({len} bytes, then {}); it is being written",
-            if bytes.len() as u64 > len {
+            if filled > len {
                 "more".to_string()
             } else {
-                bytes.len().to_string()
+                filled.to_string()
             }
         )));
     }
+    bytes.truncate(len);
     Ok(bytes)
 }
 
@@ -758,6 +797,66 @@ pub fn number_documents(docs: &mut [Document]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader of `text` that hands out at most `chunk` bytes per read, and counts
+    /// its reads.
+    struct Chunked<'a> {
+        text: &'a [u8],
+        chunk: usize,
+        reads: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads += 1;
+            let n = buf.len().min(self.chunk).min(self.text.len());
+            buf[..n].copy_from_slice(&self.text[..n]);
+            self.text = &self.text[n..];
+            Ok(n)
+        }
+    }
+
+    /// A file read at its listed size gives its bytes, a file that grew or shrank is an
+    /// error, however its reads are cut; a file that does not change is read in one
+    /// read when the reads are not cut.
+    #[test]
+    fn files_are_read_at_their_listed_size() {
+        let text = b"0123456789";
+        /// Bytes on disk, listed size, bytes per read, read whole, reads.
+        type Case = (&'static [u8], u64, usize, bool, Option<usize>);
+        let cases: [Case; 9] = [
+            (text, 10, usize::MAX, true, Some(1)),
+            (text, 10, 3, true, None),
+            (text, 10, 1, true, None),
+            (b"", 0, usize::MAX, true, Some(1)),
+            (text, 9, usize::MAX, false, None),
+            (text, 9, 4, false, None),
+            (text, 0, usize::MAX, false, None),
+            (text, 11, usize::MAX, false, None),
+            (text, 11, 2, false, None),
+        ];
+        for (on_disk, len, chunk, whole, reads) in cases {
+            let mut reader = Chunked {
+                text: on_disk,
+                chunk,
+                reads: 0,
+            };
+            let read = read_to_len(&mut reader, len);
+            let case = format!("{} bytes listed as {len}, {chunk} per read", on_disk.len());
+            if whole {
+                assert_eq!(read.unwrap(), on_disk, "{case}");
+            } else {
+                let err = read.unwrap_err().to_string();
+                assert!(
+                    err.contains("changed size while it was read"),
+                    "{case}: {err}"
+                );
+            }
+            if let Some(reads) = reads {
+                assert_eq!(reader.reads, reads, "{case}");
+            }
+        }
+    }
 
     /// The listing's names and relative paths, however the root is spelled, are those of
     /// the path's components below it joined by `/`, as [`Path::components`] parses
