@@ -147,7 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting worker threads")?;
 
-    let (files, mut warnings) = list_files(&roots, config.hidden())?;
+    let (files, mut warnings) = pool.install(|| list_files(&roots, config.hidden()))?;
     if article {
         if let Some(w) = warnings.iter().find(|w| w.skipped) {
             bail!("{w}");
