@@ -610,10 +610,12 @@ fn xdrop(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Exten
 /// only the cells still within [`X_DROP`] of the best score (a few per row). Cost:
 /// O(extent × live cells per row).
 fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Extension {
-    let width = 2 * BAND + 1;
+    const WIDTH: usize = 2 * BAND + 1;
+    let width = WIDTH;
     // Row i holds cells j = i + d − BAND for d in 0..width; only d in lo..=hi are alive.
-    let mut prev = vec![DEAD; width];
-    let mut cur = vec![DEAD; width];
+    // Two rows on the stack: an extension is short, and there is one per seed match.
+    let (mut prev_row, mut cur_row) = ([DEAD; WIDTH], [DEAD; WIDTH]);
+    let (mut prev, mut cur) = (&mut prev_row, &mut cur_row);
     prev[BAND] = Cell {
         score: 0,
         matches: 0,
@@ -650,7 +652,7 @@ fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Ex
             let j = i + d - BAND;
             let mut cell = DEAD;
             if j >= 1 {
-                let p = alive(&prev, lo, hi, d);
+                let p = alive(prev, lo, hi, d);
                 if p.score > DEAD.score {
                     let hit = eq(i - 1, j - 1);
                     cell = Cell {
@@ -668,7 +670,7 @@ fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Ex
                     );
                 }
             }
-            let up = alive(&prev, lo, hi, d + 1);
+            let up = alive(prev, lo, hi, d + 1);
             if up.score > DEAD.score {
                 cell = better(
                     cell,
