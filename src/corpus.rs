@@ -323,13 +323,16 @@ fn walk_dir(
     prefix: Option<&Path>,
     hidden: bool,
     warnings: &mut Vec<Warning>,
-) -> Vec<(Vec<u8>, InputFile)> {
+) -> Vec<Keyed> {
     if let Some(files) = walk_sized(root, prefix, hidden, false, warnings) {
         return files;
     }
     warnings.clear();
     walk_sized(root, prefix, hidden, true, warnings).unwrap_or_default()
 }
+
+/// A listed file with its sort key (see [`sized_and_keyed`]).
+type Keyed = (Vec<u8>, InputFile);
 
 /// Files whose sizes one task reads while the walk goes on.
 const SIZED_BATCH: usize = 512;
@@ -347,8 +350,8 @@ fn walk_sized(
     hidden: bool,
     follow_links: bool,
     warnings: &mut Vec<Warning>,
-) -> Option<Vec<(Vec<u8>, InputFile)>> {
-    let sized: Mutex<Vec<Vec<(Vec<u8>, InputFile)>>> = Mutex::new(Vec::new());
+) -> Option<Vec<Keyed>> {
+    let sized: Mutex<Vec<Vec<Keyed>>> = Mutex::new(Vec::new());
     let keep = |batch| {
         sized
             .lock()
@@ -487,7 +490,7 @@ fn plain_below<'p>(path: &'p Path, root: &Path) -> Option<&'p str> {
 /// `files`, each with its size, and its sort key for [`sort_listing`]: its relative
 /// path with every separator made a 0 byte, which no name holds and which sorts before
 /// any other byte, so that keys compare as the paths' components do.
-fn sized_and_keyed(files: Vec<InputFile>) -> Vec<(Vec<u8>, InputFile)> {
+fn sized_and_keyed(files: Vec<InputFile>) -> Vec<Keyed> {
     files
         .into_iter()
         .map(|mut f| {
@@ -517,7 +520,7 @@ fn sized_and_keyed(files: Vec<InputFile>) -> Vec<(Vec<u8>, InputFile)> {
 /// The walk itself is not sorted: sorting each directory's entries by name parses
 /// paths at every comparison, a fifth of a listing's time on a directory of 70,000
 /// files. Here each file has one key (see [`sized_and_keyed`]).
-fn sort_listing(mut keyed: Vec<(Vec<u8>, InputFile)>) -> Vec<InputFile> {
+fn sort_listing(mut keyed: Vec<Keyed>) -> Vec<InputFile> {
     keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, f)| f).collect()
 }
