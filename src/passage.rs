@@ -81,6 +81,13 @@ impl TokenTable {
         }
     }
 
+    /// Makes room for `documents` more chunks of `paragraphs` paragraphs in all, so
+    /// that the table is built without copying its index as it grows.
+    pub fn reserve(&mut self, documents: usize, paragraphs: usize) {
+        self.chunks.reserve(documents);
+        self.index.reserve(paragraphs);
+    }
+
     /// Appends the paragraphs of one document: `hashes` are all their token hashes in
     /// order and `counts[i]` is the number of tokens of paragraph `i`. The hashes are
     /// moved into the table. Counts that overrun `hashes` are cut at its end.

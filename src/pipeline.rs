@@ -271,6 +271,8 @@ pub fn token_table(analyses: &[DocAnalysis]) -> TokenTable {
 /// [`token_table`], moving the hashes out of `analyses`, so they are never held twice.
 pub fn take_token_table(analyses: &mut [DocAnalysis]) -> TokenTable {
     let mut table = TokenTable::new();
+    let paragraphs = analyses.iter().map(|an| an.token_counts.len()).sum();
+    table.reserve(analyses.len(), paragraphs);
     for an in analyses.iter_mut() {
         table.push_chunk(std::mem::take(&mut an.hashes), &an.token_counts);
     }
