@@ -585,17 +585,6 @@ struct Extension {
     matches: usize,
 }
 
-#[derive(Clone, Copy)]
-struct Cell {
-    score: i32,
-    matches: u32,
-}
-
-const DEAD: Cell = Cell {
-    score: i32::MIN / 2,
-    matches: 0,
-};
-
 /// X-drop alignment from (0, 0): the best-scoring end point over prefixes of lengths
 /// ≤ `len_a`, ≤ `len_b`, with `eq(i, j)` telling whether word i of one side equals word
 /// j of the other. A leading run of equal words is walked directly (most repeats are
@@ -613,96 +602,86 @@ fn xdrop(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Exten
     }
 }
 
+/// A cell of [`xdrop_dp`]: its score in the high 32 bits and its count of equal words
+/// in the low 32, so that comparing two cells as integers compares their scores and
+/// then, between equal scores, their matches: the better of two cells is their maximum.
+type Packed = i64;
+
+/// `score` and `matches` as a [`Packed`] cell.
+const fn packed(score: i32, matches: u32) -> Packed {
+    ((score as i64) << 32) | matches as i64
+}
+
+/// A cell out of the X-drop: below every live cell, and still far below them after
+/// any number of the row's additions (which never overflow from here).
+const DEAD: Packed = packed(i32::MIN / 2, 0);
+
 /// The dynamic programming of [`xdrop`], in a band of ±[`BAND`] diagonals, computing
 /// only the cells still within [`X_DROP`] of the best score (a few per row). Cost:
 /// O(extent × live cells per row).
+///
+/// Every cell of a row outside its live range is [`DEAD`], so a cell takes the best of
+/// its three moves with no test of which neighbours are alive: a move from a dead
+/// cell stays far below any live one, and a cell with only such moves falls out of
+/// the X-drop. A cell is a [`Packed`] integer, so the best move is a maximum.
 fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Extension {
     const WIDTH: usize = 2 * BAND + 1;
-    let width = WIDTH;
-    // Row i holds cells j = i + d − BAND for d in 0..width; only d in lo..=hi are alive.
-    // Two rows on the stack: an extension is short, and there is one per seed match.
-    let (mut prev_row, mut cur_row) = ([DEAD; WIDTH], [DEAD; WIDTH]);
+    const GAP_MOVE: Packed = packed(GAP, 0);
+    const HIT: Packed = packed(MATCH, 1);
+    const MISS: Packed = packed(MISMATCH, 0);
+    // Row i holds cells j = i + d − BAND for d in 0..WIDTH; only d in lo..=hi are alive.
+    // One cell more, always dead, for the up move of the last diagonal. Two rows on the
+    // stack: an extension is short, and there is one per seed match.
+    let (mut prev_row, mut cur_row) = ([DEAD; WIDTH + 1], [DEAD; WIDTH + 1]);
     let (mut prev, mut cur) = (&mut prev_row, &mut cur_row);
-    prev[BAND] = Cell {
-        score: 0,
-        matches: 0,
-    };
+    prev[BAND] = packed(0, 0);
     let mut hi = BAND;
     // Row 0: gaps in a.
-    while hi + 1 < width && hi + 1 - BAND <= len_b {
-        let score = prev[hi].score + GAP;
-        if score < -X_DROP {
+    while hi + 1 < WIDTH && hi + 1 - BAND <= len_b {
+        let cell = prev[hi] + GAP_MOVE;
+        if cell < packed(-X_DROP, 0) {
             break;
         }
         hi += 1;
-        prev[hi] = Cell { score, matches: 0 };
+        prev[hi] = cell;
     }
     let mut lo = BAND;
     let mut best = Extension::default();
-    let mut best_score = 0;
-    let alive = |row: &[Cell], lo: usize, hi: usize, d: usize| {
-        if (lo..=hi).contains(&d) {
-            row[d]
-        } else {
-            DEAD
-        }
-    };
+    let mut best_cell = packed(0, 0);
     for i in 1..=len_a {
         // Cells of this row: j from max(0, ...) and d from lo − 1 on (an up move from
         // prev[lo]); to the right, until left moves can no longer stay alive.
         let d_min = lo.saturating_sub(1).max(BAND.saturating_sub(i));
-        let d_max = (len_b + BAND).saturating_sub(i).min(width - 1);
+        let d_max = (len_b + BAND).saturating_sub(i).min(WIDTH - 1);
+        // The cells this row does not reach must be dead when it is the previous row.
+        *cur = [DEAD; WIDTH + 1];
+        // Cells below this are dropped; it rises with the best cell, in this row too.
+        let mut floor = packed((best_cell >> 32) as i32 - X_DROP, 0);
         let (mut new_lo, mut new_hi) = (usize::MAX, 0);
         let mut left = DEAD;
         let mut d = d_min;
         while d <= d_max {
             let j = i + d - BAND;
-            let mut cell = DEAD;
-            if j >= 1 {
-                let p = alive(prev, lo, hi, d);
-                if p.score > DEAD.score {
-                    let hit = eq(i - 1, j - 1);
-                    cell = Cell {
-                        score: p.score + if hit { MATCH } else { MISMATCH },
-                        matches: p.matches + u32::from(hit),
-                    };
-                }
-                if left.score > DEAD.score {
-                    cell = better(
-                        cell,
-                        Cell {
-                            score: left.score + GAP,
-                            matches: left.matches,
-                        },
-                    );
-                }
-            }
-            let up = alive(prev, lo, hi, d + 1);
-            if up.score > DEAD.score {
-                cell = better(
-                    cell,
-                    Cell {
-                        score: up.score + GAP,
-                        matches: up.matches,
-                    },
-                );
-            }
-            if cell.score < best_score - X_DROP {
+            // j = 0 only on the first cell of a row, where the diagonal and left moves
+            // come from outside the matrix: cells that are dead.
+            let hit = j >= 1 && eq(i - 1, j - 1);
+            let diagonal = prev[d] + if hit { HIT } else { MISS };
+            let mut cell = diagonal.max(left + GAP_MOVE).max(prev[d + 1] + GAP_MOVE);
+            if cell < floor {
                 cell = DEAD;
             }
             cur[d] = cell;
             left = cell;
-            if cell.score > DEAD.score {
+            if cell != DEAD {
                 new_lo = new_lo.min(d);
                 new_hi = d;
-                if cell.score > best_score
-                    || (cell.score == best_score && cell.matches as usize > best.matches)
-                {
-                    best_score = cell.score;
+                if cell > best_cell {
+                    best_cell = cell;
+                    floor = packed((cell >> 32) as i32 - X_DROP, 0);
                     best = Extension {
                         la: i,
                         lb: j,
-                        matches: cell.matches as usize,
+                        matches: (cell & 0xFFFF_FFFF) as usize,
                     };
                 }
             } else if d > hi + 1 {
@@ -719,15 +698,6 @@ fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Ex
         std::mem::swap(&mut prev, &mut cur);
     }
     best
-}
-
-#[inline]
-fn better(x: Cell, y: Cell) -> Cell {
-    if y.score > x.score || (y.score == x.score && y.matches > x.matches) {
-        y
-    } else {
-        x
-    }
 }
 
 /// Similarity 2·LCS/(la+lb) of two token sequences, the measure reported for every
@@ -980,8 +950,27 @@ mod tests {
         assert_eq!(al.a_end - al.a_start, 11);
     }
 
-    // The plain banded X-drop (every cell of the band, no exact-run walk): the oracle
-    // for the live-range version.
+    #[derive(Clone, Copy)]
+    struct Cell {
+        score: i32,
+        matches: u32,
+    }
+
+    const DEAD: Cell = Cell {
+        score: i32::MIN / 2,
+        matches: 0,
+    };
+
+    fn better(x: Cell, y: Cell) -> Cell {
+        if y.score > x.score || (y.score == x.score && y.matches > x.matches) {
+            y
+        } else {
+            x
+        }
+    }
+
+    // The plain banded X-drop (every cell of the band, no exact-run walk, cells as
+    // structs): the oracle for the live-range version.
     fn xdrop_reference(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Extension {
         let width = 2 * BAND + 1;
         // Row i holds cells j = i + d − BAND for d in 0..width.
