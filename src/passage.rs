@@ -613,7 +613,7 @@ const fn packed(score: i32, matches: u32) -> Packed {
 }
 
 /// A cell out of the X-drop: below every live cell, and still far below them after
-/// any number of the row's additions (which never overflow from here).
+/// the one or two additions of a move (which cannot overflow from here).
 const DEAD: Packed = packed(i32::MIN / 2, 0);
 
 /// The dynamic programming of [`xdrop`], in a band of ±[`BAND`] diagonals, computing
