@@ -1208,6 +1208,23 @@ const FAST_ENTRIES: [FastEntry; 384] = {
     table
 };
 
+/// Per byte value, for the ASCII chars that join a fast unit as one byte of their own
+/// (letters and digits, whose folds are one ASCII byte): `1 << role`, as in
+/// [`fast_joining_roles`]. 0 for every other byte, so a run of such bytes is scanned
+/// with one table lookup per byte (`scan_folding`).
+const ASCII_RUN_ROLES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        let entry = &FAST_ENTRIES[byte];
+        if entry.length == 1 && matches!(entry.role, FastRole::Letter | FastRole::Digit) {
+            table[byte] = 1 << entry.role as u8;
+        }
+        byte += 1;
+    }
+    table
+};
+
 /// The `FastEntry` and UTF-8 width of the char at `pos`, if it is ASCII or in the Arabic
 /// block.
 #[inline(always)]
@@ -1279,7 +1296,19 @@ fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan
     let mut length = usize::from(first.length);
     let mut end = pos + first_width;
     let joining = fast_joining_roles(kind);
+    // After an ASCII char, the next ones are likely ASCII too.
+    let mut ascii = first_width == 1;
     let stop = loop {
+        // A run of ASCII letters (or digits) in a unit of their kind, the common case of
+        // Latin script: one lookup per byte, and the fold is the byte of the table.
+        while let Some(&byte) = bytes.get(end).filter(|_| ascii) {
+            if ASCII_RUN_ROLES[usize::from(byte)] & joining == 0 {
+                break;
+            }
+            *buffer.get_mut(length)? = FAST_ENTRIES[usize::from(byte)].folded[0];
+            length += 1;
+            end += 1;
+        }
         let Some((entry, width)) = fast_entry(bytes, end) else {
             break None;
         };
@@ -1295,6 +1324,7 @@ fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan
             .copy_from_slice(&entry.folded);
         length += usize::from(entry.length);
         end += width;
+        ascii = width == 1;
     };
     Some((FastScan { kind, end, stop }, length))
 }
