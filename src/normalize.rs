@@ -33,6 +33,8 @@
 //! appended to a fixed buffer and hashed from there, with no per-char decoding or encoding.
 //! After an ASCII char, a run of ASCII letters (or digits) is scanned a byte at a time
 //! from a third table (`ASCII_RUN_ROLES`), the byte's fold copied from `FAST_ENTRIES`.
+//! A plain Han or kana char (`is_plain_cjk`) that the next char ends is a token of its
+//! own bytes, emitted by `Walker::fast_cjk` without opening a unit.
 //! Tests run the same inputs with the fast paths disabled and require identical output.
 #![deny(missing_docs)]
 
@@ -981,6 +983,9 @@ impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
     /// or a slow char, an ignorable, an apostrophe or an `&` follows the run or is at `pos`.
     fn fast_unit(&mut self, pos: usize) -> Option<usize> {
         let bytes = self.original.as_bytes();
+        if let Some(end) = self.fast_cjk(pos) {
+            return Some(end);
+        }
         let (scan, length) = scan_folding(bytes, pos, &mut self.fast_buffer)?;
         let separator = match scan.stop {
             Some((FastRole::Separator, width)) => Some(width),
@@ -1013,6 +1018,35 @@ impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
                 Some(scan.end)
             }
         }
+    }
+
+    /// A plain Han or kana char (`is_plain_cjk`) at `pos` that the general path would
+    /// make a unit of its own, the next char ending it: emitted as its own UTF-8 bytes,
+    /// as `flush_unit` would, without opening a unit. Returns the byte after it, or
+    /// `None` (nothing consumed) when there is no such char at `pos`.
+    fn fast_cjk(&mut self, pos: usize) -> Option<usize> {
+        let bytes = self.original.as_bytes();
+        // U+3041–U+9FFF are the three-byte sequences with these lead bytes.
+        let lead = *bytes
+            .get(pos)
+            .filter(|lead| (0xE3..=0xE9).contains(*lead))?;
+        let end = pos + 3;
+        let code = match bytes.get(pos + 1..end)? {
+            &[second, third] => {
+                (u32::from(lead & 0x0F) << 12)
+                    | (u32::from(second & 0x3F) << 6)
+                    | u32::from(third & 0x3F)
+            }
+            _ => return None,
+        };
+        let plain = char::from_u32(code).is_some_and(is_plain_cjk);
+        if !plain || !fast_unit_ends_at(self.original, end, UnitKind::Grapheme) {
+            return None;
+        }
+        emit_nonempty(bytes.get(pos..end)?, pos..end, self.emit);
+        self.in_word = true;
+        self.apostrophe_pending = false;
+        Some(end)
     }
 
     fn flush_unit(&mut self) {
@@ -2113,6 +2147,8 @@ mod tests {
     /// Extra pieces for the property test beyond `ALPHABET`: Latin-1 letters, every hamza
     /// form and seat, harakat, and Arabic punctuation.
     const MORE_PIECES: &[&str] = &[
+        "\u{3099}",
+        "ｶ",
         "é",
         "Ä",
         "ñ",
