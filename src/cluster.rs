@@ -1042,8 +1042,8 @@ mod tests {
 
     /// Occurrences over token sequences, one per paragraph, fitted as the pipeline does:
     /// the part of the region aligned with the kept one, similarity 2·LCS/(la + lb), zero
-    /// for a part shorter than 8 words.
-    /// What [`split_fitted`] does: indexed past [`SMALL_SET`] members.
+    /// for a part shorter than 8 words. Indexed past [`SMALL_SET`] members, as
+    /// [`split_fitted`] is.
     fn fitted_split(texts: &[Vec<TokenHash>]) -> Vec<Vec<(Interval, f64)>> {
         split_with(texts, texts.len() > SMALL_SET, PARALLEL_CANDIDATES)
     }

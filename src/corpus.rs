@@ -693,11 +693,12 @@ fn read_to_len(mut f: impl Read, len: u64) -> std::io::Result<Vec<u8>> {
     loop {
         match f.read(bytes.get_mut(filled..).unwrap_or_default()) {
             Ok(0) => break,
-            Ok(n) if filled + n >= len => {
+            Ok(n) => {
                 filled += n;
-                break;
+                if filled >= len {
+                    break;
+                }
             }
-            Ok(n) => filled += n,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
             Err(err) => return Err(err),
         }

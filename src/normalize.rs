@@ -983,15 +983,18 @@ impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
     /// or a slow char, an ignorable, an apostrophe or an `&` follows the run or is at `pos`.
     fn fast_unit(&mut self, pos: usize) -> Option<usize> {
         let bytes = self.original.as_bytes();
-        if let Some(end) = self.fast_cjk(pos) {
-            return Some(end);
-        }
         let (scan, length) = scan_folding(bytes, pos, &mut self.fast_buffer)?;
         let separator = match scan.stop {
             Some((FastRole::Separator, width)) => Some(width),
             _ => None,
         };
         if scan.kind == UnitKind::Empty {
+            // Neither ASCII nor Arabic at `pos`: perhaps a plain Han or kana char.
+            if scan.stop.is_none() {
+                if let Some(end) = self.fast_cjk(pos) {
+                    return Some(end);
+                }
+            }
             self.end_word_outside_unit();
             return separator.map(|width| pos + width);
         }

@@ -648,6 +648,8 @@ fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Ex
     let mut lo = BAND;
     let mut best = Extension::default();
     let mut best_cell = packed(0, 0);
+    // Cells below this are dropped: X below the best cell's score, rising with it.
+    let mut floor = packed(-X_DROP, 0);
     for i in 1..=len_a {
         // Cells of this row: j from max(0, ...) and d from lo − 1 on (an up move from
         // prev[lo]); to the right, until left moves can no longer stay alive.
@@ -655,8 +657,6 @@ fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Ex
         let d_max = (len_b + BAND).saturating_sub(i).min(WIDTH - 1);
         // The cells this row does not reach must be dead when it is the previous row.
         *cur = [DEAD; WIDTH + 1];
-        // Cells below this are dropped; it rises with the best cell, in this row too.
-        let mut floor = packed((best_cell >> 32) as i32 - X_DROP, 0);
         let (mut new_lo, mut new_hi) = (usize::MAX, 0);
         let mut left = DEAD;
         let mut d = d_min;

@@ -732,14 +732,16 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
             .collect();
         // Whole clusters, in order, until the first that would pass the budget.
         let mut spans = Vec::new();
-        for (c, t) in made.iter().filter(|_| capture) {
-            let bytes: usize = t.iter().map(|t| t.len()).sum();
-            kept = kept.map(|k| k + bytes).filter(|&k| k <= keep_bytes);
-            if kept.is_none() {
-                break;
+        if capture {
+            for (c, t) in &made {
+                let bytes: usize = t.iter().map(|t| t.len()).sum();
+                kept = kept.map(|k| k + bytes).filter(|&k| k <= keep_bytes);
+                if kept.is_none() {
+                    break;
+                }
+                let places = c.occurrences.iter().map(|o| (o.doc, o.start, o.end));
+                spans.extend(places.zip(t.iter().copied()));
             }
-            let places = c.occurrences.iter().map(|o| (o.doc, o.start, o.end));
-            spans.extend(places.zip(t.iter().copied()));
         }
         let texts = SpanTexts::new(spans);
         each(made.into_iter().map(|(c, _)| c).collect(), texts)?;
