@@ -175,6 +175,22 @@ fn cached_class(c: char) -> Option<Class> {
     None
 }
 
+/// Whether a plain Han or kana char (`is_plain_cjk`) starts at byte `pos` of `bytes`
+/// (UTF-8 text); all of them are three bytes long.
+#[inline(always)]
+fn is_plain_cjk_at(bytes: &[u8], pos: usize) -> bool {
+    // U+3041–U+9FFF are the three-byte sequences with these lead bytes.
+    match bytes.get(pos..pos + 3) {
+        Some(&[lead @ 0xE3..=0xE9, second, third]) => {
+            let code = (u32::from(lead & 0x0F) << 12)
+                | (u32::from(second & 0x3F) << 6)
+                | u32::from(third & 0x3F);
+            char::from_u32(code).is_some_and(is_plain_cjk)
+        }
+        _ => false,
+    }
+}
+
 /// Han ideographs, Hiragana and Katakana letters that NFKC, case folding and diacritic
 /// folding all leave unchanged: the hot path of Chinese and Japanese text, where every
 /// such char is a token of its own (a test checks them against the general path).
@@ -1023,33 +1039,36 @@ impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
         }
     }
 
-    /// A plain Han or kana char (`is_plain_cjk`) at `pos` that the general path would
-    /// make a unit of its own, the next char ending it: emitted as its own UTF-8 bytes,
-    /// as `flush_unit` would, without opening a unit. Returns the byte after it, or
-    /// `None` (nothing consumed) when there is no such char at `pos`.
+    /// A run of plain Han or kana chars (`is_plain_cjk`) from `pos`, each of which the
+    /// general path would make a unit of its own, the next char ending it: each emitted
+    /// as its own UTF-8 bytes, as `flush_unit` would, without opening a unit. A plain
+    /// char ends the one before it, so only the last char of the run needs the general
+    /// test. Returns the byte after the chars emitted, or `None` (nothing consumed) when
+    /// there is no such char at `pos`.
     fn fast_cjk(&mut self, pos: usize) -> Option<usize> {
         let bytes = self.original.as_bytes();
-        // U+3041–U+9FFF are the three-byte sequences with these lead bytes.
-        let lead = *bytes
-            .get(pos)
-            .filter(|lead| (0xE3..=0xE9).contains(*lead))?;
-        let end = pos + 3;
-        let code = match bytes.get(pos + 1..end)? {
-            &[second, third] => {
-                (u32::from(lead & 0x0F) << 12)
-                    | (u32::from(second & 0x3F) << 6)
-                    | u32::from(third & 0x3F)
-            }
-            _ => return None,
-        };
-        let plain = char::from_u32(code).is_some_and(is_plain_cjk);
-        if !plain || !fast_unit_ends_at(self.original, end, UnitKind::Grapheme) {
+        if !is_plain_cjk_at(bytes, pos) {
             return None;
         }
-        emit_nonempty(bytes.get(pos..end)?, pos..end, self.emit);
+        let mut at = pos;
+        loop {
+            let end = at + 3;
+            let next_plain = is_plain_cjk_at(bytes, end);
+            if !next_plain && !fast_unit_ends_at(self.original, end, UnitKind::Grapheme) {
+                break;
+            }
+            emit_nonempty(bytes.get(at..end)?, at..end, self.emit);
+            at = end;
+            if !next_plain {
+                break;
+            }
+        }
+        if at == pos {
+            return None;
+        }
         self.in_word = true;
         self.apostrophe_pending = false;
-        Some(end)
+        Some(at)
     }
 
     fn flush_unit(&mut self) {
