@@ -26,13 +26,31 @@ pub fn finalize(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// [`mix`] of a window of `K` hashes: the same hash, with the loop's length known, so
+/// that it is unrolled and the windows of a paragraph overlap in the pipeline.
+#[inline(always)]
+fn mix_fixed<const K: usize>(window: &[TokenHash]) -> u64 {
+    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ K as u64;
+    for &t in window.iter().take(K) {
+        h = (h ^ u64::from(t))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+    finalize(h)
+}
+
 /// Appends the hash of every k-gram of `tokens`, in order, to `out`.
 /// Fewer than `k` tokens give no k-grams.
 pub fn kgrams(tokens: &[TokenHash], k: usize, out: &mut Vec<u64>) {
     if k == 0 || tokens.len() < k {
         return;
     }
-    out.extend(tokens.windows(k).map(mix));
+    // The default shingle and seed lengths get a loop of their own.
+    match k {
+        4 => out.extend(tokens.windows(4).map(mix_fixed::<4>)),
+        5 => out.extend(tokens.windows(5).map(mix_fixed::<5>)),
+        _ => out.extend(tokens.windows(k).map(mix)),
+    }
 }
 
 /// The shingles of a paragraph, in order, possibly repeated: its k-gram hashes. A
@@ -91,6 +109,19 @@ mod tests {
         assert_eq!(out.len(), 4);
         assert_eq!(out[0], out[3]);
         assert_ne!(out[0], out[1]);
+    }
+
+    #[test]
+    fn fixed_length_kgrams_are_the_mixed_windows() {
+        let tokens: Vec<TokenHash> = (0..40u64).map(|i| finalize(i) as TokenHash).collect();
+        for k in 1..=7 {
+            for n in 0..tokens.len() {
+                let mut got = Vec::new();
+                kgrams(&tokens[..n], k, &mut got);
+                let want: Vec<u64> = tokens[..n].windows(k).map(mix).collect();
+                assert_eq!(got, want, "k {k}, {n} tokens");
+            }
+        }
     }
 
     #[test]
