@@ -403,9 +403,10 @@ pub fn align_match_parts<T: TokenSource + ?Sized>(
     paragraphs: usize,
     params: &PassageParams,
 ) -> (Vec<Alignment>, usize) {
-    let n = paragraphs.max(1) as u128;
-    // Monotone in `a`, and so in the order of the matches; spread over the full range.
-    let key = |m: &SeedMatch| ((u128::from(m.a) << 64) / n).min(u128::from(u64::MAX)) as u64;
+    // Monotone in `a`, and so in the order of the matches; spread over the full range
+    // (a multiply, where a division per match cost 2-3 % of the stage on ant).
+    let step = u64::MAX / paragraphs.max(1) as u64;
+    let key = |m: &SeedMatch| u64::from(m.a).saturating_mul(step);
     let aligned = reduce_partitions(parts, key, |range| {
         let mut distinct = range.to_vec();
         distinct.dedup();
