@@ -1051,13 +1051,14 @@ impl<F: FnMut(&[u8], Range<usize>)> Walker<'_, '_, F> {
             return None;
         }
         let mut at = pos;
-        loop {
+        // `at` starts a plain char: its three bytes are there.
+        while let Some(unit) = bytes.get(at..at + 3) {
             let end = at + 3;
             let next_plain = is_plain_cjk_at(bytes, end);
             if !next_plain && !fast_unit_ends_at(self.original, end, UnitKind::Grapheme) {
                 break;
             }
-            emit_nonempty(bytes.get(at..end)?, at..end, self.emit);
+            emit_nonempty(unit, at..end, self.emit);
             at = end;
             if !next_plain {
                 break;
