@@ -9,6 +9,13 @@ use crate::normalize::TokenHash;
 /// Hash of the k-gram `window` (order-sensitive).
 #[inline]
 pub fn mix(window: &[TokenHash]) -> u64 {
+    mix_words(window.iter())
+}
+
+/// The steps of [`mix`], over a slice or an array of known length (whose loop the
+/// compiler unrolls).
+#[inline(always)]
+fn mix_words<'w>(window: impl ExactSizeIterator<Item = &'w TokenHash>) -> u64 {
     let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ window.len() as u64;
     for &t in window {
         h = (h ^ u64::from(t))
@@ -26,17 +33,14 @@ pub fn finalize(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// [`mix`] of a window of `K` hashes: the same hash, with the loop's length known, so
-/// that it is unrolled and the windows of a paragraph overlap in the pipeline.
+/// [`mix`] of a window of `K` hashes, with the loop's length known, so that it is
+/// unrolled and the windows of a paragraph overlap in the pipeline.
 #[inline(always)]
 fn mix_fixed<const K: usize>(window: &[TokenHash]) -> u64 {
-    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ K as u64;
-    for &t in window.iter().take(K) {
-        h = (h ^ u64::from(t))
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
+    match <&[TokenHash; K]>::try_from(window) {
+        Ok(array) => mix_words(array.iter()),
+        Err(_) => mix(window),
     }
-    finalize(h)
 }
 
 /// Appends the hash of every k-gram of `tokens`, in order, to `out`.
