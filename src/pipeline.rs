@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use rayon::prelude::*;
@@ -636,11 +637,17 @@ pub fn assemble<L: Layout + ?Sized>(
 ) -> Result<(Vec<Cluster>, SpanTexts)> {
     let mut clusters = paragraph_clusters_of(para_groups, layout);
     let mut kept = Vec::new();
-    passage_clusters_of(passage_groups, layout, keep_bytes, &mut |done, texts| {
-        clusters.extend(done);
-        kept.push(texts);
-        Ok(())
-    })?;
+    passage_clusters_of(
+        passage_groups,
+        layout,
+        keep_bytes,
+        HOLDER_BYTES,
+        &mut |done, texts| {
+            clusters.extend(done);
+            kept.push(texts);
+            Ok(())
+        },
+    )?;
     let kept = SpanTexts::concat(kept);
     // By content alone, so that a spilled run, which makes them in another order,
     // reports them in the same one.
@@ -676,22 +683,49 @@ pub fn paragraph_clusters_of<L: Layout + ?Sized>(
         .collect()
 }
 
+/// Bytes a paragraph that holds a passage is counted for, per word, while its clusters
+/// are made ([`passage_clusters_of`]): its [`Token`] and up to 12 bytes of its text.
+pub const HOLDER_BYTES_PER_WORD: usize = std::mem::size_of::<Token>() + 12;
+
+/// Holder bytes ([`HOLDER_BYTES_PER_WORD`]) of one chunk of [`passage_clusters_of`] in
+/// a run in memory.
+pub const HOLDER_BYTES: usize = 32 << 20;
+
 /// The clusters of the passage stage's groups, handed to `each` a chunk at a time in
 /// the groups' order. The bytes and token spans of each paragraph that holds a passage
-/// are read once per chunk, so that only one chunk's are held. Each chunk comes with
-/// the bytes of its passages ([`assemble`] says which, given `keep_bytes`).
+/// are read once per chunk, so that only one chunk's are held: a chunk is cut before the
+/// group that would bring its distinct holders past `holder_bytes`
+/// ([`HOLDER_BYTES_PER_WORD`] a word; a chunk has at least one group). Each chunk comes
+/// with the bytes of its passages ([`assemble`] says which, given `keep_bytes`).
 pub fn passage_clusters_of<L: Layout + ?Sized>(
     passage_groups: Vec<PassageGroup>,
     layout: &L,
     keep_bytes: usize,
+    holder_bytes: usize,
     each: &mut dyn FnMut(Vec<Cluster>, SpanTexts) -> Result<()>,
 ) -> Result<()> {
     const CHUNK: usize = 1 << 14;
-    let mut groups = passage_groups.into_iter();
+    let mut groups = passage_groups.into_iter().peekable();
     // Bytes kept so far; `None` once the budget is spent.
     let mut kept = Some(0);
+    let mut seen = HashSet::new();
     loop {
-        let chunk: Vec<Vec<(Interval, f64)>> = groups.by_ref().take(CHUNK).collect();
+        let mut chunk: Vec<PassageGroup> = Vec::new();
+        let mut held = 0usize;
+        seen.clear();
+        while let Some(g) = groups.peek() {
+            let mut added = 0usize;
+            for (iv, _) in g {
+                if seen.insert(iv.para) {
+                    added += layout.words(iv.para) as usize * HOLDER_BYTES_PER_WORD;
+                }
+            }
+            held = held.saturating_add(added);
+            if !chunk.is_empty() && (held > holder_bytes || chunk.len() == CHUNK) {
+                break;
+            }
+            chunk.extend(groups.next());
+        }
         if chunk.is_empty() {
             return Ok(());
         }

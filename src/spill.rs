@@ -91,17 +91,20 @@ pub struct SpillOptions {
     /// Occurrences (report rows) of the clusters sorted in memory at a time before they
     /// are written; a run holds about 64 bytes a row.
     pub run_rows: usize,
+    /// Bytes of the paragraphs that hold passages read at a time to make their
+    /// clusters (counted as [`crate::pipeline::HOLDER_BYTES_PER_WORD`] a word).
+    pub holder_bytes: usize,
 }
 
 impl SpillOptions {
     /// Options for a memory limit of `limit` bytes: batches of a sixty-fourth of it,
-    /// runs of clusters of about a sixteenth.
+    /// runs of clusters of about a sixteenth, holders of passages of a sixteenth.
     pub fn for_limit(limit: u64) -> SpillOptions {
+        let sixteenth = usize::try_from(limit / 16).unwrap_or(usize::MAX);
         SpillOptions {
             batch_bytes: (limit / 64).max(1 << 20),
-            run_rows: usize::try_from(limit / 16 / 64)
-                .unwrap_or(usize::MAX)
-                .max(1 << 12),
+            run_rows: (sixteenth / 64).max(1 << 12),
+            holder_bytes: sixteenth.max(1 << 20),
         }
     }
 }
@@ -963,7 +966,10 @@ pub fn find_duplicates_spilled(
             group_passages_into(&tokens, pairs, config, &mut |groups| {
                 tokens.error()?;
                 // Nothing is kept for the report: it reads the spilled texts store.
-                passage_clusters_of(groups, &layout, 0, &mut |done, _| clusters.push(done))
+                let holders = options.holder_bytes;
+                passage_clusters_of(groups, &layout, 0, holders, &mut |done, _| {
+                    clusters.push(done)
+                })
             })?;
             tokens.error()?;
         }

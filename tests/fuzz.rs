@@ -709,7 +709,11 @@ proptest! {
         };
         let spill_dir = tempfile::tempdir().expect("temp dir");
         // Runs of a few rows each, so that the report merges many sorted runs.
-        let options = SpillOptions { batch_bytes: 1, run_rows: 3 };
+        let options = SpillOptions {
+            batch_bytes: 1,
+            run_rows: 3,
+            holder_bytes: 1,
+        };
         let spilled = pool(2)
             .install(|| find_duplicates_spilled(&files, &read, &config, &options, spill_dir.path(), &|_| {}))
             .expect("spilled run");
