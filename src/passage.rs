@@ -478,13 +478,17 @@ pub fn align_all<T: TokenSource + ?Sized>(
         // Short tasks, so that the stage does not end on one thread (see `reduce_repeated`).
         .with_max_len(4)
         .flat_map_iter(|run| {
-            run.iter().enumerate().flat_map(|(i, group)| {
+            // One buffer of covered regions for the run: most pairs extend one seed
+            // and accept nothing, and a buffer per pair was an allocation per pair.
+            let (mut covered, mut accepted) = (Vec::new(), Vec::new());
+            for (i, group) in run.iter().enumerate() {
                 if let Some(m) = run.get(i + 1).and_then(|next| next.first()) {
                     table.prefetch(m.a, m.pos_a);
                     table.prefetch(m.b, m.pos_b);
                 }
-                align_pair(table, group, params)
-            })
+                align_pair_into(table, group, params, &mut covered, &mut accepted);
+            }
+            accepted
         })
         .collect()
 }
@@ -495,15 +499,27 @@ pub fn align_pair<T: TokenSource + ?Sized>(
     group: &[SeedMatch],
     params: &PassageParams,
 ) -> Vec<Alignment> {
+    let mut accepted = Vec::new();
+    align_pair_into(table, group, params, &mut Vec::new(), &mut accepted);
+    accepted
+}
+
+/// [`align_pair`], appending to `accepted`, with `covered` as scratch.
+fn align_pair_into<T: TokenSource + ?Sized>(
+    table: &T,
+    group: &[SeedMatch],
+    params: &PassageParams,
+    covered: &mut Vec<Alignment>,
+    accepted: &mut Vec<Alignment>,
+) {
     let Some(first) = group.first() else {
-        return Vec::new();
+        return;
     };
     let a = table.tokens(first.a);
     let b = table.tokens(first.b);
     let (a, b) = (a.as_ref(), b.as_ref());
     let self_pair = first.a == first.b;
-    let mut covered: Vec<Alignment> = Vec::new();
-    let mut accepted = Vec::new();
+    covered.clear();
     let mut extensions = 0;
     for m in group {
         let (ia, ib) = (m.pos_a as usize, m.pos_b as usize);
@@ -537,7 +553,6 @@ pub fn align_pair<T: TokenSource + ?Sized>(
             accepted.push(al);
         }
     }
-    accepted
 }
 
 /// Scores of the extension: +1 for equal words, −2 for a substitution or a gap. A
@@ -589,18 +604,46 @@ struct Extension {
 /// X-drop alignment from (0, 0): the best-scoring end point over prefixes of lengths
 /// ≤ `len_a`, ≤ `len_b`, with `eq(i, j)` telling whether word i of one side equals word
 /// j of the other. A leading run of equal words is walked directly (most repeats are
-/// exact, so the dynamic programming only runs where the copies differ).
+/// exact, so the dynamic programming only runs where the copies differ), and the
+/// dynamic programming only runs where it can find more ([`can_extend`]).
 fn xdrop(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Extension {
     let mut run = 0;
     while run < len_a && run < len_b && eq(run, run) {
         run += 1;
     }
-    let tail = xdrop_dp(len_a - run, len_b - run, |i, j| eq(run + i, run + j));
+    let (rest_a, rest_b) = (len_a - run, len_b - run);
+    let tail_eq = |i: usize, j: usize| eq(run + i, run + j);
+    if !can_extend(rest_a, rest_b, tail_eq) {
+        return Extension {
+            la: run,
+            lb: run,
+            matches: run,
+        };
+    }
+    let tail = xdrop_dp(rest_a, rest_b, tail_eq);
     Extension {
         la: run + tail.la,
         lb: run + tail.lb,
         matches: run + tail.matches,
     }
+}
+
+/// Edits an extension survives before its first equal pair of words: each costs at
+/// least 2, and a cell falls out X = 6 below the best, which is the start until a word
+/// matches.
+const REACH: usize = (X_DROP / -(if MISMATCH > GAP { MISMATCH } else { GAP })) as usize;
+const _: () = assert!(REACH == 3 && MATCH > 0);
+
+/// Whether [`xdrop_dp`] from (0, 0) can find an end point better than (0, 0). Its first
+/// improvement needs a hit, a diagonal move from a cell (i, j) with `eq(i, j)`, and that
+/// cell must be alive: reached in at most [`REACH`] moves, none of them a hit yet, so
+/// with i, j ≤ `REACH`. Without such a pair every path only loses score, and the
+/// dynamic programming returns (0, 0) after a few rows: this checks at most 16 pairs
+/// of words instead. On Japanese boilerplate most seed matches are short chance repeats,
+/// and their extensions end here.
+fn can_extend(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> bool {
+    let (na, nb) = (len_a.min(REACH + 1), len_b.min(REACH + 1));
+    (0..na).any(|i| (0..nb).any(|j| eq(i, j)))
 }
 
 /// A cell of [`xdrop_dp`]: its score in the high 32 bits and its count of equal words
@@ -1085,6 +1128,37 @@ mod tests {
             let want = xdrop_reference(a.len(), b.len(), eq);
             assert_eq!(got, want, "{a:?} {b:?}");
         }
+    }
+
+    /// Copies that differ after a common start, over alphabets from 2 to 64 words: with
+    /// the larger ones most extensions meet no equal pair early, and end in
+    /// [`can_extend`] without the dynamic programming; the result must not change.
+    #[test]
+    fn xdrop_without_a_near_hit_matches_the_reference() {
+        let mut rnd = crate::test_rng(12u64);
+        let mut skipped = 0;
+        for round in 0..6000 {
+            let alphabet = [2, 5, 16, 64][round % 4];
+            let shared = rnd(6) as usize;
+            let word = |rnd: &mut dyn FnMut(u64) -> u64| rnd(alphabet) as TokenHash;
+            let start: Vec<TokenHash> = (0..shared).map(|_| word(&mut rnd)).collect();
+            let mut a = start.clone();
+            let mut b = start;
+            a.extend((0..rnd(12)).map(|_| word(&mut rnd)));
+            b.extend((0..rnd(12)).map(|_| word(&mut rnd)));
+            let eq = |i: usize, j: usize| a[i] == b[j];
+            let got = xdrop(a.len(), b.len(), eq);
+            assert_eq!(got, xdrop_reference(a.len(), b.len(), eq), "{a:?} {b:?}");
+            let run = (0..a.len().min(b.len()))
+                .take_while(|&i| a[i] == b[i])
+                .count();
+            let tail = |i: usize, j: usize| a[run + i] == b[run + j];
+            if !can_extend(a.len() - run, b.len() - run, tail) {
+                skipped += 1;
+            }
+        }
+        // The shortcut is taken often enough for the comparison to test it.
+        assert!(skipped > 1000, "{skipped}");
     }
 
     /// [`fit`]'s alignment with unpacked cells.
