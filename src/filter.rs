@@ -88,23 +88,45 @@ impl RepeatFilter {
 pub const KEYED_CHUNK: usize = 2048;
 const _: () = assert!(KEYED_CHUNK <= 1 << 16);
 
+/// Partitions reduced between two releases of memory by [`reduce_repeated`]: the keys
+/// of one group of partitions are held in blocks of their own, freed once the group
+/// is reduced, while the records the reduce makes grow.
+const PARTS_PER_GROUP: usize = PARTS / 4;
+const _: () = assert!(PARTS % PARTS_PER_GROUP == 0);
+
 /// The keys made from one chunk of paragraphs, grouped by [`partition`], each with the
 /// index of its paragraph in the chunk (`owner`) and a value (a seed's position; `()`
 /// for a band key). Within a partition the keys keep the order they were pushed in.
+/// The partitions of each group of [`PARTS_PER_GROUP`] are in a block of their own.
 #[derive(Debug)]
 struct KeyedChunk<V> {
+    blocks: Vec<KeyedBlock<V>>,
+    /// Where each partition starts, counted over the whole chunk; the total last.
+    starts: Vec<u32>,
+}
+
+/// The keys, owners and values of one group of partitions of a [`KeyedChunk`].
+#[derive(Debug)]
+struct KeyedBlock<V> {
     keys: Vec<u64>,
     owners: Vec<u16>,
     values: Vec<V>,
-    /// Where each partition starts in the three vectors; their length last.
-    starts: Vec<u32>,
+}
+
+impl<V> Default for KeyedBlock<V> {
+    fn default() -> Self {
+        KeyedBlock {
+            keys: Vec::new(),
+            owners: Vec::new(),
+            values: Vec::new(),
+        }
+    }
 }
 
 impl<V: Copy + Default> KeyedChunk<V> {
     /// The items of `unsorted` (key, owner, value), grouped by partition with a
     /// counting sort; the vectors are made to their exact size.
     fn group(unsorted: &UnsortedKeys<V>) -> KeyedChunk<V> {
-        let n = unsorted.keys.len();
         let mut starts = vec![0u32; PARTS + 1];
         for &key in &unsorted.keys {
             starts[partition(key) + 1] += 1;
@@ -112,10 +134,20 @@ impl<V: Copy + Default> KeyedChunk<V> {
         for q in 0..PARTS {
             starts[q + 1] += starts[q];
         }
-        let mut at: Vec<u32> = starts[..PARTS].to_vec();
-        let mut keys = vec![0u64; n];
-        let mut owners = vec![0u16; n];
-        let mut values = vec![V::default(); n];
+        let mut blocks: Vec<KeyedBlock<V>> = (0..PARTS / PARTS_PER_GROUP)
+            .map(|g| {
+                let n = (starts[(g + 1) * PARTS_PER_GROUP] - starts[g * PARTS_PER_GROUP]) as usize;
+                KeyedBlock {
+                    keys: vec![0; n],
+                    owners: vec![0; n],
+                    values: vec![V::default(); n],
+                }
+            })
+            .collect();
+        // Each partition's next slot in its block.
+        let mut at: Vec<u32> = (0..PARTS)
+            .map(|q| starts[q] - starts[q / PARTS_PER_GROUP * PARTS_PER_GROUP])
+            .collect();
         let items = unsorted
             .keys
             .iter()
@@ -125,33 +157,41 @@ impl<V: Copy + Default> KeyedChunk<V> {
             let q = partition(key);
             let to = at[q] as usize;
             at[q] += 1;
-            keys[to] = key;
-            owners[to] = owner;
-            values[to] = value;
+            let block = &mut blocks[q / PARTS_PER_GROUP];
+            block.keys[to] = key;
+            block.owners[to] = owner;
+            block.values[to] = value;
         }
-        KeyedChunk {
-            keys,
-            owners,
-            values,
-            starts,
-        }
+        KeyedChunk { blocks, starts }
     }
 }
 
 impl<V> KeyedChunk<V> {
     /// Number of keys.
     fn len(&self) -> usize {
-        self.keys.len()
+        self.starts[PARTS] as usize
     }
 
-    /// The keys, owners and values of partition `q`.
+    /// The keys, owners and values of partition `q` (empty once its group is freed).
     fn part(&self, q: usize) -> (&[u64], &[u16], &[V]) {
-        let range = self.starts[q] as usize..self.starts[q + 1] as usize;
-        (
-            &self.keys[range.clone()],
-            &self.owners[range.clone()],
-            &self.values[range],
-        )
+        let g = q / PARTS_PER_GROUP;
+        let base = self.starts[g * PARTS_PER_GROUP];
+        let range = (self.starts[q] - base) as usize..(self.starts[q + 1] - base) as usize;
+        match self.blocks.get(g) {
+            Some(b) if b.keys.len() >= range.end => (
+                &b.keys[range.clone()],
+                &b.owners[range.clone()],
+                &b.values[range],
+            ),
+            _ => (&[], &[], &[]),
+        }
+    }
+
+    /// Frees the block of group `g`.
+    fn free_group(&mut self, g: usize) {
+        if let Some(b) = self.blocks.get_mut(g) {
+            *b = KeyedBlock::default();
+        }
     }
 }
 
@@ -218,7 +258,7 @@ where
 {
     // One task a chunk, and one a partition below: rayon otherwise splits into a few long
     // runs, and a stage ends with one thread finishing its run while the other idles.
-    let chunks: Vec<KeyedChunk<V>> = items
+    let mut chunks: Vec<KeyedChunk<V>> = items
         .par_chunks(KEYED_CHUNK)
         .with_max_len(1)
         .map_init(UnsortedKeys::default, |scratch, chunk| {
@@ -234,31 +274,41 @@ where
             .copied()
             .unwrap_or(u32::MAX)
     };
-    let results = (0..PARTS)
-        .into_par_iter()
-        .with_max_len(1)
-        .filter_map(|q| {
-            let total: usize = chunks.iter().map(|c| c.part(q).0.len()).sum();
-            if total == 0 {
-                return None;
-            }
-            let mut filter = RepeatFilter::new(total);
-            for chunk in &chunks {
-                chunk.part(q).0.iter().for_each(|&k| filter.insert(k));
-            }
-            let mut records = Vec::new();
-            for (c, chunk) in chunks.iter().enumerate() {
-                let (keys, owners, values) = chunk.part(q);
-                for ((&key, &owner), &value) in keys.iter().zip(owners).zip(values) {
-                    if filter.maybe_repeated(key) {
-                        records.push(make(item(c, owner), key, value));
+    let mut results = Vec::new();
+    for g in 0..PARTS / PARTS_PER_GROUP {
+        let group = g * PARTS_PER_GROUP..(g + 1) * PARTS_PER_GROUP;
+        let reduced: Vec<R> = group
+            .into_par_iter()
+            .with_max_len(1)
+            .filter_map(|q| {
+                let total: usize = chunks.iter().map(|c| c.part(q).0.len()).sum();
+                if total == 0 {
+                    return None;
+                }
+                let mut filter = RepeatFilter::new(total);
+                for chunk in &chunks {
+                    chunk.part(q).0.iter().for_each(|&k| filter.insert(k));
+                }
+                let mut records = Vec::new();
+                for (c, chunk) in chunks.iter().enumerate() {
+                    let (keys, owners, values) = chunk.part(q);
+                    for ((&key, &owner), &value) in keys.iter().zip(owners).zip(values) {
+                        if filter.maybe_repeated(key) {
+                            records.push(make(item(c, owner), key, value));
+                        }
                     }
                 }
-            }
-            records.sort_unstable();
-            Some(reduce(&records))
-        })
-        .collect();
+                records.sort_unstable();
+                Some(reduce(&records))
+            })
+            .collect();
+        results.extend(reduced);
+        // The group's keys are done with: what they held goes back to the system while
+        // the next groups' results grow (Japanese boilerplate makes more seed matches
+        // than seeds).
+        chunks.iter_mut().for_each(|c| c.free_group(g));
+        crate::pipeline::release_free_memory();
+    }
     (results, made)
 }
 
