@@ -593,10 +593,10 @@ fn extend(
         return None;
     }
     let a_fwd_limit = if self_pair { ib - ia } else { a.len() - ia };
-    let fwd = xdrop(a_fwd_limit, b.len() - ib, |i, j| a[ia + i] == b[ib + j]);
+    let fwd = xdrop(a_fwd_limit, b.len() - ib, |i| a[ia + i], |j| b[ib + j]);
     let a_end = ia + fwd.la;
     let b_back_limit = if self_pair { ib - a_end } else { ib };
-    let back = xdrop(ia, b_back_limit, |i, j| a[ia - 1 - i] == b[ib - 1 - j]);
+    let back = xdrop(ia, b_back_limit, |i| a[ia - 1 - i], |j| b[ib - 1 - j]);
     Some(Alignment {
         a: 0,
         a_start: (ia - back.la) as u32,
@@ -616,18 +616,24 @@ struct Extension {
 }
 
 /// X-drop alignment from (0, 0): the best-scoring end point over prefixes of lengths
-/// ≤ `len_a`, ≤ `len_b`, with `eq(i, j)` telling whether word i of one side equals word
-/// j of the other. A leading run of equal words is walked directly (most repeats are
+/// ≤ `len_a`, ≤ `len_b`, where `word_a(i)` and `word_b(j)` are word i of one side and
+/// word j of the other. A leading run of equal words is walked directly (most repeats are
 /// exact, so the dynamic programming only runs where the copies differ), and the
 /// dynamic programming only runs where it can find more ([`can_extend`]).
-fn xdrop(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Extension {
+fn xdrop(
+    len_a: usize,
+    len_b: usize,
+    word_a: impl Fn(usize) -> TokenHash,
+    word_b: impl Fn(usize) -> TokenHash,
+) -> Extension {
+    let eq = |i: usize, j: usize| word_a(i) == word_b(j);
     let mut run = 0;
     while run < len_a && run < len_b && eq(run, run) {
         run += 1;
     }
     let (rest_a, rest_b) = (len_a - run, len_b - run);
     let tail_eq = |i: usize, j: usize| eq(run + i, run + j);
-    if !can_extend(rest_a, rest_b, tail_eq) {
+    if !can_extend(rest_a, rest_b, |i| word_a(run + i), |j| word_b(run + j)) {
         return Extension {
             la: run,
             lb: run,
@@ -652,12 +658,22 @@ const _: () = assert!(REACH == 3 && MATCH > 0);
 /// improvement needs a hit, a diagonal move from a cell (i, j) with `eq(i, j)`, and that
 /// cell must be alive: reached in at most [`REACH`] moves, none of them a hit yet, so
 /// with i, j ≤ `REACH`. Without such a pair every path only loses score, and the
-/// dynamic programming returns (0, 0) after a few rows: this checks at most 16 pairs
-/// of words instead. On Japanese boilerplate most seed matches are short chance repeats,
-/// and their extensions end here.
-fn can_extend(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> bool {
+/// dynamic programming returns (0, 0) after a few rows: this compares at most 4 words
+/// of one side with 4 of the other instead. On Japanese boilerplate most seed matches
+/// are short chance repeats, and their extensions end here.
+fn can_extend(
+    len_a: usize,
+    len_b: usize,
+    word_a: impl Fn(usize) -> TokenHash,
+    word_b: impl Fn(usize) -> TokenHash,
+) -> bool {
     let (na, nb) = (len_a.min(REACH + 1), len_b.min(REACH + 1));
-    (0..na).any(|i| (0..nb).any(|j| eq(i, j)))
+    let mut near_b = [0; REACH + 1];
+    for (j, w) in near_b.iter_mut().enumerate().take(nb) {
+        *w = word_b(j);
+    }
+    let near_b = &near_b[..nb];
+    (0..na).any(|i| near_b.contains(&word_a(i)))
 }
 
 /// A cell of [`xdrop_dp`]: its score in the high 32 bits and its count of equal words
@@ -781,10 +797,16 @@ pub fn similarity(a: &[TokenHash], b: &[TokenHash]) -> f64 {
 /// pairs beyond [`MAX_FIT_CELLS`] the whole region is taken, as [`similarity`] would.
 pub fn fit(pattern: &[TokenHash], region: &[TokenHash]) -> (usize, usize, usize) {
     let (m, n) = (pattern.len(), region.len());
-    // The common case, an exact copy inside the region, needs no alignment.
-    if m > 0 && m <= n {
-        if let Some(s) = region.windows(m).position(|w| w == pattern) {
-            return (s, s + m, m);
+    // The common case, an exact copy inside the region, needs no alignment. A window
+    // is compared whole only where its first word is the pattern's.
+    if let Some((&first, rest)) = pattern.split_first() {
+        if m <= n {
+            let exact = (0..=n - m).find(|&s| {
+                region[s] == first && region.get(s + 1..s + m).is_some_and(|w| w == rest)
+            });
+            if let Some(s) = exact {
+                return (s, s + m, m);
+            }
         }
     }
     if m == 0 || n == 0 || m.saturating_mul(n) > MAX_FIT_CELLS {
@@ -1138,7 +1160,7 @@ mod tests {
                 }
             }
             let eq = |i: usize, j: usize| a[i] == b[j];
-            let got = xdrop(a.len(), b.len(), eq);
+            let got = xdrop(a.len(), b.len(), |i| a[i], |j| b[j]);
             let want = xdrop_reference(a.len(), b.len(), eq);
             assert_eq!(got, want, "{a:?} {b:?}");
         }
@@ -1161,13 +1183,13 @@ mod tests {
             a.extend((0..rnd(12)).map(|_| word(&mut rnd)));
             b.extend((0..rnd(12)).map(|_| word(&mut rnd)));
             let eq = |i: usize, j: usize| a[i] == b[j];
-            let got = xdrop(a.len(), b.len(), eq);
+            let got = xdrop(a.len(), b.len(), |i| a[i], |j| b[j]);
             assert_eq!(got, xdrop_reference(a.len(), b.len(), eq), "{a:?} {b:?}");
             let run = (0..a.len().min(b.len()))
                 .take_while(|&i| a[i] == b[i])
                 .count();
-            let tail = |i: usize, j: usize| a[run + i] == b[run + j];
-            if !can_extend(a.len() - run, b.len() - run, tail) {
+            let (rest_a, rest_b) = (a.len() - run, b.len() - run);
+            if !can_extend(rest_a, rest_b, |i| a[run + i], |j| b[run + j]) {
                 skipped += 1;
             }
         }
@@ -1203,6 +1225,32 @@ mod tests {
             .min_by_key(|&(j, c)| (c.0, c.1, j))
             .map_or((n, (0, 0, 0)), |(j, &c)| (j, c));
         (best.2 as usize, end, (-best.1) as usize)
+    }
+
+    /// An exact copy of the pattern in the region is its fit: the first one.
+    #[test]
+    fn an_exact_copy_fits_where_it_first_occurs() {
+        let mut next = crate::test_rng(0x51ed_270b_2735_82a1u64);
+        let mut exact = 0;
+        for _ in 0..4000 {
+            let alphabet = 2 + next(3);
+            let pattern: Vec<TokenHash> = (0..1 + next(4))
+                .map(|_| next(alphabet) as TokenHash)
+                .collect();
+            let region: Vec<TokenHash> =
+                (0..next(30)).map(|_| next(alphabet) as TokenHash).collect();
+            let first = region.windows(pattern.len()).position(|w| w == pattern);
+            if let Some(s) = first {
+                exact += 1;
+                let m = pattern.len();
+                assert_eq!(
+                    fit(&pattern, &region),
+                    (s, s + m, m),
+                    "{pattern:?} {region:?}"
+                );
+            }
+        }
+        assert!(exact > 1000, "{exact}");
     }
 
     #[test]
