@@ -374,6 +374,8 @@ struct FitBound<'k> {
     need: usize,
     /// The largest |f| with 2·|kept| ≥ threshold·(|kept| + |f|).
     longest: usize,
+    /// The [`word_mask`] of the kept words: a word whose bit is not in it is not one.
+    kept_mask: WordMask<FINE_WORDS>,
 }
 
 impl<'k> FitBound<'k> {
@@ -391,6 +393,7 @@ impl<'k> FitBound<'k> {
             kept_words,
             need,
             longest,
+            kept_mask: word_mask(kept_words),
         }
     }
 
@@ -399,7 +402,12 @@ impl<'k> FitBound<'k> {
     /// `None` when no window does. A fitted part that passes lies inside such a window.
     /// Cost O(|seq| log |kept|).
     fn window_range(&self, seq: &[TokenHash]) -> Option<(usize, usize)> {
-        let held = |t: &TokenHash| usize::from(self.kept_words.binary_search(t).is_ok());
+        // Most words of a member are not the kept one's, and their bit says so.
+        let held = |t: &TokenHash| {
+            let bit = word_bit::<FINE_WORDS>(*t);
+            let maybe = self.kept_mask[bit / 64] >> (bit % 64) & 1 != 0;
+            usize::from(maybe && self.kept_words.binary_search(t).is_ok())
+        };
         let width = self.longest.min(seq.len());
         let mut count: usize = seq[..width].iter().map(held).sum();
         let mut range = (count >= self.need).then_some((0, width));
