@@ -689,7 +689,7 @@ pub const HOLDER_BYTES_PER_WORD: usize = std::mem::size_of::<Token>() + 12;
 
 /// Holder bytes ([`HOLDER_BYTES_PER_WORD`]) of one chunk of [`passage_clusters_of`] in
 /// a run in memory.
-pub const HOLDER_BYTES: usize = 32 << 20;
+pub const HOLDER_BYTES: usize = 64 << 20;
 
 /// The clusters of the passage stage's groups, handed to `each` a chunk at a time in
 /// the groups' order. The bytes and token spans of each paragraph that holds a passage
