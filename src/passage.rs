@@ -495,12 +495,23 @@ pub fn align_all<T: TokenSource + ?Sized>(
             // One buffer of covered regions for the run: most pairs extend one seed
             // and accept nothing, and a buffer per pair was an allocation per pair.
             let (mut covered, mut accepted) = (Vec::new(), Vec::new());
+            // The pairs are in order of their first paragraph, whose words are read
+            // once for all its pairs in the run (a read from disk in a spilled run).
+            let mut first: Option<(u32, Cow<'_, [TokenHash]>)> = None;
             for (i, group) in run.iter().enumerate() {
                 if let Some(m) = run.get(i + 1).and_then(|next| next.first()) {
                     table.prefetch(m.a, m.pos_a);
                     table.prefetch(m.b, m.pos_b);
                 }
-                align_pair_into(table, group, params, &mut covered, &mut accepted);
+                let Some(a) = group.first().map(|m| m.a) else {
+                    continue;
+                };
+                if first.as_ref().map(|(p, _)| *p) != Some(a) {
+                    first = Some((a, table.tokens(a)));
+                }
+                if let Some((_, words)) = &first {
+                    align_pair_into(table, group, words, params, &mut covered, &mut accepted);
+                }
             }
             accepted
         })
@@ -514,14 +525,19 @@ pub fn align_pair<T: TokenSource + ?Sized>(
     params: &PassageParams,
 ) -> Vec<Alignment> {
     let mut accepted = Vec::new();
-    align_pair_into(table, group, params, &mut Vec::new(), &mut accepted);
+    if let Some(first) = group.first() {
+        let a = table.tokens(first.a);
+        align_pair_into(table, group, &a, params, &mut Vec::new(), &mut accepted);
+    }
     accepted
 }
 
-/// [`align_pair`], appending to `accepted`, with `covered` as scratch.
+/// [`align_pair`] given the words `a` of the first paragraph, appending to `accepted`,
+/// with `covered` as scratch.
 fn align_pair_into<T: TokenSource + ?Sized>(
     table: &T,
     group: &[SeedMatch],
+    a: &[TokenHash],
     params: &PassageParams,
     covered: &mut Vec<Alignment>,
     accepted: &mut Vec<Alignment>,
@@ -529,9 +545,13 @@ fn align_pair_into<T: TokenSource + ?Sized>(
     let Some(first) = group.first() else {
         return;
     };
-    let a = table.tokens(first.a);
-    let b = table.tokens(first.b);
-    let (a, b) = (a.as_ref(), b.as_ref());
+    let read_b;
+    let b = if first.b == first.a {
+        a
+    } else {
+        read_b = table.tokens(first.b);
+        read_b.as_ref()
+    };
     let self_pair = first.a == first.b;
     covered.clear();
     let mut extensions = 0;
