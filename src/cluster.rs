@@ -404,9 +404,7 @@ impl<'k> FitBound<'k> {
     fn window_range(&self, seq: &[TokenHash]) -> Option<(usize, usize)> {
         // Most words of a member are not the kept one's, and their bit says so.
         let held = |t: &TokenHash| {
-            let bit = word_bit::<FINE_WORDS>(*t);
-            let maybe = self.kept_mask[bit / 64] >> (bit % 64) & 1 != 0;
-            usize::from(maybe && self.kept_words.binary_search(t).is_ok())
+            usize::from(mask_has(&self.kept_mask, *t) && self.kept_words.binary_search(t).is_ok())
         };
         let width = self.longest.min(seq.len());
         let mut count: usize = seq[..width].iter().map(held).sum();
@@ -462,6 +460,13 @@ fn word_mask<const N: usize>(words: &[TokenHash]) -> WordMask<N> {
         mask[b / 64] |= 1 << (b % 64);
     }
     mask
+}
+
+/// Whether the bit of `word` is in `mask`: false only if `word` is none of the words
+/// of the mask.
+fn mask_has<const N: usize>(mask: &WordMask<N>, word: TokenHash) -> bool {
+    let b = word_bit::<N>(word);
+    mask[b / 64] >> (b % 64) & 1 != 0
 }
 
 /// The [`word_bit`]s of a sequence of words, counted with repeats: the bits that occur
@@ -995,10 +1000,7 @@ mod tests {
         exact: usize,
         seed: u64,
     ) {
-        let per_word = kept
-            .iter()
-            .filter(|&&w| (mask[word_bit::<N>(w) / 64] >> (word_bit::<N>(w) % 64)) & 1 == 1)
-            .count();
+        let per_word = kept.iter().filter(|&&w| mask_has(mask, w)).count();
         let bound = mask_bound(mask, &KeptBits::new(kept));
         assert_eq!(bound, per_word, "seed {seed}, {N} words");
         assert!(bound >= exact, "seed {seed}, {N} words");

@@ -545,14 +545,14 @@ fn align_pair_into<T: TokenSource + ?Sized>(
     let Some(first) = group.first() else {
         return;
     };
+    let self_pair = first.a == first.b;
     let read_b;
-    let b = if first.b == first.a {
+    let b = if self_pair {
         a
     } else {
         read_b = table.tokens(first.b);
         read_b.as_ref()
     };
-    let self_pair = first.a == first.b;
     covered.clear();
     let mut extensions = 0;
     for m in group {
