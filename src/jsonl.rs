@@ -24,6 +24,7 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use rayon::prelude::*;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -346,7 +347,7 @@ fn open<'a>(
     path: &Path,
     compression: Compression,
     on_bytes: &'a (dyn Fn(u64) + Sync),
-) -> io::Result<Box<dyn BufRead + 'a>> {
+) -> io::Result<Box<dyn BufRead + Send + 'a>> {
     let (file, len) = corpus::open_nonblocking(path)?;
     let counted = Counting {
         inner: file.take(len),
@@ -498,18 +499,11 @@ fn read_limited(
     limit: usize,
 ) -> (Vec<Document>, Vec<Warning>) {
     let mut docs = Vec::new();
-    let warnings = read_batches(
-        file,
-        compression,
-        opts,
-        on_bytes,
-        limit,
-        u64::MAX,
-        &mut |batch| {
-            docs.extend(batch);
-            ControlFlow::Continue(())
-        },
-    );
+    let tuning = Tuning::for_file(file, limit, u64::MAX);
+    let warnings = read_batches(file, compression, opts, on_bytes, tuning, &mut |batch| {
+        docs.extend(batch);
+        ControlFlow::Continue(())
+    });
     (docs, warnings)
 }
 
@@ -525,15 +519,35 @@ pub fn read_documents_batched(
     batch_bytes: u64,
     each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
 ) -> Vec<Warning> {
-    read_batches(
-        file,
-        compression,
-        opts,
-        on_bytes,
-        MAX_LINE_BYTES,
-        batch_bytes,
-        each,
-    )
+    let tuning = Tuning::for_file(file, MAX_LINE_BYTES, batch_bytes);
+    read_batches(file, compression, opts, on_bytes, tuning, each)
+}
+
+/// How [`read_batches`] reads a file.
+#[derive(Clone, Copy, Debug)]
+struct Tuning {
+    /// Longest line read; a longer one is skipped.
+    limit: usize,
+    /// Text bytes of a batch (see [`read_documents_batched`]).
+    batch_bytes: u64,
+    /// Bytes of lines gathered before they are parsed in parallel.
+    chunk_bytes: usize,
+    /// Whether a thread of its own gathers the next chunk while one is parsed and its
+    /// batches are handed on.
+    pipelined: bool,
+}
+
+impl Tuning {
+    /// Chunks of [`CHUNK_BYTES`], gathered by a thread of their own if `file` is larger
+    /// than [`PIPELINE_MIN_BYTES`] on disk (a smaller one is about one chunk).
+    fn for_file(file: &InputFile, limit: usize, batch_bytes: u64) -> Tuning {
+        Tuning {
+            limit,
+            batch_bytes,
+            chunk_bytes: CHUNK_BYTES,
+            pipelined: file.len.is_some_and(|len| len > PIPELINE_MIN_BYTES),
+        }
+    }
 }
 
 fn read_batches(
@@ -541,11 +555,10 @@ fn read_batches(
     compression: Compression,
     opts: &ReadOptions,
     on_bytes: &(dyn Fn(u64) + Sync),
-    limit: usize,
-    batch_bytes: u64,
+    tuning: Tuning,
     each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
 ) -> Vec<Warning> {
-    let mut reader = match open(&file.path, compression, on_bytes) {
+    let reader = match open(&file.path, compression, on_bytes) {
         Ok(reader) => reader,
         Err(e) => {
             let warning = Warning {
@@ -556,108 +569,248 @@ fn read_batches(
             return vec![warning];
         }
     };
-    let mut docs = Vec::new();
-    // Text bytes in `docs`, and records handed on before them.
-    let mut batched = 0u64;
-    let mut handed = 0usize;
-    let mut lines = LineWarnings {
-        path: &file.path,
-        warnings: Vec::new(),
-        bad: 0,
+    let mut gatherer = Gatherer {
+        reader,
+        limit: tuning.limit,
+        chunk_bytes: tuning.chunk_bytes,
+        number: 0,
+        consumed: 0,
     };
-    let mut data = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
-    // (line number, span in `data`, offset in the decoded stream) of each line of the
-    // chunk.
-    let mut spans: Vec<(u64, Range<usize>, u64)> = Vec::new();
-    let mut number = 0u64;
-    // Bytes of the decoded stream consumed so far: where the next line starts.
-    let mut consumed = 0u64;
-    let mut stream_error = None;
-    loop {
-        data.clear();
-        spans.clear();
-        let mut at_end = false;
-        while data.len() < CHUNK_BYTES {
-            let start = data.len();
+    let mut batcher = Batcher {
+        file,
+        compression,
+        opts,
+        limit: tuning.limit,
+        batch_bytes: tuning.batch_bytes,
+        each,
+        docs: Vec::new(),
+        batched: 0,
+        handed: 0,
+        lines: LineWarnings {
+            path: &file.path,
+            warnings: Vec::new(),
+            bad: 0,
+        },
+        stream_error: None,
+    };
+    let pipelined = tuning.pipelined
+        && std::thread::scope(|scope| {
+            let (to_parse, chunks) = mpsc::sync_channel::<Chunk>(0);
+            let (to_refill, spent) = mpsc::channel::<Chunk>();
+            let gatherer = &mut gatherer;
+            let spawned = std::thread::Builder::new()
+                .name("neardup-jsonl".to_string())
+                .spawn_scoped(scope, move || loop {
+                    let chunk = gatherer.next_chunk(spent.try_recv().unwrap_or_default());
+                    let at_end = chunk.at_end;
+                    // The receiver is gone when the batcher stopped early.
+                    if to_parse.send(chunk).is_err() || at_end {
+                        break;
+                    }
+                });
+            if spawned.is_err() {
+                return false;
+            }
+            for mut chunk in chunks.iter() {
+                let flow = batcher.take(&mut chunk);
+                let _ = to_refill.send(chunk);
+                if flow.is_break() {
+                    break;
+                }
+            }
+            true
+        });
+    if !pipelined {
+        let mut chunk = Chunk::default();
+        loop {
+            chunk = gatherer.next_chunk(chunk);
+            if batcher.take(&mut chunk).is_break() {
+                break;
+            }
+        }
+    }
+    batcher.finish(gatherer.number)
+}
+
+/// Files larger than this on disk are read by a thread of their own (decompressed and
+/// cut into lines) while the lines read before are parsed and analyzed.
+const PIPELINE_MIN_BYTES: u64 = 1 << 20;
+
+/// One chunk of lines of a file, as [`Gatherer::next_chunk`] gathers them.
+#[derive(Default)]
+struct Chunk {
+    /// The lines' bytes, one after the other, without their `\n`.
+    data: Vec<u8>,
+    /// Line number, span in `data` and offset in the decoded stream of each line.
+    spans: Vec<(u64, Range<usize>, u64)>,
+    /// Numbers of the lines skipped for their length, in order.
+    overlong: Vec<u64>,
+    /// The stream ended with this chunk, at its end or at `error`.
+    at_end: bool,
+    /// The error that ended the stream.
+    error: Option<io::Error>,
+}
+
+/// Cuts the decoded stream of a file into chunks of lines, each ended by the line that
+/// brings it to `chunk_bytes` or past.
+/// Sequential: the parse of a chunk is what runs in parallel.
+struct Gatherer<'a> {
+    reader: Box<dyn BufRead + Send + 'a>,
+    limit: usize,
+    chunk_bytes: usize,
+    /// Lines read so far.
+    number: u64,
+    /// Bytes of the decoded stream consumed so far: where the next line starts.
+    consumed: u64,
+}
+
+impl Gatherer<'_> {
+    /// The next chunk, gathered in the buffers of `chunk` (a spent one, or a new one).
+    fn next_chunk(&mut self, mut chunk: Chunk) -> Chunk {
+        chunk.data.clear();
+        chunk.data.reserve(self.chunk_bytes + (1 << 16));
+        chunk.spans.clear();
+        chunk.overlong.clear();
+        chunk.at_end = false;
+        chunk.error = None;
+        while chunk.data.len() < self.chunk_bytes {
+            let start = chunk.data.len();
             let mut skipped = 0u64;
             let mut count_skipped = |bytes: &[u8]| {
                 skipped += bytes.len() as u64;
                 Ok(())
             };
-            match next_line(&mut *reader, &mut data, limit, &mut count_skipped) {
+            match next_line(
+                &mut *self.reader,
+                &mut chunk.data,
+                self.limit,
+                &mut count_skipped,
+            ) {
                 Ok(Line::End) => {
-                    at_end = true;
+                    chunk.at_end = true;
                     break;
                 }
                 Ok(Line::Read { terminated }) => {
-                    number += 1;
-                    spans.push((number, start..data.len(), consumed));
-                    consumed += (data.len() - start) as u64 + u64::from(terminated);
+                    self.number += 1;
+                    chunk
+                        .spans
+                        .push((self.number, start..chunk.data.len(), self.consumed));
+                    self.consumed += (chunk.data.len() - start) as u64 + u64::from(terminated);
                 }
                 Ok(Line::Overlong) => {
-                    number += 1;
-                    consumed += skipped;
-                    lines.bad_line(number, &format!("line longer than {limit} bytes"));
+                    self.number += 1;
+                    self.consumed += skipped;
+                    chunk.overlong.push(self.number);
                 }
                 Err(e) => {
-                    stream_error = Some(e);
-                    at_end = true;
+                    chunk.error = Some(e);
+                    chunk.at_end = true;
                     break;
                 }
             }
         }
-        let parsed: Vec<Result<Option<Record>, String>> = spans
+        chunk
+    }
+}
+
+/// Parses chunks of lines in parallel and hands their documents on in batches.
+struct Batcher<'a, 'e> {
+    file: &'a InputFile,
+    compression: Compression,
+    opts: &'a ReadOptions,
+    /// Longest line read (see [`Gatherer`]).
+    limit: usize,
+    batch_bytes: u64,
+    each: &'e mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
+    /// Documents not handed on yet, and their text bytes.
+    docs: Vec<Document>,
+    batched: u64,
+    /// Records handed on so far.
+    handed: usize,
+    lines: LineWarnings<'a>,
+    stream_error: Option<io::Error>,
+}
+
+impl Batcher<'_, '_> {
+    /// Parses the lines of `chunk` and hands on every full batch, then the rest if the
+    /// stream ended. `Break` when the stream ended or `each` stopped the read.
+    fn take(&mut self, chunk: &mut Chunk) -> ControlFlow<()> {
+        // Bad lines are reported in line order: the long ones were left out of the spans.
+        let mut overlong = chunk.overlong.iter().copied().peekable();
+        let limit = self.limit;
+        let mut report_overlong = |lines: &mut LineWarnings<'_>, before: u64| {
+            while let Some(n) = overlong.next_if(|&n| n < before) {
+                lines.bad_line(n, &format!("line longer than {limit} bytes"));
+            }
+        };
+        let (data, opts) = (&chunk.data, self.opts);
+        let parsed: Vec<Result<Option<Record>, String>> = chunk
+            .spans
             .par_iter()
             .map(|(n, span, _)| parse_line(&data[span.clone()], *n, opts))
             .collect();
-        for ((n, _, line_at), outcome) in spans.iter().zip(parsed) {
+        for ((n, _, line_at), outcome) in chunk.spans.iter().zip(parsed) {
+            report_overlong(&mut self.lines, *n);
             match outcome {
                 Ok(Some(record)) => {
-                    batched += record.text.len() as u64;
-                    docs.push(Document {
+                    self.batched += record.text.len() as u64;
+                    self.docs.push(Document {
                         id: 0,
-                        name: format!("{}#{}", file.name, record.id),
+                        name: format!("{}#{}", self.file.name, record.id),
                         text: record.text,
                         raw: None,
                         // Offsets in the decoded stream are offsets in the file only
                         // when it is not compressed.
-                        json_span: (compression == Compression::None).then(|| {
+                        json_span: (self.compression == Compression::None).then(|| {
                             line_at + record.text_span.start as u64
                                 ..line_at + record.text_span.end as u64
                         }),
                     })
                 }
                 Ok(None) => {}
-                Err(why) => lines.bad_line(*n, &why),
+                Err(why) => self.lines.bad_line(*n, &why),
             }
-            if batched >= batch_bytes {
-                handed += docs.len();
-                batched = 0;
-                if !docs.is_empty() && each(std::mem::take(&mut docs)).is_break() {
-                    return lines.finish();
+            if self.batched >= self.batch_bytes {
+                self.batched = 0;
+                if self.hand_on().is_break() {
+                    return ControlFlow::Break(());
                 }
             }
         }
-        if at_end {
-            if !docs.is_empty() {
-                handed += docs.len();
-                let _ = each(std::mem::take(&mut docs));
-            }
-            break;
+        report_overlong(&mut self.lines, u64::MAX);
+        if chunk.at_end {
+            self.stream_error = chunk.error.take();
+            let _ = self.hand_on();
+            return ControlFlow::Break(());
         }
+        ControlFlow::Continue(())
     }
-    let mut warnings = lines.finish();
-    if let Some(e) = stream_error {
-        warnings.push(Warning {
-            path: file.path.clone(),
-            message: format!(
-                "{} after line {number}: {e}; the {handed} records read before it are kept",
-                stream_trouble(compression),
-            ),
-            skipped: false,
-        });
+
+    /// Hands the documents held on, if any.
+    fn hand_on(&mut self) -> ControlFlow<()> {
+        if self.docs.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        self.handed += self.docs.len();
+        (self.each)(std::mem::take(&mut self.docs))
     }
-    warnings
+
+    /// The warnings of the read, `number` lines long.
+    fn finish(self, number: u64) -> Vec<Warning> {
+        let mut warnings = self.lines.finish();
+        if let Some(e) = self.stream_error {
+            warnings.push(Warning {
+                path: self.file.path.clone(),
+                message: format!(
+                    "{} after line {number}: {e}; the {} records read before it are kept",
+                    stream_trouble(self.compression),
+                    self.handed,
+                ),
+                skipped: false,
+            });
+        }
+        warnings
+    }
 }
 
 fn stream_trouble(compression: Compression) -> &'static str {
@@ -1191,6 +1344,78 @@ mod tests {
                 }
             });
             assert_eq!(seen, 3, "{name}");
+        }
+    }
+
+    #[test]
+    fn pipelined_reads_give_what_one_thread_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = String::new();
+        // Enough lines for two zstd blocks: a truncated stream still gives the first.
+        for i in 0..3000 {
+            match i % 37 {
+                5 => body.push_str("not json\n"),
+                11 => body.push_str(&format!(
+                    "{{\"id\":{i},\"text\":\"{}\"}}\n",
+                    "x".repeat(300)
+                )),
+                _ => body.push_str(&format!(
+                    "{{\"id\":{i},\"text\":\"{}\"}}\n",
+                    "word ".repeat(i % 13 + 1)
+                )),
+            }
+        }
+        let key = |d: &Document| (d.name.clone(), d.text.clone(), d.json_span.clone());
+        let read_tuned = |file: &InputFile, compression, tuning: Tuning| {
+            let mut batches = Vec::new();
+            let warnings = read_batches(file, compression, &opts(), &|_| {}, tuning, &mut |b| {
+                batches.push(b.iter().map(key).collect::<Vec<_>>());
+                ControlFlow::Continue(())
+            });
+            (batches, warnings)
+        };
+        for (name, compression) in [
+            ("p.jsonl", Compression::None),
+            ("p.jsonl.gz", Compression::Gzip),
+            ("p.jsonl.zst", Compression::Zstd),
+        ] {
+            let full = compress(body.as_bytes(), compression);
+            let truncated = &full[..full.len() * 3 / 4];
+            for (bytes, case) in [(&full[..], "whole"), (truncated, "truncated")] {
+                let file = input(dir.path(), name, bytes);
+                for batch_bytes in [1, 200, u64::MAX] {
+                    let tuning = |chunk_bytes, pipelined| Tuning {
+                        limit: 256,
+                        batch_bytes,
+                        chunk_bytes,
+                        pipelined,
+                    };
+                    let want = read_tuned(&file, compression, tuning(CHUNK_BYTES, false));
+                    let docs = want.0.iter().flatten().count();
+                    assert!(docs > 0 && (docs > 2500) == (case == "whole"), "{name} {case}");
+                    for chunk_bytes in [1, 100, 5000, CHUNK_BYTES] {
+                        let got = read_tuned(&file, compression, tuning(chunk_bytes, true));
+                        assert_eq!(got, want, "{name} {case} {batch_bytes} {chunk_bytes}");
+                    }
+                }
+                // Breaking stops a pipelined read too: no batch after it.
+                let mut seen = 0;
+                let tuning = Tuning {
+                    limit: 256,
+                    batch_bytes: 1,
+                    chunk_bytes: 100,
+                    pipelined: true,
+                };
+                read_batches(&file, compression, &opts(), &|_| {}, tuning, &mut |_| {
+                    seen += 1;
+                    if seen == 3 {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                });
+                assert_eq!(seen, 3, "{name} {case}");
+            }
         }
     }
 
