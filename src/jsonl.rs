@@ -539,13 +539,15 @@ struct Tuning {
 
 impl Tuning {
     /// Chunks of [`CHUNK_BYTES`], gathered by a thread of their own if `file` is larger
-    /// than [`PIPELINE_MIN_BYTES`] on disk (a smaller one is about one chunk).
+    /// than [`PIPELINE_MIN_BYTES`] on disk (a smaller one is about one chunk) and the
+    /// run has more than one thread (`--threads 1` keeps to one).
     fn for_file(file: &InputFile, limit: usize, batch_bytes: u64) -> Tuning {
         Tuning {
             limit,
             batch_bytes,
             chunk_bytes: CHUNK_BYTES,
-            pipelined: file.len.is_some_and(|len| len > PIPELINE_MIN_BYTES),
+            pipelined: file.len.is_some_and(|len| len > PIPELINE_MIN_BYTES)
+                && rayon::current_num_threads() > 1,
         }
     }
 }
