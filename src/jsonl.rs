@@ -1394,7 +1394,10 @@ mod tests {
                     };
                     let want = read_tuned(&file, compression, tuning(CHUNK_BYTES, false));
                     let docs = want.0.iter().flatten().count();
-                    assert!(docs > 0 && (docs > 2500) == (case == "whole"), "{name} {case}");
+                    assert!(
+                        docs > 0 && (docs > 2500) == (case == "whole"),
+                        "{name} {case}"
+                    );
                     for chunk_bytes in [1, 100, 5000, CHUNK_BYTES] {
                         let got = read_tuned(&file, compression, tuning(chunk_bytes, true));
                         assert_eq!(got, want, "{name} {case} {batch_bytes} {chunk_bytes}");
