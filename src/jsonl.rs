@@ -538,14 +538,17 @@ struct Tuning {
 }
 
 impl Tuning {
-    /// Chunks of [`CHUNK_BYTES`], gathered by a thread of their own if `file` is larger
-    /// than [`PIPELINE_MIN_BYTES`] on disk (a smaller one is about one chunk) and the
-    /// run has more than one thread (`--threads 1` keeps to one).
+    /// Chunks of [`CHUNK_BYTES`], or of `batch_bytes` if that is less (a spilled run
+    /// under a small memory limit reads small batches; its chunks are no larger, with
+    /// [`MIN_CHUNK_BYTES`] at least), gathered by a thread of their own if `file` is
+    /// larger than [`PIPELINE_MIN_BYTES`] on disk (a smaller one is about one chunk)
+    /// and the run has more than one thread (`--threads 1` keeps to one).
     fn for_file(file: &InputFile, limit: usize, batch_bytes: u64) -> Tuning {
+        let batch = usize::try_from(batch_bytes).unwrap_or(usize::MAX);
         Tuning {
             limit,
             batch_bytes,
-            chunk_bytes: CHUNK_BYTES,
+            chunk_bytes: CHUNK_BYTES.min(batch).max(MIN_CHUNK_BYTES),
             pipelined: file.len.is_some_and(|len| len > PIPELINE_MIN_BYTES)
                 && rayon::current_num_threads() > 1,
         }
@@ -633,6 +636,9 @@ fn read_batches(
     }
     batcher.finish(gatherer.number)
 }
+
+/// Smallest chunk of lines gathered before they are parsed (see [`Tuning::for_file`]).
+const MIN_CHUNK_BYTES: usize = 64 << 10;
 
 /// Files larger than this on disk are read by a thread of their own (decompressed and
 /// cut into lines) while the lines read before are parsed and analyzed.
