@@ -208,8 +208,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             result.warnings,
         )
     } else {
+        // The texts of compressed JSON Lines records go to an unnamed file there.
+        let store_dir = common.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
         let (findings, texts, warnings) = pool.install(|| {
-            neardup::pipeline::find_duplicates_read(&files, &read_one, &config, &on_stage)
+            neardup::pipeline::find_duplicates_read(
+                &files,
+                &read_one,
+                &config,
+                Some(&store_dir),
+                &on_stage,
+            )
         })?;
         (Texts::Memory(texts), findings, warnings)
     };

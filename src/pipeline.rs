@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -40,7 +41,7 @@ use crate::segment::{self, Paragraph};
 use crate::shingle::{jaccard, shingle_set};
 use crate::sketch::MinHasher;
 use crate::spill::ReadFn;
-use crate::texts::{FileStamp, FileTexts, Held, Record, SpanTexts};
+use crate::texts::{FileStamp, FileTexts, Held, Record, SpanTexts, TextStore};
 
 /// One file after segmentation and tokenization.
 ///
@@ -302,15 +303,27 @@ pub fn find_duplicates_observed(
 /// Runs the whole pipeline over the listed `files`, read one at a time by `read`, as
 /// [`find_duplicates_observed`] does over their documents. Each file is analyzed as
 /// soon as it is read, and a text file's bytes are then dropped: the returned texts read
-/// them again for the spans they quote ([`crate::texts`]). Fails only when a file the
-/// stages must quote changed or vanished during the run.
+/// them again for the spans they quote ([`crate::texts`]). The texts of compressed JSON
+/// Lines records go to a [`TextStore`] in `store_dir` (held in memory if `None`, or if
+/// no store can be made there). Fails only when a file the stages must quote changed or
+/// vanished during the run.
 pub fn find_duplicates_read<'f>(
     files: &'f [InputFile],
     read: &ReadFn<'_>,
     config: &Config,
+    store_dir: Option<&Path>,
     on_stage: &(dyn Fn(&'static str) + Sync),
 ) -> Result<(Findings, FileTexts<'f>, Vec<Warning>)> {
     let mut clock = StageClock::start("read+segment+normalize", config, on_stage);
+    let compressed = |file: &InputFile| {
+        matches!(
+            jsonl::format_of(&file.path),
+            Some(jsonl::Compression::Gzip | jsonl::Compression::Zstd)
+        )
+    };
+    let store = store_dir
+        .filter(|_| files.iter().any(compressed))
+        .and_then(|dir| TextStore::new(dir).ok());
     let per_file: Vec<(Vec<DocAnalysis>, Held, u64, Vec<Warning>)> = files
         .par_iter()
         // Tasks of a few files: rayon otherwise splits the list into a few long runs, and
@@ -330,6 +343,8 @@ pub fn find_duplicates_read<'f>(
             let mut bytes = 0u64;
             let mut kept = Vec::new();
             let mut records = Vec::new();
+            let mut stored = Vec::new();
+            let store = store.as_ref().filter(|_| compressed(file));
             let InputRead {
                 warnings, stamp, ..
             } = read(file, ANALYZE_BATCH_BYTES, &mut |docs| {
@@ -352,21 +367,28 @@ pub fn find_duplicates_read<'f>(
                 } else {
                     analyses.extend(batch);
                 }
-                match records_stamp {
-                    Some(s) => records.extend(docs.into_iter().map(|d| Record::of(d, s.size()))),
-                    None => kept.extend(docs),
+                match (records_stamp, store) {
+                    (Some(s), _) => {
+                        records.extend(docs.into_iter().map(|d| Record::of(d, s.size())))
+                    }
+                    (None, Some(store)) => stored.extend(store.store(docs)),
+                    (None, None) => kept.extend(docs),
                 }
                 ControlFlow::Continue(())
             });
             // Stamped before the read: a change made after it is seen when read again.
-            let held = match records_stamp {
-                Some(s) => Held::Records(s, records),
-                None => Held::new(file, stamp, kept),
+            let held = match (records_stamp, store) {
+                (Some(s), _) => Held::Records(s, records),
+                (None, Some(_)) => Held::Stored(stored),
+                (None, None) => Held::new(file, stamp, kept),
             };
             (analyses, held, bytes, warnings)
         })
         .collect();
     let mut texts = FileTexts::new(files);
+    if let Some(store) = store {
+        texts.set_store(store);
+    }
     let mut analyses = Vec::new();
     let mut warnings = Vec::new();
     for (i, (file_analyses, held, bytes, file_warnings)) in per_file.into_iter().enumerate() {

@@ -244,6 +244,26 @@ pub(crate) fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::R
     Ok(())
 }
 
+#[cfg(unix)]
+pub(crate) fn write_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+pub(crate) fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_write(buf, offset)? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => {
+                buf = &buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One file per bucket for records of one kind.
 pub(crate) struct Buckets<R> {
     files: Vec<SpillWriter>,

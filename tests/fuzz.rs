@@ -738,7 +738,7 @@ proptest! {
             })
             .collect();
         let (read_back, texts, _) = pool(2)
-            .install(|| find_duplicates_read(&on_disk, &read, &config, &|_| {}))
+            .install(|| find_duplicates_read(&on_disk, &read, &config, None, &|_| {}))
             .expect("read-back run");
         prop_assert_eq!(&read_back.clusters, &findings.clusters, "reading back changed the output");
         let mut read_csv = Vec::new();
@@ -772,7 +772,7 @@ proptest! {
         let mut held_csv = Vec::new();
         report::write_csv(&mut held_csv, &held, &records).expect("written");
         let (from_file, texts, _) = pool(2)
-            .install(|| find_duplicates_read(&jsonl, &read_jsonl, &config, &|_| {}))
+            .install(|| find_duplicates_read(&jsonl, &read_jsonl, &config, None, &|_| {}))
             .expect("read-back run");
         prop_assert_eq!(&from_file.clusters, &held.clusters);
         let mut file_csv = Vec::new();
@@ -782,6 +782,28 @@ proptest! {
         let mut quoted_csv = Vec::new();
         report::write_csv(&mut quoted_csv, &from_file, &quoted).expect("written");
         prop_assert_eq!(&quoted_csv, &held_csv);
+
+        // The same records compressed: their texts go to the run's text store and are
+        // read back from there, and the report is the one over the records held.
+        let zipped = dir.path().join("records.jsonl.zst");
+        let compressed = zstd::encode_all(lines.as_bytes(), 1).expect("compressed");
+        std::fs::write(&zipped, &compressed).expect("written");
+        let zst = vec![InputFile {
+            len: Some(compressed.len() as u64),
+            ..InputFile::new(zipped, "records.jsonl.zst".to_string())
+        }];
+        let zst_records = read_input_observed(&zst[0], &Default::default(), &|_| {}).docs;
+        let zst_held = pool(1).install(|| find_duplicates(&zst_records, &config));
+        let mut zst_held_csv = Vec::new();
+        report::write_csv(&mut zst_held_csv, &zst_held, &zst_records).expect("written");
+        let store_dir = tempfile::tempdir().expect("temp dir");
+        let (from_store, texts, _) = pool(2)
+            .install(|| find_duplicates_read(&zst, &read_jsonl, &config, Some(store_dir.path()), &|_| {}))
+            .expect("stored run");
+        prop_assert_eq!(&from_store.clusters, &zst_held.clusters);
+        let mut stored_csv = Vec::new();
+        report::write_csv(&mut stored_csv, &from_store, &texts).expect("written");
+        prop_assert_eq!(&stored_csv, &zst_held_csv);
 
         // The same file spilled: larger than a batch, so its records are read and mapped
         // a batch at a time (one record each here).
