@@ -1342,17 +1342,27 @@ mod tests {
                 );
             }
             // Breaking stops the read: no batch after it.
-            let mut seen = 0;
-            read_documents_batched(&file, compression, &opts(), &|_| {}, 1, &mut |_| {
-                seen += 1;
-                if seen == 3 {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
+            let seen = batches_until_a_break(|each| {
+                read_documents_batched(&file, compression, &opts(), &|_| {}, 1, each);
             });
             assert_eq!(seen, 3, "{name}");
         }
+    }
+
+    /// How many batches `read` hands on to a consumer that stops at the third.
+    fn batches_until_a_break(
+        read: impl FnOnce(&mut dyn FnMut(Vec<Document>) -> ControlFlow<()>),
+    ) -> usize {
+        let mut seen = 0;
+        read(&mut |_| {
+            seen += 1;
+            if seen == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        seen
     }
 
     #[test]
@@ -1410,20 +1420,14 @@ mod tests {
                     }
                 }
                 // Breaking stops a pipelined read too: no batch after it.
-                let mut seen = 0;
                 let tuning = Tuning {
                     limit: 256,
                     batch_bytes: 1,
                     chunk_bytes: 100,
                     pipelined: true,
                 };
-                read_batches(&file, compression, &opts(), &|_| {}, tuning, &mut |_| {
-                    seen += 1;
-                    if seen == 3 {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
+                let seen = batches_until_a_break(|each| {
+                    read_batches(&file, compression, &opts(), &|_| {}, tuning, each);
                 });
                 assert_eq!(seen, 3, "{name} {case}");
             }

@@ -216,7 +216,7 @@ enum Slot {
     Record(u32),
     /// Document `i` of [`FileTexts::held`].
     Held(u32),
-    /// Document `i` of [`FileTexts::stored`].
+    /// Document `i` of [`FileTexts::records`], its span one of the [`TextStore`].
     Stored(u32),
 }
 
@@ -234,13 +234,11 @@ pub struct FileTexts<'a> {
     docs: Vec<Entry>,
     /// Stamp of each listed file whose documents are on disk.
     stamps: Vec<Option<FileStamp>>,
-    /// Span of the text's JSON string of each record on disk, and its name.
+    /// Span of the text's JSON string of each record on disk, or of its text in
+    /// `store` (see [`Slot`]), and its name.
     records: Vec<Range<u64>>,
     record_names: Names,
     held: Vec<Document>,
-    /// Span in `store` of each stored document, and its name.
-    stored: Vec<Range<u64>>,
-    stored_names: Names,
     store: Option<TextStore>,
     total_bytes: u64,
     /// Files opened again, the latest last (see [`OPEN_FILES`]).
@@ -257,8 +255,6 @@ impl<'a> FileTexts<'a> {
             records: Vec::new(),
             record_names: Names::default(),
             held: Vec::new(),
-            stored: Vec::new(),
-            stored_names: Names::default(),
             store: None,
             total_bytes: 0,
             open: Mutex::new(Vec::new()),
@@ -287,14 +283,7 @@ impl<'a> FileTexts<'a> {
                 for record in records {
                     match record {
                         Record::OnDisk(name, span) => {
-                            let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-                            let file_name = self.files.get(file as usize).map_or("", |f| &f.name);
-                            self.record_names.push_in(&name, file_name);
-                            self.records.push(span);
-                            self.docs.push(Entry {
-                                file,
-                                slot: Slot::Record(i),
-                            });
+                            self.push_span(file, &name, span, Slot::Record)
                         }
                         Record::Held(doc) => self.hold(file, doc),
                     }
@@ -309,20 +298,26 @@ impl<'a> FileTexts<'a> {
                 for record in records {
                     match record {
                         Stored::InStore(name, span) => {
-                            let i = u32::try_from(self.stored.len()).unwrap_or(u32::MAX);
-                            let file_name = self.files.get(file as usize).map_or("", |f| &f.name);
-                            self.stored_names.push_in(&name, file_name);
-                            self.stored.push(span);
-                            self.docs.push(Entry {
-                                file,
-                                slot: Slot::Stored(i),
-                            });
+                            self.push_span(file, &name, span, Slot::Stored)
                         }
                         Stored::Held(doc) => self.hold(file, doc),
                     }
                 }
             }
         }
+    }
+
+    /// Adds a document of listed file `file` named `name`, whose text is at `span` of
+    /// the file (`Slot::Record`) or of the store (`Slot::Stored`).
+    fn push_span(&mut self, file: u32, name: &str, span: Range<u64>, slot: fn(u32) -> Slot) {
+        let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+        let file_name = self.files.get(file as usize).map_or("", |f| &f.name);
+        self.record_names.push_in(name, file_name);
+        self.records.push(span);
+        self.docs.push(Entry {
+            file,
+            slot: slot(i),
+        });
     }
 
     /// Takes `store`, which holds the texts of the documents pushed as [`Held::Stored`].
@@ -384,12 +379,23 @@ impl<'a> FileTexts<'a> {
             },
             (Slot::Stored(i), _) => match (
                 self.files.get(entry.file as usize),
-                self.stored.get(i as usize),
+                self.records.get(i as usize),
             ) {
                 (Some(file), Some(span)) => Place::Stored(file, span.clone(), i),
                 _ => Place::Missing,
             },
             _ => Place::Missing,
+        }
+    }
+
+    /// Document `doc`, a JSON Lines record of `text`.
+    fn record(&self, doc: u32, text: String) -> Document {
+        Document {
+            id: doc,
+            name: self.name(doc).into_owned(),
+            text,
+            raw: None,
+            json_span: None,
         }
     }
 
@@ -429,7 +435,7 @@ enum Place<'t> {
     /// read the text).
     Record(OnDisk<'t>, Range<u64>, u32),
     /// A record of a compressed JSON Lines file: its file, the span of its text in the
-    /// [`TextStore`], and its index in [`FileTexts::stored`].
+    /// [`TextStore`], and its index in [`FileTexts::records`].
     Stored(&'t InputFile, Range<u64>, u32),
     Missing,
 }
@@ -527,13 +533,35 @@ impl<'t> Reopened<'t> {
 /// Spans of one file closer than this are read as one range.
 const READ_GAP: u32 = 4096;
 
+/// The spans `run` of one document (indices into `wanted`, sorted by span) in groups
+/// read as one range: each group, with the first byte and the end of its range. A
+/// span that overlaps the range so far, or starts within [`READ_GAP`] of its end,
+/// joins it.
+fn close_groups<'r>(
+    wanted: &'r [Span],
+    run: &'r [usize],
+) -> impl Iterator<Item = (&'r [usize], u32, u32)> + 'r {
+    let mut k = 0;
+    std::iter::from_fn(move || {
+        let (_, from, mut to) = wanted[*run.get(k)?];
+        let mut m = k + 1;
+        while m < run.len() && wanted[run[m]].1 <= to.saturating_add(READ_GAP) {
+            to = to.max(wanted[run[m]].2);
+            m += 1;
+        }
+        let group = run.get(k..m)?;
+        k = m;
+        Some((group, from, to))
+    })
+}
+
 impl DocSource for FileTexts<'_> {
     fn name(&self, doc: u32) -> Cow<'_, str> {
         match self.place(doc) {
             Place::Held(d) => Cow::Borrowed(&d.name),
             Place::File(at) => Cow::Borrowed(&at.file.name),
             Place::Record(at, _, i) => self.record_names.get_in(i as usize, &at.file.name),
-            Place::Stored(file, _, i) => self.stored_names.get_in(i as usize, &file.name),
+            Place::Stored(file, _, i) => self.record_names.get_in(i as usize, &file.name),
             Place::Missing => Cow::Borrowed(""),
         }
     }
@@ -549,20 +577,12 @@ impl DocSource for FileTexts<'_> {
                     bytes,
                 )))
             }
-            Place::Record(at, span, _) => Ok(Cow::Owned(Document {
-                id: doc,
-                name: self.name(doc).into_owned(),
-                text: self.record_text(at, span)?,
-                raw: None,
-                json_span: None,
-            })),
-            Place::Stored(file, span, _) => Ok(Cow::Owned(Document {
-                id: doc,
-                name: self.name(doc).into_owned(),
-                text: self.stored_text(file, span)?,
-                raw: None,
-                json_span: None,
-            })),
+            Place::Record(at, span, _) => {
+                Ok(Cow::Owned(self.record(doc, self.record_text(at, span)?)))
+            }
+            Place::Stored(file, span, _) => {
+                Ok(Cow::Owned(self.record(doc, self.stored_text(file, span)?)))
+            }
             Place::Missing => Ok(Cow::Owned(Document::from_bytes(
                 doc,
                 String::new(),
@@ -604,40 +624,24 @@ impl DocSource for FileTexts<'_> {
                 }
                 Place::Stored(file, span, _) => {
                     // As a text file: spans that overlap or lie close are one read.
-                    let mut k = 0;
-                    while k < run.len() {
-                        let (_, from, mut to) = wanted[run[k]];
-                        let mut m = k + 1;
-                        while m < run.len() && wanted[run[m]].1 <= to.saturating_add(READ_GAP) {
-                            to = to.max(wanted[run[m]].2);
-                            m += 1;
-                        }
+                    for (group, from, to) in close_groups(wanted, run) {
                         let start = span.start.saturating_add(from.into()).min(span.end);
                         let end = span.start.saturating_add(to.into()).clamp(start, span.end);
                         let bytes = self.stored_bytes(file, start..end)?;
-                        for &i in &run[k..m] {
+                        for &i in group {
                             out[i] = cut(&bytes, from, i);
                         }
-                        k = m;
                     }
                 }
                 Place::File(at) => {
                     // One open per document; spans that overlap or lie close are one
                     // read.
                     let reopened = Reopened::open(&self.open, at)?;
-                    let mut k = 0;
-                    while k < run.len() {
-                        let (_, from, mut to) = wanted[run[k]];
-                        let mut m = k + 1;
-                        while m < run.len() && wanted[run[m]].1 <= to.saturating_add(READ_GAP) {
-                            to = to.max(wanted[run[m]].2);
-                            m += 1;
-                        }
+                    for (group, from, to) in close_groups(wanted, run) {
                         let bytes = reopened.read(from.into(), to.into())?;
-                        for &i in &run[k..m] {
+                        for &i in group {
                             out[i] = cut(&bytes, from, i);
                         }
-                        k = m;
                     }
                 }
                 Place::Missing => {}
