@@ -128,12 +128,26 @@ fn text_files_and_jsonl_of_the_same_documents_give_the_same_clusters() {
     assert!(txt.status.success(), "{}", stderr(&txt));
     let want = stdout(&txt);
     assert!(read_csv(&want).len() >= 4);
+    // The texts of compressed records go to an unnamed file in the temp dir, and are
+    // quoted from there: nothing is left behind.
+    let temp = tempfile::tempdir().unwrap();
+    let temp_dir = temp.path().to_str().unwrap();
     for name in ["c.jsonl", "c.jsonl.gz", "c.jsonl.zst"] {
         let path = format!("j/{name}");
-        let out = neardup(dir.path(), &["scan", &path, "-q", "--threads", "2"]);
+        let args = [
+            "scan",
+            &path,
+            "-q",
+            "--threads",
+            "2",
+            "--temp-dir",
+            temp_dir,
+        ];
+        let out = neardup(dir.path(), &args);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         let got = stdout(&out).replace(&format!("{path}#"), "");
         assert_eq!(got, want, "{name}");
+        assert_eq!(fs::read_dir(temp.path()).unwrap().count(), 0, "{name}");
     }
     // Found under a scanned directory too, and the three files match each other.
     let out = neardup(dir.path(), &["scan", "j", "-q"]);
