@@ -321,9 +321,22 @@ pub fn find_duplicates_read<'f>(
             Some(jsonl::Compression::Gzip | jsonl::Compression::Zstd)
         )
     };
-    let store = store_dir
-        .filter(|_| files.iter().any(compressed))
-        .and_then(|dir| TextStore::new(dir).ok());
+    let mut store_warning = None;
+    let store = match store_dir.filter(|_| files.iter().any(compressed)) {
+        Some(dir) => TextStore::new(dir)
+            .map_err(|e| {
+                store_warning = Some(Warning {
+                    path: dir.to_path_buf(),
+                    message: format!(
+                        "cannot make a temporary file here ({e}); the texts of compressed \
+                         JSON Lines records are held in memory"
+                    ),
+                    skipped: false,
+                });
+            })
+            .ok(),
+        None => None,
+    };
     let per_file: Vec<(Vec<DocAnalysis>, Held, u64, Vec<Warning>)> = files
         .par_iter()
         // Tasks of a few files: rayon otherwise splits the list into a few long runs, and
@@ -390,7 +403,7 @@ pub fn find_duplicates_read<'f>(
         texts.set_store(store);
     }
     let mut analyses = Vec::new();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<Warning> = store_warning.into_iter().collect();
     for (i, (file_analyses, held, bytes, file_warnings)) in per_file.into_iter().enumerate() {
         analyses.extend(file_analyses);
         texts.push(i as u32, held, bytes);

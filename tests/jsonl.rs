@@ -148,6 +148,19 @@ fn text_files_and_jsonl_of_the_same_documents_give_the_same_clusters() {
         let got = stdout(&out).replace(&format!("{path}#"), "");
         assert_eq!(got, want, "{name}");
         assert_eq!(fs::read_dir(temp.path()).unwrap().count(), 0, "{name}");
+
+        // With no temp dir to write to, the texts are held, with a warning naming it.
+        let missing = temp.path().join("missing");
+        let args = ["scan", &path, "--temp-dir", missing.to_str().unwrap()];
+        let out = neardup(dir.path(), &args);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out).replace(&format!("{path}#"), ""),
+            want,
+            "{name}"
+        );
+        let warned = stderr(&out).contains("missing: warning: cannot make a temporary file here");
+        assert_eq!(warned, name != "c.jsonl", "{name}: {}", stderr(&out));
     }
     // Found under a scanned directory too, and the three files match each other.
     let out = neardup(dir.path(), &["scan", "j", "-q"]);
