@@ -105,6 +105,12 @@ struct KeyedChunk<V> {
     starts: Vec<u32>,
 }
 
+/// Where partition `q` starts in the block of its group, given where each partition
+/// starts over the whole chunk.
+fn offset_in_block(starts: &[u32], q: usize) -> u32 {
+    starts[q] - starts[q / PARTS_PER_GROUP * PARTS_PER_GROUP]
+}
+
 /// The keys, owners and values of one group of partitions of a [`KeyedChunk`].
 #[derive(Debug)]
 struct KeyedBlock<V> {
@@ -145,9 +151,7 @@ impl<V: Copy + Default> KeyedChunk<V> {
             })
             .collect();
         // Each partition's next slot in its block.
-        let mut at: Vec<u32> = (0..PARTS)
-            .map(|q| starts[q] - starts[q / PARTS_PER_GROUP * PARTS_PER_GROUP])
-            .collect();
+        let mut at: Vec<u32> = (0..PARTS).map(|q| offset_in_block(&starts, q)).collect();
         let items = unsorted
             .keys
             .iter()
@@ -174,10 +178,9 @@ impl<V> KeyedChunk<V> {
 
     /// The keys, owners and values of partition `q` (empty once its group is freed).
     fn part(&self, q: usize) -> (&[u64], &[u16], &[V]) {
-        let g = q / PARTS_PER_GROUP;
-        let base = self.starts[g * PARTS_PER_GROUP];
-        let range = (self.starts[q] - base) as usize..(self.starts[q + 1] - base) as usize;
-        match self.blocks.get(g) {
+        let from = offset_in_block(&self.starts, q) as usize;
+        let range = from..from + (self.starts[q + 1] - self.starts[q]) as usize;
+        match self.blocks.get(q / PARTS_PER_GROUP) {
             Some(b) if b.keys.len() >= range.end => (
                 &b.keys[range.clone()],
                 &b.owners[range.clone()],

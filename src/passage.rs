@@ -652,7 +652,6 @@ fn xdrop(
         run += 1;
     }
     let (rest_a, rest_b) = (len_a - run, len_b - run);
-    let tail_eq = |i: usize, j: usize| eq(run + i, run + j);
     if !can_extend(rest_a, rest_b, |i| word_a(run + i), |j| word_b(run + j)) {
         return Extension {
             la: run,
@@ -660,7 +659,7 @@ fn xdrop(
             matches: run,
         };
     }
-    let tail = xdrop_dp(rest_a, rest_b, tail_eq);
+    let tail = xdrop_dp(rest_a, rest_b, |i, j| eq(run + i, run + j));
     Extension {
         la: run + tail.la,
         lb: run + tail.lb,

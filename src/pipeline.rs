@@ -321,21 +321,22 @@ pub fn find_duplicates_read<'f>(
             Some(jsonl::Compression::Gzip | jsonl::Compression::Zstd)
         )
     };
-    let mut store_warning = None;
-    let store = match store_dir.filter(|_| files.iter().any(compressed)) {
-        Some(dir) => TextStore::new(dir)
-            .map_err(|e| {
-                store_warning = Some(Warning {
+    let (store, store_warning) = match store_dir.filter(|_| files.iter().any(compressed)) {
+        None => (None, None),
+        Some(dir) => match TextStore::new(dir) {
+            Ok(store) => (Some(store), None),
+            Err(e) => {
+                let warning = Warning {
                     path: dir.to_path_buf(),
                     message: format!(
                         "cannot make a temporary file here ({e}); the texts of compressed \
                          JSON Lines records are held in memory"
                     ),
                     skipped: false,
-                });
-            })
-            .ok(),
-        None => None,
+                };
+                (None, Some(warning))
+            }
+        },
     };
     let per_file: Vec<(Vec<DocAnalysis>, Held, u64, Vec<Warning>)> = files
         .par_iter()

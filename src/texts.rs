@@ -110,41 +110,25 @@ impl TextStore {
         })
     }
 
-    /// Writes the texts of `docs`, in one write, and gives each its place there. If
-    /// the write fails (a full disk), the batch is held in memory instead: the run
-    /// goes on. A document with invalid UTF-8 (which a JSON string never is) is held.
+    /// Writes the texts of `docs` to a range of the store, and gives each its place
+    /// there. If a write fails (a full disk), the batch is held in memory instead: the
+    /// run goes on. A document with invalid UTF-8 (which a JSON string never is) is held.
     pub fn store(&self, docs: Vec<Document>) -> Vec<Stored> {
-        let bytes: usize = docs
-            .iter()
-            .filter(|d| d.raw.is_none())
-            .map(|d| d.text.len())
-            .sum();
+        let storable = |d: &Document| d.raw.is_none();
+        let texts = || {
+            docs.iter()
+                .filter(|d| storable(d))
+                .map(|d| d.text.as_bytes())
+        };
+        let bytes: usize = texts().map(<[u8]>::len).sum();
         let at = self.len.fetch_add(bytes as u64, Ordering::Relaxed);
-        // Written from a buffer of a fixed size, reused: one of the batch's size would
-        // be a fresh mapping to fault in, on top of the page cache's own copy.
-        let mut buf = Vec::with_capacity(STORE_WRITE_BYTES.min(bytes));
-        let mut written = at;
-        let mut ok = true;
-        for d in docs.iter().filter(|d| d.raw.is_none()) {
-            let mut text = d.text.as_bytes();
-            while ok && !text.is_empty() {
-                let take = text.len().min(STORE_WRITE_BYTES - buf.len());
-                buf.extend_from_slice(&text[..take]);
-                text = &text[take..];
-                if buf.len() == STORE_WRITE_BYTES {
-                    ok = crate::spill::write_at(&self.file, &buf, written).is_ok();
-                    written += buf.len() as u64;
-                    buf.clear();
-                }
-            }
-        }
-        if !ok || crate::spill::write_at(&self.file, &buf, written).is_err() {
+        if self.write_all(texts(), at, bytes).is_err() {
             return docs.into_iter().map(Stored::Held).collect();
         }
         let mut next = at;
         docs.into_iter()
             .map(|d| {
-                if d.raw.is_some() {
+                if !storable(&d) {
                     return Stored::Held(d);
                 }
                 let span = next..next + d.text.len() as u64;
@@ -152,6 +136,31 @@ impl TextStore {
                 Stored::InStore(d.name, span)
             })
             .collect()
+    }
+
+    /// Writes `texts` (`bytes` in all) one after the other from byte `at`, through a
+    /// buffer of [`STORE_WRITE_BYTES`]: one of the batch's size would be a fresh mapping
+    /// to fault in, on top of the page cache's own copy.
+    fn write_all<'t>(
+        &self,
+        texts: impl Iterator<Item = &'t [u8]>,
+        mut at: u64,
+        bytes: usize,
+    ) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(STORE_WRITE_BYTES.min(bytes));
+        for mut text in texts {
+            while !text.is_empty() {
+                let (part, rest) = text.split_at(text.len().min(STORE_WRITE_BYTES - buf.len()));
+                buf.extend_from_slice(part);
+                text = rest;
+                if buf.len() == STORE_WRITE_BYTES {
+                    crate::spill::write_at(&self.file, &buf, at)?;
+                    at += buf.len() as u64;
+                    buf.clear();
+                }
+            }
+        }
+        crate::spill::write_at(&self.file, &buf, at)
     }
 
     /// The bytes stored at `span`.
