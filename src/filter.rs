@@ -18,8 +18,10 @@
 //! which the reduce drops as before. A partition's records are sorted before its reduce,
 //! so nothing depends on the order of the chunks or on the number of threads.
 //!
-//! Cost: the keys are held once, grouped by partition, with the 2-byte index of their
-//! paragraph in its chunk; the filter adds two bytes per key of one partition at a time.
+//! Cost: the keys are held once, grouped by partition, eight bytes a key: the index of
+//! its paragraph in its chunk takes the place of the key's partition bits, which where
+//! it is held tells (`held_word`). The filter adds two bytes per key of one partition
+//! at a time.
 
 use rayon::prelude::*;
 
@@ -94,99 +96,161 @@ const _: () = assert!(KEYED_CHUNK <= 1 << 16);
 const PARTS_PER_GROUP: usize = PARTS / 4;
 const _: () = assert!(PARTS % PARTS_PER_GROUP == 0);
 
+/// A held key is one 64-bit word. Its top [`PARTITION_BITS`] bits, the key's partition,
+/// are known from where the word is held, so they hold the low bits of its owner (the
+/// index of its paragraph in its chunk) instead. The owner's high bits are known from
+/// where the word is held too: within a partition, the words are held in runs of owners
+/// that share their high bits ("spans" of the chunk, [`SPANS`] of them).
+const OWNER_LOW_BITS: u32 = PARTITION_BITS;
+
+/// Spans of a chunk: runs of [`KEYED_CHUNK`] / 2^[`OWNER_LOW_BITS`] owners.
+const SPANS: usize = KEYED_CHUNK >> OWNER_LOW_BITS;
+const _: () = assert!(SPANS >= 1 && SPANS << OWNER_LOW_BITS == KEYED_CHUNK);
+
+/// The bits of a held word that are the key's own (all but its partition).
+const KEY_MASK: u64 = u64::MAX >> PARTITION_BITS;
+
+/// Where a key's partition bits, and so its owner's low bits, are in its word.
+const TOP_SHIFT: u32 = u64::BITS - PARTITION_BITS;
+
+/// Slots of a [`KeyedChunk`]'s counting sort: one per (partition, span), partition-major,
+/// so that the words of one partition are contiguous.
+const SLOTS: usize = PARTS * SPANS;
+
+/// Slots of one group of partitions.
+const SLOTS_PER_GROUP: usize = PARTS_PER_GROUP * SPANS;
+
+/// The span of an owner: its high bits. An owner past the chunk (a caller that ended
+/// more items than it was given) is kept in the last span rather than another
+/// partition's.
+fn span_of(owner: u16) -> usize {
+    usize::from(owner >> OWNER_LOW_BITS).min(SPANS - 1)
+}
+
+/// The word held for `key` of `owner`: its own bits and the owner's low bits.
+fn held_word(key: u64, owner: u16) -> u64 {
+    let low = u64::from(owner) & ((1 << OWNER_LOW_BITS) - 1);
+    (key & KEY_MASK) | (low << TOP_SHIFT)
+}
+
+/// The key of a word held in partition `q`.
+fn key_of(q: usize, word: u64) -> u64 {
+    ((q as u64) << TOP_SHIFT) | (word & KEY_MASK)
+}
+
 /// The keys made from one chunk of paragraphs, grouped by [`partition`], each with the
 /// index of its paragraph in the chunk (`owner`) and a value (a seed's position; `()`
-/// for a band key). Within a partition the keys keep the order they were pushed in.
-/// The partitions of each group of [`PARTS_PER_GROUP`] are in a block of their own.
+/// for a band key); see [`held_word`]. Within a partition the keys keep the order they
+/// were pushed in. The partitions of each group of [`PARTS_PER_GROUP`] are in a block
+/// of their own.
 #[derive(Debug)]
 struct KeyedChunk<V> {
     blocks: Vec<KeyedBlock<V>>,
-    /// Where each partition starts, counted over the whole chunk; the total last.
+    /// Where each slot (partition, span) starts, counted over the whole chunk; the
+    /// total last.
     starts: Vec<u32>,
 }
 
-/// Where partition `q` starts in the block of its group, given where each partition
-/// starts over the whole chunk.
-fn offset_in_block(starts: &[u32], q: usize) -> u32 {
-    starts[q] - starts[q / PARTS_PER_GROUP * PARTS_PER_GROUP]
+/// Where `slot` starts in the block of its group, given where each slot starts over the
+/// whole chunk.
+fn offset_in_block(starts: &[u32], slot: usize) -> u32 {
+    starts[slot] - starts[slot / SLOTS_PER_GROUP * SLOTS_PER_GROUP]
 }
 
-/// The keys, owners and values of one group of partitions of a [`KeyedChunk`].
+/// The held words and values of one group of partitions of a [`KeyedChunk`].
 #[derive(Debug)]
 struct KeyedBlock<V> {
-    keys: Vec<u64>,
-    owners: Vec<u16>,
+    words: Vec<u64>,
     values: Vec<V>,
 }
 
 impl<V> Default for KeyedBlock<V> {
     fn default() -> Self {
         KeyedBlock {
-            keys: Vec::new(),
-            owners: Vec::new(),
+            words: Vec::new(),
             values: Vec::new(),
         }
     }
 }
 
 impl<V: Copy + Default> KeyedChunk<V> {
-    /// The items of `unsorted` (key, owner, value), grouped by partition with a
-    /// counting sort; the vectors are made to their exact size.
+    /// The items of `unsorted` (key, owner, value), grouped by slot with a counting
+    /// sort; the vectors are made to their exact size.
     fn group(unsorted: &UnsortedKeys<V>) -> KeyedChunk<V> {
-        let mut starts = vec![0u32; PARTS + 1];
-        for &key in &unsorted.keys {
-            starts[partition(key) + 1] += 1;
+        let slot = |key: u64, owner: u16| partition(key) * SPANS + span_of(owner);
+        let mut starts = vec![0u32; SLOTS + 1];
+        for (&key, &owner) in unsorted.keys.iter().zip(&unsorted.owners) {
+            starts[slot(key, owner) + 1] += 1;
         }
-        for q in 0..PARTS {
-            starts[q + 1] += starts[q];
+        for s in 0..SLOTS {
+            starts[s + 1] += starts[s];
         }
-        let mut blocks: Vec<KeyedBlock<V>> = (0..PARTS / PARTS_PER_GROUP)
+        let mut blocks: Vec<KeyedBlock<V>> = (0..SLOTS / SLOTS_PER_GROUP)
             .map(|g| {
-                let n = (starts[(g + 1) * PARTS_PER_GROUP] - starts[g * PARTS_PER_GROUP]) as usize;
+                let n = (starts[(g + 1) * SLOTS_PER_GROUP] - starts[g * SLOTS_PER_GROUP]) as usize;
                 KeyedBlock {
-                    keys: vec![0; n],
-                    owners: vec![0; n],
+                    words: vec![0; n],
                     values: vec![V::default(); n],
                 }
             })
             .collect();
-        // Each partition's next slot in its block.
-        let mut at: Vec<u32> = (0..PARTS).map(|q| offset_in_block(&starts, q)).collect();
+        // Each slot's next place in its block.
+        let mut at: Vec<u32> = (0..SLOTS).map(|s| offset_in_block(&starts, s)).collect();
         let items = unsorted
             .keys
             .iter()
             .zip(&unsorted.owners)
             .zip(&unsorted.values);
         for ((&key, &owner), &value) in items {
-            let q = partition(key);
-            let to = at[q] as usize;
-            at[q] += 1;
-            let block = &mut blocks[q / PARTS_PER_GROUP];
-            block.keys[to] = key;
-            block.owners[to] = owner;
+            let s = slot(key, owner);
+            let to = at[s] as usize;
+            at[s] += 1;
+            let block = &mut blocks[s / SLOTS_PER_GROUP];
+            block.words[to] = held_word(key, owner);
             block.values[to] = value;
         }
         KeyedChunk { blocks, starts }
     }
 }
 
-impl<V> KeyedChunk<V> {
+impl<V: Copy> KeyedChunk<V> {
     /// Number of keys.
     fn len(&self) -> usize {
-        self.starts[PARTS] as usize
+        self.starts[SLOTS] as usize
     }
 
-    /// The keys, owners and values of partition `q` (empty once its group is freed).
-    fn part(&self, q: usize) -> (&[u64], &[u16], &[V]) {
-        let from = offset_in_block(&self.starts, q) as usize;
-        let range = from..from + (self.starts[q + 1] - self.starts[q]) as usize;
-        match self.blocks.get(q / PARTS_PER_GROUP) {
-            Some(b) if b.keys.len() >= range.end => (
-                &b.keys[range.clone()],
-                &b.owners[range.clone()],
-                &b.values[range],
-            ),
-            _ => (&[], &[], &[]),
+    /// The held words and values of slots `slots` (empty once their group is freed).
+    /// The slots must be of one group.
+    fn slots(&self, slots: std::ops::Range<usize>) -> (&[u64], &[V]) {
+        let from = offset_in_block(&self.starts, slots.start) as usize;
+        let range = from..from + (self.starts[slots.end] - self.starts[slots.start]) as usize;
+        match self.blocks.get(slots.start / SLOTS_PER_GROUP) {
+            Some(b) if b.words.len() >= range.end => (&b.words[range.clone()], &b.values[range]),
+            _ => (&[], &[]),
+        }
+    }
+
+    /// Number of keys of partition `q`.
+    fn part_len(&self, q: usize) -> usize {
+        (self.starts[(q + 1) * SPANS] - self.starts[q * SPANS]) as usize
+    }
+
+    /// The keys of partition `q`, in the order they were pushed.
+    fn part_keys(&self, q: usize) -> impl Iterator<Item = u64> + '_ {
+        let (words, _) = self.slots(q * SPANS..(q + 1) * SPANS);
+        words.iter().map(move |&w| key_of(q, w))
+    }
+
+    /// Calls `each(key, owner, value)` for the keys of partition `q`, in the order they
+    /// were pushed.
+    fn for_each_in(&self, q: usize, mut each: impl FnMut(u64, u16, V)) {
+        for span in 0..SPANS {
+            let slot = q * SPANS + span;
+            let (words, values) = self.slots(slot..slot + 1);
+            let high = (span << OWNER_LOW_BITS) as u16;
+            for (&w, &v) in words.iter().zip(values) {
+                each(key_of(q, w), high | (w >> TOP_SHIFT) as u16, v);
+            }
         }
     }
 
@@ -284,22 +348,21 @@ where
             .into_par_iter()
             .with_max_len(1)
             .filter_map(|q| {
-                let total: usize = chunks.iter().map(|c| c.part(q).0.len()).sum();
+                let total: usize = chunks.iter().map(|c| c.part_len(q)).sum();
                 if total == 0 {
                     return None;
                 }
                 let mut filter = RepeatFilter::new(total);
                 for chunk in &chunks {
-                    chunk.part(q).0.iter().for_each(|&k| filter.insert(k));
+                    chunk.part_keys(q).for_each(|k| filter.insert(k));
                 }
                 let mut records = Vec::new();
                 for (c, chunk) in chunks.iter().enumerate() {
-                    let (keys, owners, values) = chunk.part(q);
-                    for ((&key, &owner), &value) in keys.iter().zip(owners).zip(values) {
+                    chunk.for_each_in(q, |key, owner, value| {
                         if filter.maybe_repeated(key) {
                             records.push(make(item(c, owner), key, value));
                         }
-                    }
+                    });
                 }
                 records.sort_unstable();
                 Some(reduce(&records))
@@ -360,7 +423,8 @@ mod tests {
     fn grouping_keeps_every_key_with_its_owner_and_value() {
         let mut scratch = UnsortedKeys::default();
         let mut rng = crate::test_rng(3);
-        let items: Vec<(u64, u16, u32)> = (0..5_000)
+        // Owners over the whole chunk, so over every span.
+        let items: Vec<(u64, u16, u32)> = (0..3 * KEYED_CHUNK)
             .map(|i| (key(rng(800)), (i / 3) as u16, i as u32))
             .collect();
         for (i, &(k, _, v)) in items.iter().enumerate() {
@@ -373,11 +437,16 @@ mod tests {
         assert_eq!(chunk.len(), items.len());
         let mut seen = Vec::new();
         for q in 0..PARTS {
-            let (keys, owners, values) = chunk.part(q);
-            for ((&k, &o), &v) in keys.iter().zip(owners).zip(values) {
+            let mut values = Vec::new();
+            chunk.for_each_in(q, |k, o, v| {
                 assert_eq!(partition(k), q);
                 seen.push((k, o, v));
-            }
+                values.push(v);
+            });
+            assert_eq!(chunk.part_len(q), values.len());
+            assert!(chunk
+                .part_keys(q)
+                .eq(seen[seen.len() - values.len()..].iter().map(|x| x.0)));
             // Pushing order is kept within a partition.
             assert!(values.windows(2).all(|w| w[0] < w[1]));
         }

@@ -892,8 +892,8 @@ pub fn band_records(
 /// filter of its own and makes records of those that passed only. The pairs are the
 /// same as from all records (a key seen once makes no pair); the records held are a
 /// small fraction, and only one partition's at a time. Each signature is made once:
-/// the keys are held between the two steps (10 bytes a band, with the paragraph's
-/// index in its chunk). For one machine's memory: spilled batches cannot see each
+/// the keys are held between the two steps (8 bytes a band, the paragraph's index in
+/// its chunk in place of the key's partition bits). For one machine's memory: spilled batches cannot see each
 /// other's keys and write every record.
 pub fn repeated_band_pairs(table: &TokenTable, paras: &[u32], config: &Config) -> Vec<(u64, u64)> {
     let keyer = BandKeyer::new(config);
