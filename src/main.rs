@@ -147,7 +147,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting worker threads")?;
 
+    let list_started = Instant::now();
     let (files, mut warnings) = pool.install(|| list_files(&roots, config.hidden()))?;
+    let list_time = list_started.elapsed();
     if article {
         if let Some(w) = warnings.iter().find(|w| w.skipped) {
             bail!("{w}");
@@ -289,6 +291,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let peak = |bytes: Option<u64>| {
             bytes.map_or(String::new(), |b| format!(" (peak memory {} MB)", b >> 20))
         };
+        eprintln!("neardup: stage list: {:.3} s", list_time.as_secs_f64());
         for (name, t, rss) in &findings.stats.timings {
             eprintln!(
                 "neardup: stage {name}: {:.3} s{}",
