@@ -20,8 +20,8 @@
 //!
 //! Cost: the keys are held once, grouped by partition, eight bytes a key: the index of
 //! its paragraph in its chunk takes the place of the key's partition bits, which where
-//! it is held tells (`held_word`). The filter adds two bytes per key of one partition
-//! at a time.
+//! it is held tells (`held_word`), with 8 KB of offsets per chunk of 2,048 paragraphs.
+//! The filter adds two bytes per key of one partition at a time.
 
 use rayon::prelude::*;
 
@@ -120,9 +120,9 @@ const SLOTS: usize = PARTS * SPANS;
 /// Slots of one group of partitions.
 const SLOTS_PER_GROUP: usize = PARTS_PER_GROUP * SPANS;
 
-/// The span of an owner: its high bits. An owner past the chunk (a caller that ended
-/// more items than it was given) is kept in the last span rather than another
-/// partition's.
+/// The span of an owner: its high bits. [`reduce_repeated`] never makes an owner past
+/// its chunk; one would read back as another owner of the last span, but its key stays
+/// in its own partition.
 fn span_of(owner: u16) -> usize {
     usize::from(owner >> OWNER_LOW_BITS).min(SPANS - 1)
 }
