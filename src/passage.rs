@@ -846,17 +846,20 @@ pub fn fit(pattern: &[TokenHash], region: &[TokenHash]) -> (usize, usize, usize)
     const FIELD: u64 = MATCH - 1;
     let mut prev: Vec<u64> = (0..=n as u64).map(|j| (FIELD << 21) | j).collect();
     let mut cur: Vec<u64> = vec![0; n + 1];
-    for i in 1..=m {
-        cur[0] = i as u64 * EDIT + (FIELD << 21);
-        let word = pattern[i - 1];
-        for j in 1..=n {
-            let d = prev[j - 1];
-            let diag = if word == region[j - 1] {
-                d - MATCH
+    for (i, &word) in pattern.iter().enumerate() {
+        // Cell j from the cells above (`prev[j]`), above left (`prev[j - 1]`) and left
+        // (`left`, the cell just made), by iterators: no bounds check in the loop.
+        let mut left = (i as u64 + 1) * EDIT + (FIELD << 21);
+        cur[0] = left;
+        let above = prev.iter().zip(&prev[1..]);
+        for ((cell, (&diagonal, &up)), &r) in cur[1..].iter_mut().zip(above).zip(region) {
+            let diag = if word == r {
+                diagonal - MATCH
             } else {
-                d + EDIT
+                diagonal + EDIT
             };
-            cur[j] = diag.min(prev[j] + EDIT).min(cur[j - 1] + EDIT);
+            left = diag.min(up + EDIT).min(left + EDIT);
+            *cell = left;
         }
         std::mem::swap(&mut prev, &mut cur);
     }
