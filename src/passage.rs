@@ -614,10 +614,17 @@ fn extend(
         return None;
     }
     let a_fwd_limit = if self_pair { ib - ia } else { a.len() - ia };
-    let fwd = xdrop(a_fwd_limit, b.len() - ib, |i| a[ia + i], |j| b[ib + j]);
+    // The leading runs of equal words, walked over the slices (most repeats are exact).
+    let (fwd_a, fwd_b) = (&a[ia..ia + a_fwd_limit], &b[ib..]);
+    let run = fwd_a.iter().zip(fwd_b).take_while(|(x, y)| x == y).count();
+    let fwd = xdrop(run, fwd_a.len(), fwd_b.len(), |i| a[ia + i], |j| b[ib + j]);
     let a_end = ia + fwd.la;
     let b_back_limit = if self_pair { ib - a_end } else { ib };
-    let back = xdrop(ia, b_back_limit, |i| a[ia - 1 - i], |j| b[ib - 1 - j]);
+    let (back_a, back_b) = (&a[..ia], &b[ib - b_back_limit..ib]);
+    let run = (back_a.iter().rev().zip(back_b.iter().rev()))
+        .take_while(|(x, y)| x == y)
+        .count();
+    let back = xdrop(run, ia, b_back_limit, |i| a[ia - 1 - i], |j| b[ib - 1 - j]);
     Some(Alignment {
         a: 0,
         a_start: (ia - back.la) as u32,
@@ -638,20 +645,18 @@ struct Extension {
 
 /// X-drop alignment from (0, 0): the best-scoring end point over prefixes of lengths
 /// ≤ `len_a`, ≤ `len_b`, where `word_a(i)` and `word_b(j)` are word i of one side and
-/// word j of the other. A leading run of equal words is walked directly (most repeats are
-/// exact, so the dynamic programming only runs where the copies differ), and the
-/// dynamic programming only runs where it can find more ([`can_extend`]).
+/// word j of the other, and the first `run` words of both sides are equal and as many
+/// as can be (the caller walks that run: most repeats are exact, so the dynamic
+/// programming only runs where the copies differ). The dynamic programming only runs
+/// where it can find more ([`can_extend`]).
 fn xdrop(
+    run: usize,
     len_a: usize,
     len_b: usize,
     word_a: impl Fn(usize) -> TokenHash,
     word_b: impl Fn(usize) -> TokenHash,
 ) -> Extension {
     let eq = |i: usize, j: usize| word_a(i) == word_b(j);
-    let mut run = 0;
-    while run < len_a && run < len_b && eq(run, run) {
-        run += 1;
-    }
     let (rest_a, rest_b) = (len_a - run, len_b - run);
     if !can_extend(rest_a, rest_b, |i| word_a(run + i), |j| word_b(run + j)) {
         return Extension {
@@ -1072,6 +1077,12 @@ mod tests {
         }
     }
 
+    /// [`xdrop`] of two whole sequences, their leading run walked as [`extend`] walks it.
+    fn xdrop_walked(a: &[TokenHash], b: &[TokenHash]) -> Extension {
+        let run = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        xdrop(run, a.len(), b.len(), |i| a[i], |j| b[j])
+    }
+
     // The plain banded X-drop (every cell of the band, no exact-run walk, cells as
     // structs): the oracle for the live-range version.
     fn xdrop_reference(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Extension {
@@ -1183,7 +1194,7 @@ mod tests {
                 }
             }
             let eq = |i: usize, j: usize| a[i] == b[j];
-            let got = xdrop(a.len(), b.len(), |i| a[i], |j| b[j]);
+            let got = xdrop_walked(&a, &b);
             let want = xdrop_reference(a.len(), b.len(), eq);
             assert_eq!(got, want, "{a:?} {b:?}");
         }
@@ -1206,7 +1217,7 @@ mod tests {
             a.extend((0..rnd(12)).map(|_| word(&mut rnd)));
             b.extend((0..rnd(12)).map(|_| word(&mut rnd)));
             let eq = |i: usize, j: usize| a[i] == b[j];
-            let got = xdrop(a.len(), b.len(), |i| a[i], |j| b[j]);
+            let got = xdrop_walked(&a, &b);
             assert_eq!(got, xdrop_reference(a.len(), b.len(), eq), "{a:?} {b:?}");
             let run = (0..a.len().min(b.len()))
                 .take_while(|&i| a[i] == b[i])
