@@ -409,8 +409,11 @@ impl<'k> FitBound<'k> {
         let width = self.longest.min(seq.len());
         let mut count: usize = seq[..width].iter().map(held).sum();
         let mut range = (count >= self.need).then_some((0, width));
-        for end in width + 1..=seq.len() {
-            count = count + held(&seq[end - 1]) - held(&seq[end - 1 - width]);
+        // The window ending at `end` takes in `seq[end - 1]` and lets go of
+        // `seq[end - 1 - width]`.
+        let moves = seq[width..].iter().zip(seq);
+        for (end, (entering, leaving)) in (width + 1..).zip(moves) {
+            count = count + held(entering) - held(leaving);
             if count >= self.need {
                 range = Some((range.map_or(end - width, |r| r.0), end));
             }
