@@ -283,10 +283,10 @@ pub fn seed_postings(
 /// its own and makes postings of those that passed only. The matches are the same as
 /// from all postings (a seed seen once matches nothing); the postings held are a small
 /// fraction, and only one partition's at a time. The seeds are held between the two
-/// steps (12 bytes a seed: the hash, with the paragraph's index in its chunk in place of
-/// its partition bits, and the position). For
-/// one machine's memory: spilled batches cannot see each other's seeds and write every
-/// posting. Also returns the number of seeds made, kept or not.
+/// steps (12 bytes a seed: the hash, with the paragraph's index in its chunk in place
+/// of its partition bits, and the position). For one machine's memory: spilled batches
+/// cannot see each other's seeds and write every posting. Also returns the number of
+/// seeds made, kept or not.
 pub fn repeated_seed_match_parts(
     table: &TokenTable,
     participants: &[u32],
