@@ -315,13 +315,14 @@ pub fn find_duplicates_read<'f>(
     on_stage: &(dyn Fn(&'static str) + Sync),
 ) -> Result<(Findings, FileTexts<'f>, Vec<Warning>)> {
     let mut clock = StageClock::start("read+segment+normalize", config, on_stage);
-    let compressed = |file: &InputFile| {
+    let compressed = |format: Option<jsonl::Compression>| {
         matches!(
-            jsonl::format_of(&file.path),
+            format,
             Some(jsonl::Compression::Gzip | jsonl::Compression::Zstd)
         )
     };
-    let (store, store_warning) = match store_dir.filter(|_| files.iter().any(compressed)) {
+    let any_compressed = files.iter().any(|f| compressed(jsonl::format_of(&f.path)));
+    let (store, store_warning) = match store_dir.filter(|_| any_compressed) {
         None => (None, None),
         Some(dir) => match TextStore::new(dir) {
             Ok(store) => (Some(store), None),
@@ -350,7 +351,8 @@ pub fn find_duplicates_read<'f>(
             // are then dropped, so that one large file is never held whole. They are
             // checked against a stamp taken before the read: a change made after it
             // is seen when they are read again.
-            let records_stamp = (jsonl::format_of(&file.path) == Some(jsonl::Compression::None))
+            let format = jsonl::format_of(&file.path);
+            let records_stamp = (format == Some(jsonl::Compression::None))
                 .then(|| FileStamp::read(&file.path).ok())
                 .flatten();
             let mut analyses = Vec::new();
@@ -358,7 +360,7 @@ pub fn find_duplicates_read<'f>(
             let mut kept = Vec::new();
             let mut records = Vec::new();
             let mut stored = Vec::new();
-            let store = store.as_ref().filter(|_| compressed(file));
+            let store = store.as_ref().filter(|_| compressed(format));
             let InputRead {
                 warnings, stamp, ..
             } = read(file, ANALYZE_BATCH_BYTES, &mut |docs| {
@@ -893,8 +895,8 @@ pub fn band_records(
 /// same as from all records (a key seen once makes no pair); the records held are a
 /// small fraction, and only one partition's at a time. Each signature is made once:
 /// the keys are held between the two steps (8 bytes a band, the paragraph's index in
-/// its chunk in place of the key's partition bits). For one machine's memory: spilled batches cannot see each
-/// other's keys and write every record.
+/// its chunk in place of the key's partition bits). For one machine's memory: spilled
+/// batches cannot see each other's keys and write every record.
 pub fn repeated_band_pairs(table: &TokenTable, paras: &[u32], config: &Config) -> Vec<(u64, u64)> {
     let keyer = BandKeyer::new(config);
     let (parts, _) = reduce_repeated(

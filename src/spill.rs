@@ -125,8 +125,8 @@ pub fn decoded_bytes(file: &InputFile) -> u64 {
 /// decide when to spill. Measured (BENCHMARKS.md): 1.6 to 1.9 times the corpus on news
 /// text, with room here for the results of duplicate-heavy corpora (and for compressed
 /// JSON Lines whose texts cannot go to a [`crate::texts::TextStore`] and are held);
-/// Japanese boilerplate reaches 5 times,
-/// so such a corpus just under the estimate can pass the limit.
+/// Japanese boilerplate reaches 5 times, so such a corpus just under the estimate can
+/// pass the limit.
 pub fn in_memory_estimate(corpus_bytes: u64) -> u64 {
     corpus_bytes.saturating_mul(6).saturating_add(64 << 20)
 }
