@@ -431,10 +431,9 @@ struct WordIndex {
     offsets: Vec<u32>,
     live: Vec<u32>,
     holders: Vec<u32>,
-    /// Members that hold one entry of the current prefix, and those that hold two or
-    /// more (bit `m % 64` of word `m / 64`): both clear between rounds.
-    once: Vec<u64>,
-    twice: Vec<u64>,
+    /// Per 64 members (bit `m % 64` of entry `m / 64`): those that hold one entry of the
+    /// current prefix, and those that hold two or more. Clear between rounds.
+    marks: Vec<[u64; 2]>,
     /// Per member, the set of [`word_bit`]s of its words: a quick upper bound on the
     /// words it shares with another sequence.
     masks: Vec<WordMask<FINE_WORDS>>,
@@ -537,8 +536,7 @@ impl WordIndex {
             offsets: vec![0],
             live: Vec::new(),
             holders: Vec::with_capacity(postings.len()),
-            once: vec![0; sorted.len().div_ceil(64)],
-            twice: vec![0; sorted.len().div_ceil(64)],
+            marks: vec![[0, 0]; sorted.len().div_ceil(64)],
             masks: sorted.iter().map(|words| word_mask(words)).collect(),
             coarse: sorted.iter().map(|words| word_mask(words)).collect(),
             parallel_from,
@@ -605,10 +603,8 @@ impl WordIndex {
                 if remaining.get(m).copied().unwrap_or(false) {
                     list[live] = m as u32;
                     live += 1;
-                    let (word, bit) = (m / 64, 1u64 << (m % 64));
-                    if let (Some(once), Some(twice)) =
-                        (self.once.get_mut(word), self.twice.get_mut(word))
-                    {
+                    let bit = 1u64 << (m % 64);
+                    if let Some([once, twice]) = self.marks.get_mut(m / 64) {
                         *twice |= if repeats { bit } else { *once & bit };
                         *once |= bit;
                     }
@@ -616,16 +612,15 @@ impl WordIndex {
             }
             self.live[i] = live as u32;
         }
-        let marked = if two { &self.twice } else { &self.once };
-        for (w, &bits) in marked.iter().enumerate() {
-            let mut bits = bits;
+        // Read back in order, and cleared for the next round.
+        for (w, marks) in self.marks.iter_mut().enumerate() {
+            let mut bits = marks[usize::from(two)];
             while bits != 0 {
                 out.push((w * 64) as u32 + bits.trailing_zeros());
                 bits &= bits - 1;
             }
+            *marks = [0, 0];
         }
-        self.once.fill(0);
-        self.twice.fill(0);
         // The bit tests reject most candidates that fall short at a fraction of the
         // cost of the exact merge.
         let coarse = KeptBits::new(kept_words);

@@ -616,14 +616,12 @@ fn extend(
     let a_fwd_limit = if self_pair { ib - ia } else { a.len() - ia };
     // The leading runs of equal words, walked over the slices (most repeats are exact).
     let (fwd_a, fwd_b) = (&a[ia..ia + a_fwd_limit], &b[ib..]);
-    let run = fwd_a.iter().zip(fwd_b).take_while(|(x, y)| x == y).count();
+    let run = equal_run(fwd_a.iter(), fwd_b.iter());
     let fwd = xdrop(run, fwd_a.len(), fwd_b.len(), |i| a[ia + i], |j| b[ib + j]);
     let a_end = ia + fwd.la;
     let b_back_limit = if self_pair { ib - a_end } else { ib };
     let (back_a, back_b) = (&a[..ia], &b[ib - b_back_limit..ib]);
-    let run = (back_a.iter().rev().zip(back_b.iter().rev()))
-        .take_while(|(x, y)| x == y)
-        .count();
+    let run = equal_run(back_a.iter().rev(), back_b.iter().rev());
     let back = xdrop(run, ia, b_back_limit, |i| a[ia - 1 - i], |j| b[ib - 1 - j]);
     Some(Alignment {
         a: 0,
@@ -641,6 +639,14 @@ struct Extension {
     la: usize,
     lb: usize,
     matches: usize,
+}
+
+/// How many words the two sequences have equal before their first difference.
+fn equal_run<'t>(
+    a: impl Iterator<Item = &'t TokenHash>,
+    b: impl Iterator<Item = &'t TokenHash>,
+) -> usize {
+    a.zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// X-drop alignment from (0, 0): the best-scoring end point over prefixes of lengths
@@ -1079,8 +1085,13 @@ mod tests {
 
     /// [`xdrop`] of two whole sequences, their leading run walked as [`extend`] walks it.
     fn xdrop_walked(a: &[TokenHash], b: &[TokenHash]) -> Extension {
-        let run = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-        xdrop(run, a.len(), b.len(), |i| a[i], |j| b[j])
+        xdrop(
+            equal_run(a.iter(), b.iter()),
+            a.len(),
+            b.len(),
+            |i| a[i],
+            |j| b[j],
+        )
     }
 
     // The plain banded X-drop (every cell of the band, no exact-run walk, cells as
