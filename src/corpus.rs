@@ -7,10 +7,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -240,7 +242,12 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
         if meta.is_dir() {
             let prefix = (roots.len() > 1).then_some(root.as_path());
             let mut warned = Vec::new();
-            files.extend(sort_listing(walk_dir(root, prefix, hidden, &mut warned)));
+            let walked = walk_dir(root, prefix, hidden, &mut warned);
+            if files.is_empty() {
+                files = walked;
+            } else {
+                files.extend(walked);
+            }
             warned.sort_by(|a, b| a.path.cmp(&b.path));
             warnings.extend(warned);
         } else if meta.is_file() {
@@ -314,21 +321,200 @@ fn relative_parts(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// Lists the files under directory `root`, each with its size and sort key (unsorted),
-/// and what could not be listed into `warnings`. Symbolic links are followed, which
-/// costs a `stat` of every entry; so the walk first trusts the types the directory
-/// reports, and only if it meets a link does it start again following links.
+/// Lists the files under directory `root` in the order [`sort_listing`] gives, each with
+/// its size, and what could not be listed into `warnings`. Symbolic links are followed,
+/// which costs a `stat` of every entry by path; so the walk first trusts the types the
+/// directory reports ([`TypedWalk`]), and only if it meets a link does it start again
+/// following links.
 fn walk_dir(
     root: &Path,
     prefix: Option<&Path>,
     hidden: bool,
     warnings: &mut Vec<Warning>,
-) -> Vec<Keyed> {
-    if let Some(files) = walk_sized(root, prefix, hidden, false, warnings) {
+) -> Vec<InputFile> {
+    let (name, rel) = match prefix {
+        Some(prefix) => (
+            display_name(prefix).trim_end_matches('/').to_string(),
+            relative_parts(prefix),
+        ),
+        None => (String::new(), PathBuf::new()),
+    };
+    let typed = TypedWalk {
+        hidden,
+        met_link: AtomicBool::new(false),
+        warnings: Mutex::new(Vec::new()),
+    };
+    let pieces = typed.dir(root, &name, &rel);
+    if !typed.met_link.into_inner() {
+        warnings.extend(
+            typed
+                .warnings
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        // Each piece is freed as soon as it is moved: the files are not held twice.
+        let mut files = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+        for piece in pieces {
+            files.extend(piece);
+        }
         return files;
     }
-    warnings.clear();
-    walk_sized(root, prefix, hidden, true, warnings).unwrap_or_default()
+    drop(pieces);
+    sort_listing(walk_followed(root, prefix, hidden, warnings))
+}
+
+/// The walk of a tree without links: each directory's entries are sorted by name, so
+/// the files come out in the order of [`sort_listing`] with no sort of the whole list,
+/// and a file's size is read by `fstatat` on its directory's handle (what
+/// [`fs::DirEntry::metadata`] does on Linux), not by a `stat` of its full path, whose
+/// every component the kernel would look up again: that was a sixth of the listing's
+/// time on 723,393 files in 100 directories.
+///
+/// Directories are listed in parallel, and so are the sizes of one directory's files.
+/// A directory's handle is closed before its subdirectories are opened, so the walk
+/// holds at most one handle a thread however deep the tree.
+struct TypedWalk {
+    hidden: bool,
+    /// Set at the first link met; the walks still going then stop.
+    met_link: AtomicBool,
+    warnings: Mutex<Vec<Warning>>,
+}
+
+/// An entry of a directory being listed, sorted by name: a regular file, with its size
+/// once read, or a subdirectory.
+enum Entry<F> {
+    File(F),
+    Dir(OsString),
+}
+
+/// The name of an entry of [`TypedWalk::dir`], as bytes.
+fn entry_name(e: &Entry<(OsString, fs::DirEntry)>) -> &[u8] {
+    match e {
+        Entry::File((n, _)) | Entry::Dir(n) => n.as_encoded_bytes(),
+    }
+}
+
+impl TypedWalk {
+    fn warn(&self, path: PathBuf, message: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Warning {
+                path,
+                message,
+                skipped: true,
+            });
+    }
+
+    /// The files below directory `path`, whose files are named `name/…` in the report
+    /// and go to `rel/…` in a cleaned corpus (at the root, `name` and `rel` are empty
+    /// unless several roots are scanned).
+    fn dir(&self, path: &Path, name: &str, rel: &Path) -> Vec<Vec<InputFile>> {
+        if self.met_link.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        let reader = match fs::read_dir(path) {
+            Ok(reader) => reader,
+            Err(err) => {
+                self.warn(path.to_path_buf(), describe_io(&err, path));
+                return Vec::new();
+            }
+        };
+        let mut entries = Vec::new();
+        for entry in reader {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    self.warn(path.to_path_buf(), describe_io(&err, path));
+                    break;
+                }
+            };
+            let file_name = entry.file_name();
+            if !self.hidden && is_hidden(&file_name) {
+                continue;
+            }
+            let file_type = match entry.file_type() {
+                Ok(file_type) => file_type,
+                Err(err) => {
+                    let at = entry.path();
+                    self.warn(at.clone(), describe_io(&err, &at));
+                    continue;
+                }
+            };
+            if file_type.is_symlink() {
+                self.met_link.store(true, Ordering::Relaxed);
+                return Vec::new();
+            }
+            if file_type.is_dir() {
+                entries.push(Entry::Dir(file_name));
+            } else if file_type.is_file() {
+                entries.push(Entry::File((file_name, entry)));
+            } else {
+                self.warn(entry.path(), NOT_REGULAR.to_string());
+            }
+        }
+        entries.sort_unstable_by(|a, b| entry_name(a).cmp(entry_name(b)));
+        let child = |file_name: &OsStr| {
+            let lossy = file_name.to_string_lossy();
+            let name = if name.is_empty() {
+                lossy.into_owned()
+            } else {
+                format!("{name}/{lossy}")
+            };
+            (name, rel.join(file_name))
+        };
+        // Runs of files between subdirectories, each made one piece of the listing.
+        let mut parts: Vec<Entry<Vec<(OsString, fs::DirEntry)>>> = Vec::new();
+        for e in entries {
+            match (e, parts.last_mut()) {
+                (Entry::File(f), Some(Entry::File(run))) => run.push(f),
+                (Entry::File(f), _) => parts.push(Entry::File(vec![f])),
+                (Entry::Dir(n), _) => parts.push(Entry::Dir(n)),
+            }
+        }
+        // The files' sizes, in parallel; the directory's handle closes with the last of
+        // its entries, here, before any subdirectory is opened.
+        let parts: Vec<Entry<Vec<InputFile>>> = parts
+            .into_iter()
+            .map(|part| match part {
+                Entry::File(run) => Entry::File(
+                    run.into_par_iter()
+                        .with_min_len(SIZED_BATCH)
+                        .map(|(file_name, entry)| {
+                            let (name, rel_path) = child(&file_name);
+                            InputFile {
+                                len: entry.metadata().ok().map(|m| m.len()),
+                                path: path.join(&file_name),
+                                name,
+                                rel_path,
+                            }
+                        })
+                        .collect(),
+                ),
+                Entry::Dir(n) => Entry::Dir(n),
+            })
+            .collect();
+        let below: Vec<Vec<Vec<InputFile>>> = parts
+            .par_iter()
+            .filter_map(|e| match e {
+                Entry::Dir(n) => Some(n),
+                Entry::File(_) => None,
+            })
+            .map(|n| {
+                let (name, rel) = child(n);
+                self.dir(&path.join(n), &name, &rel)
+            })
+            .collect();
+        let mut below = below.into_iter();
+        let mut pieces = Vec::new();
+        for part in parts {
+            match part {
+                Entry::File(run) => pieces.push(run),
+                Entry::Dir(_) => pieces.extend(below.next().unwrap_or_default()),
+            }
+        }
+        pieces
+    }
 }
 
 /// A listed file with its sort key (see [`sized_and_keyed`]).
@@ -337,20 +523,19 @@ type Keyed = (Vec<u8>, InputFile);
 /// Files whose sizes one task reads while the walk goes on.
 const SIZED_BATCH: usize = 512;
 
-/// One walk of [`walk_dir`], with the sizes of the files read as it goes.
+/// The walk of [`walk_dir`] that follows links, with the sizes of the files read as it
+/// goes.
 ///
 /// Reading a directory is sequential, and so is the walk, but a size costs a `stat`,
 /// about a microsecond each on 70,000 small files: the walk hands every batch of
 /// [`SIZED_BATCH`] files to another thread, which reads their sizes (and makes their
-/// sort keys) while the walk reads the next entries. `None` if the walk stopped at a
-/// link (see [`walk`]); the sizes read by then are dropped.
-fn walk_sized(
+/// sort keys) while the walk reads the next entries.
+fn walk_followed(
     root: &Path,
     prefix: Option<&Path>,
     hidden: bool,
-    follow_links: bool,
     warnings: &mut Vec<Warning>,
-) -> Option<Vec<Keyed>> {
+) -> Vec<Keyed> {
     let sized: Mutex<Vec<Vec<Keyed>>> = Mutex::new(Vec::new());
     let keep = |batch| {
         sized
@@ -358,42 +543,36 @@ fn walk_sized(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(batch)
     };
-    let complete = rayon::scope(|scope| {
+    rayon::scope(|scope| {
         let mut batch = Vec::with_capacity(SIZED_BATCH);
-        let complete = walk(root, prefix, hidden, follow_links, warnings, &mut |file| {
+        walk(root, prefix, hidden, warnings, &mut |file| {
             batch.push(file);
             if batch.len() == SIZED_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(SIZED_BATCH));
                 scope.spawn(|_| keep(sized_and_keyed(full)));
             }
         });
-        if complete {
-            keep(sized_and_keyed(batch));
-        }
-        complete
+        keep(sized_and_keyed(batch));
     });
-    complete.then(|| {
-        sized
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .into_iter()
-            .flatten()
-            .collect()
-    })
+    sized
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
-/// One walk of [`walk_dir`], handing each file found (without its size) to `found`.
-/// Without `follow_links`, it stops at the first link and returns false.
+/// One walk of [`walk_followed`], handing each file found (without its size) to
+/// `found`.
 fn walk(
     root: &Path,
     prefix: Option<&Path>,
     hidden: bool,
-    follow_links: bool,
     warnings: &mut Vec<Warning>,
     found: &mut dyn FnMut(InputFile),
-) -> bool {
+) {
     let walker = walkdir::WalkDir::new(root)
-        .follow_links(follow_links)
+        .follow_links(true)
         .into_iter()
         .filter_entry(|e| hidden || e.depth() == 0 || !is_hidden(e.file_name()));
     for entry in walker {
@@ -420,9 +599,6 @@ fn walk(
             }
         };
         let file_type = entry.file_type();
-        if file_type.is_symlink() && !follow_links {
-            return false;
-        }
         if file_type.is_dir() {
             continue;
         }
@@ -457,7 +633,6 @@ fn walk(
             len: None,
         });
     }
-    true
 }
 
 /// `path` below `root`, a directory it was found below, as a string, if it is UTF-8
@@ -911,6 +1086,67 @@ mod tests {
                 assert_eq!(reader.reads, reads, "{case}");
             }
         }
+    }
+
+    /// The walk that trusts the directories' types lists what the walk that follows
+    /// links lists, in the same order, with the same names, paths and sizes, and the
+    /// same warnings: on a tree whose files and directories interleave by name
+    /// (`a`, `a-b`, `a.txt`, `a/…`), with hidden entries, a FIFO, non-ASCII names, and
+    /// several roots.
+    #[test]
+    fn the_typed_walk_lists_what_the_followed_walk_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("corpus");
+        let rels = [
+            "a.txt",
+            "a-b",
+            "a/z.txt",
+            "a/b/c.txt",
+            "a/b.txt",
+            "a/.hidden.txt",
+            ".hid/x.txt",
+            "b/deep/er/still/f.txt",
+            "b/e.txt",
+            "é/ü.txt",
+            "Z.txt",
+        ];
+        for (i, rel) in rels.iter().enumerate() {
+            let path = base.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "x".repeat(i)).unwrap();
+        }
+        fs::create_dir_all(base.join("empty/dir")).unwrap();
+        #[cfg(unix)]
+        {
+            let fifo =
+                std::ffi::CString::new(base.join("a/fifo").into_os_string().into_encoded_bytes())
+                    .unwrap();
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        }
+        let other = dir.path().join("other");
+        fs::create_dir_all(&other).unwrap();
+        fs::write(other.join("o.txt"), "o").unwrap();
+        for hidden in [false, true] {
+            for prefix in [None, Some(base.as_path())] {
+                let mut typed_warned = Vec::new();
+                let typed = walk_dir(&base, prefix, hidden, &mut typed_warned);
+                let mut followed_warned = Vec::new();
+                let followed =
+                    sort_listing(walk_followed(&base, prefix, hidden, &mut followed_warned));
+                let case = format!("hidden {hidden}, prefix {prefix:?}");
+                assert_eq!(typed, followed, "{case}");
+                typed_warned.sort_by(|a, b| a.path.cmp(&b.path));
+                followed_warned.sort_by(|a, b| a.path.cmp(&b.path));
+                assert_eq!(typed_warned, followed_warned, "{case}");
+                assert_eq!(typed.len(), if hidden { 11 } else { 9 }, "{case}");
+            }
+        }
+        let (files, _) = list_files(&[base.clone(), other.clone()], false).unwrap();
+        let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+        let b = base.to_str().unwrap();
+        let o = other.to_str().unwrap();
+        assert_eq!(names.first().unwrap(), &format!("{b}/Z.txt"));
+        assert_eq!(names.last().unwrap(), &format!("{o}/o.txt"));
     }
 
     /// A listing of many batches of sizes ([`SIZED_BATCH`]) is in path order, with every
