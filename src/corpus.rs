@@ -29,35 +29,132 @@ pub const MAX_FILE_BYTES: u64 = u32::MAX as u64;
 /// normalizer treats it as a word separator.
 pub const INVALID_BYTE: char = '\u{1A}';
 
-/// An input file found by [`list_files`], not yet read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An input file found by [`list_files`], not yet read: where to read it
+/// ([`Self::path`]), its name in the report ([`Self::name`]), where it goes in a cleaned
+/// corpus ([`Self::rel_path`]) and its size when listed.
+///
+/// A listing holds one of these per file, millions of them for a large corpus, so the
+/// three are held in one string when they can be: when the path is UTF-8 and the name
+/// and the relative path are its tails, as they are for every file found below a
+/// directory named in UTF-8. That is one allocation a file instead of three.
+#[derive(Clone, Debug)]
 pub struct InputFile {
-    /// Where to read it.
-    pub path: PathBuf,
-    /// Its name in the report: the path relative to the scanned directory with `/`
-    /// separators, or the path as given for a file named directly. A file name that is
-    /// not UTF-8 is converted lossily here (and only here).
-    pub name: String,
-    /// The same name as a relative OS path, without lossy conversion and without `.`,
-    /// `..` or root components: where the file goes in a cleaned corpus.
-    pub rel_path: PathBuf,
+    names: FileNames,
     /// Its size when it was listed, if known. A file whose size differs when it is read
     /// is being written to, and is skipped.
     pub len: Option<u64>,
 }
 
+/// The path, name and relative path of an [`InputFile`].
+#[derive(Clone, Debug)]
+enum FileNames {
+    /// A UTF-8 path whose tails from `name_at` and from `rel_at` (byte offsets, at
+    /// character boundaries) are the name and the relative path.
+    Tails {
+        path: Box<str>,
+        name_at: u32,
+        rel_at: u32,
+    },
+    /// Any other file: the three, each held whole.
+    Held(Box<HeldNames>),
+}
+
+/// The path, name and relative path of an [`InputFile`] that are not one string.
+#[derive(Clone, Debug)]
+struct HeldNames {
+    path: PathBuf,
+    name: String,
+    rel_path: PathBuf,
+}
+
 impl InputFile {
-    /// A file to read from `path`, named `name` in the report, of unknown size.
+    /// A file to read from `path`, named `name` in the report, of unknown size. Its
+    /// relative path is the name's normal components.
     pub fn new(path: PathBuf, name: String) -> InputFile {
         let rel_path = relative_parts(Path::new(&name));
-        InputFile {
-            path,
-            name,
-            rel_path,
-            len: None,
+        InputFile::named(path, name, rel_path)
+    }
+
+    /// A file to read from `path`, named `name` in the report, going to `rel_path` in a
+    /// cleaned corpus, of unknown size.
+    pub fn named(path: PathBuf, name: String, rel_path: PathBuf) -> InputFile {
+        let tails = path.to_str().and_then(|p| {
+            let rel = rel_path.to_str()?;
+            let at = |tail: &str| {
+                p.ends_with(tail)
+                    .then(|| u32::try_from(p.len() - tail.len()).ok())
+                    .flatten()
+            };
+            Some((at(&name)?, at(rel)?))
+        });
+        let names = match tails {
+            Some((name_at, rel_at)) => FileNames::Tails {
+                path: path
+                    .into_os_string()
+                    .into_string()
+                    .unwrap_or_default()
+                    .into_boxed_str(),
+                name_at,
+                rel_at,
+            },
+            None => FileNames::Held(Box::new(HeldNames {
+                path,
+                name,
+                rel_path,
+            })),
+        };
+        InputFile { names, len: None }
+    }
+
+    /// The same file, with its listed size.
+    pub fn with_len(mut self, len: Option<u64>) -> InputFile {
+        self.len = len;
+        self
+    }
+
+    /// Where to read it.
+    pub fn path(&self) -> &Path {
+        match &self.names {
+            FileNames::Tails { path, .. } => Path::new(&**path),
+            FileNames::Held(held) => &held.path,
+        }
+    }
+
+    /// Its name in the report: the path relative to the scanned directory with `/`
+    /// separators, or the path as given for a file named directly. A file name that is
+    /// not UTF-8 is converted lossily here (and only here).
+    pub fn name(&self) -> &str {
+        match &self.names {
+            FileNames::Tails { path, name_at, .. } => tail(path, *name_at),
+            FileNames::Held(held) => &held.name,
+        }
+    }
+
+    /// The same name as a relative OS path, without lossy conversion and without `.`,
+    /// `..` or root components: where the file goes in a cleaned corpus.
+    pub fn rel_path(&self) -> &Path {
+        match &self.names {
+            FileNames::Tails { path, rel_at, .. } => Path::new(tail(path, *rel_at)),
+            FileNames::Held(held) => &held.rel_path,
         }
     }
 }
+
+/// `s` from byte `at`, a character boundary [`InputFile::named`] found.
+fn tail(s: &str, at: u32) -> &str {
+    s.get(at as usize..).unwrap_or_default()
+}
+
+impl PartialEq for InputFile {
+    fn eq(&self, other: &InputFile) -> bool {
+        self.path() == other.path()
+            && self.name() == other.name()
+            && self.rel_path() == other.rel_path()
+            && self.len == other.len
+    }
+}
+
+impl Eq for InputFile {}
 
 /// Something a run could not do fully, reported on stderr; the run goes on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,10 +348,10 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
             warned.sort_by(|a, b| a.path.cmp(&b.path));
             warnings.extend(warned);
         } else if meta.is_file() {
-            let mut file = InputFile::new(root.clone(), display_name(root));
-            file.rel_path = relative_parts(root);
-            file.len = Some(meta.len());
-            files.push(file);
+            files.push(
+                InputFile::named(root.clone(), display_name(root), relative_parts(root))
+                    .with_len(Some(meta.len())),
+            );
         } else {
             warnings.push(Warning {
                 path: root.clone(),
@@ -270,10 +367,10 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
         files
     };
     for f in &files {
-        if f.rel_path.to_str().is_none() {
+        if f.rel_path().to_str().is_none() {
             warnings.push(Warning {
-                path: f.path.clone(),
-                message: format!("file name is not UTF-8; reported as {:?}", f.name),
+                path: f.path().to_path_buf(),
+                message: format!("file name is not UTF-8; reported as {:?}", f.name()),
                 skipped: false,
             });
         }
@@ -287,17 +384,17 @@ fn drop_repeats(files: Vec<InputFile>, warnings: &mut Vec<Warning>) -> Vec<Input
     let mut first: HashMap<PathBuf, usize> = HashMap::with_capacity(files.len());
     let mut out: Vec<InputFile> = Vec::with_capacity(files.len());
     for f in files {
-        if let Some(&i) = first.get(&f.rel_path) {
-            if same_file(&out[i].path, &f.path) {
+        if let Some(&i) = first.get(f.rel_path()) {
+            if same_file(out[i].path(), f.path()) {
                 warnings.push(Warning {
-                    path: f.path,
-                    message: format!("already listed as {}; read once", out[i].path.display()),
+                    path: f.path().to_path_buf(),
+                    message: format!("already listed as {}; read once", out[i].path().display()),
                     skipped: false,
                 });
                 continue;
             }
         } else {
-            first.insert(f.rel_path.clone(), out.len());
+            first.insert(f.rel_path().to_path_buf(), out.len());
         }
         out.push(f);
     }
@@ -482,12 +579,8 @@ impl TypedWalk {
                         .with_min_len(SIZED_BATCH)
                         .map(|(file_name, entry)| {
                             let (name, rel_path) = child(&file_name);
-                            InputFile {
-                                len: entry.metadata().ok().map(|m| m.len()),
-                                path: path.join(&file_name),
-                                name,
-                                rel_path,
-                            }
+                            InputFile::named(path.join(&file_name), name, rel_path)
+                                .with_len(entry.metadata().ok().map(|m| m.len()))
                         })
                         .collect(),
                 ),
@@ -626,12 +719,7 @@ fn walk(
             name = format!("{}/{name}", display_name(prefix).trim_end_matches('/'));
             rel_path = relative_parts(prefix).join(rel_path);
         }
-        found(InputFile {
-            path: entry.into_path(),
-            name,
-            rel_path,
-            len: None,
-        });
+        found(InputFile::named(entry.into_path(), name, rel_path));
     }
 }
 
@@ -669,9 +757,9 @@ fn sized_and_keyed(files: Vec<InputFile>) -> Vec<Keyed> {
     files
         .into_iter()
         .map(|mut f| {
-            f.len = fs::metadata(&f.path).ok().map(|m| m.len());
+            f.len = fs::metadata(f.path()).ok().map(|m| m.len());
             let key = f
-                .rel_path
+                .rel_path()
                 .as_os_str()
                 .as_encoded_bytes()
                 .iter()
@@ -753,14 +841,14 @@ pub fn read_file(id: u32, file: &InputFile) -> ReadOutcome {
 fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStamp>) {
     let skip = |message: String| {
         ReadOutcome::Skipped(Warning {
-            path: file.path.clone(),
+            path: file.path().to_path_buf(),
             message,
             skipped: true,
         })
     };
-    let (handle, meta) = match open_with_metadata(&file.path) {
+    let (handle, meta) = match open_with_metadata(file.path()) {
         Ok(opened) => opened,
-        Err(err) => return (skip(describe_io(&err, &file.path)), None),
+        Err(err) => return (skip(describe_io(&err, file.path())), None),
     };
     let stamp = match check_size(file, &meta) {
         Ok(stamp) => stamp,
@@ -768,7 +856,7 @@ fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStam
     };
     let bytes = match check_limit(meta.len()).and_then(|len| read_to_len(handle, len)) {
         Ok(bytes) => bytes,
-        Err(err) => return (skip(describe_io(&err, &file.path)), Some(stamp)),
+        Err(err) => return (skip(describe_io(&err, file.path())), Some(stamp)),
     };
     if bytes.contains(&0) {
         let message = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
@@ -778,9 +866,9 @@ fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStam
         };
         return (skip(message.to_string()), Some(stamp));
     }
-    let doc = Document::from_bytes(id, file.name.clone(), bytes);
+    let doc = Document::from_bytes(id, file.name().to_string(), bytes);
     let warning = doc.raw.as_ref().map(|_| Warning {
-        path: file.path.clone(),
+        path: file.path().to_path_buf(),
         message: "invalid UTF-8, decoded lossily (offsets refer to the original bytes)".to_string(),
         skipped: false,
     });
@@ -790,7 +878,7 @@ fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStam
 /// That `file` is still a regular file of its listed size: its stamp if so, why not
 /// if not.
 fn check_listed(file: &InputFile) -> std::result::Result<FileStamp, String> {
-    let meta = fs::metadata(&file.path).map_err(|err| describe_io(&err, &file.path))?;
+    let meta = fs::metadata(file.path()).map_err(|err| describe_io(&err, file.path()))?;
     if !meta.is_file() {
         return Err(NOT_REGULAR.to_string());
     }
@@ -960,7 +1048,7 @@ pub fn read_input_batched(
     batch_bytes: u64,
     each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
 ) -> InputRead {
-    let Some(compression) = jsonl::format_of(&file.path) else {
+    let Some(compression) = jsonl::format_of(file.path()) else {
         let (outcome, stamp) = read_file_stamped(0, file);
         let warnings = match outcome {
             ReadOutcome::Read(doc, warning) => {
@@ -982,7 +1070,7 @@ pub fn read_input_batched(
         Err(message) => {
             return InputRead {
                 warnings: vec![Warning {
-                    path: file.path.clone(),
+                    path: file.path().to_path_buf(),
                     message,
                     skipped: true,
                 }],
@@ -1088,6 +1176,59 @@ mod tests {
         }
     }
 
+    /// A file's path, name and relative path read back as given, whether they are held
+    /// as one string (the name and relative path are tails of a UTF-8 path) or apart;
+    /// and a listed file takes at most 48 bytes besides its one string.
+    #[test]
+    fn input_files_keep_their_names_in_one_string_when_they_can() {
+        let cases = [
+            ("corpus/sub/a.txt", "sub/a.txt", "sub/a.txt", true),
+            (
+                "/abs/corpus/a.txt",
+                "/abs/corpus/a.txt",
+                "abs/corpus/a.txt",
+                true,
+            ),
+            (
+                "./corpus/é/b.txt",
+                "./corpus/é/b.txt",
+                "corpus/é/b.txt",
+                true,
+            ),
+            ("a.txt", "a.txt", "a.txt", true),
+            ("corpus/a.txt", "other.txt", "other.txt", false),
+            ("corpus/a.txt", "a.txt", "corpus/x/a.txt", false),
+            ("", "", "", true),
+        ];
+        for (path, name, rel, tails) in cases {
+            let f = InputFile::named(path.into(), name.to_string(), rel.into());
+            assert_eq!(f.path(), Path::new(path), "{path}");
+            assert_eq!(f.name(), name, "{path}");
+            assert_eq!(f.rel_path(), Path::new(rel), "{path}");
+            assert_eq!(matches!(f.names, FileNames::Tails { .. }), tails, "{path}");
+            let held = InputFile {
+                names: FileNames::Held(Box::new(HeldNames {
+                    path: path.into(),
+                    name: name.to_string(),
+                    rel_path: rel.into(),
+                })),
+                len: None,
+            };
+            assert_eq!(f, held, "{path}");
+            assert_ne!(f, held.clone().with_len(Some(1)), "{path}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let path = PathBuf::from(OsStr::from_bytes(b"corpus/bad\xff.txt"));
+            let f = InputFile::named(path.clone(), "bad\u{FFFD}.txt".into(), "bad".into());
+            assert!(matches!(f.names, FileNames::Held(_)));
+            assert_eq!(f.path(), path);
+        }
+        #[cfg(target_pointer_width = "64")]
+        assert!(std::mem::size_of::<InputFile>() <= 48);
+    }
+
     /// The walk that trusts the directories' types lists what the walk that follows
     /// links lists, in the same order, with the same names, paths and sizes, and the
     /// same warnings: on a tree whose files and directories interleave by name
@@ -1142,7 +1283,7 @@ mod tests {
             }
         }
         let (files, _) = list_files(&[base.clone(), other.clone()], false).unwrap();
-        let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+        let names: Vec<String> = files.iter().map(|f| f.name().to_string()).collect();
         let b = base.to_str().unwrap();
         let o = other.to_str().unwrap();
         assert_eq!(names.first().unwrap(), &format!("{b}/Z.txt"));
@@ -1176,7 +1317,7 @@ mod tests {
             assert!(warnings.is_empty(), "{warnings:?}");
             files
                 .into_iter()
-                .map(|f| (f.name, f.len.unwrap()))
+                .map(|f| (f.name().to_string(), f.len.unwrap()))
                 .collect::<Vec<_>>()
         };
         assert_eq!(listed(1), expected);
@@ -1214,20 +1355,20 @@ mod tests {
         for root in roots {
             let (files, warnings) = list_files(&[PathBuf::from(&root)], false).unwrap();
             assert!(warnings.is_empty(), "{root}: {warnings:?}");
-            let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+            let names: Vec<&str> = files.iter().map(|f| f.name()).collect();
             assert_eq!(
                 names,
                 ["a.txt", "sub/b.txt", "sub/deeper/c d.txt", "z/é.txt"],
                 "{root}"
             );
             for f in &files {
-                let below = f.path.strip_prefix(&root).unwrap();
+                let below = f.path().strip_prefix(&root).unwrap();
                 let parts: Vec<String> = below
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
-                assert_eq!(f.name, parts.join("/"), "{root}");
-                assert_eq!(f.rel_path, relative_parts(below), "{root}");
+                assert_eq!(f.name(), parts.join("/"), "{root}");
+                assert_eq!(f.rel_path(), relative_parts(below), "{root}");
                 assert_eq!(f.len, Some(5));
             }
         }

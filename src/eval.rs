@@ -1574,11 +1574,11 @@ pub fn plant(
     }
     for (file, was_read) in files.iter().zip(read) {
         if !was_read {
-            let path = out_path(out_dir, &file.name);
+            let path = out_path(out_dir, file.name());
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
-            fs::copy(&file.path, &path).map_err(|e| Error::io(&file.path, e))?;
+            fs::copy(file.path(), &path).map_err(|e| Error::io(file.path(), e))?;
         }
     }
 

@@ -563,11 +563,11 @@ fn read_batches(
     tuning: Tuning,
     each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
 ) -> Vec<Warning> {
-    let reader = match open(&file.path, compression, on_bytes) {
+    let reader = match open(file.path(), compression, on_bytes) {
         Ok(reader) => reader,
         Err(e) => {
             let warning = Warning {
-                path: file.path.clone(),
+                path: file.path().to_path_buf(),
                 message: e.to_string(),
                 skipped: true,
             };
@@ -592,7 +592,7 @@ fn read_batches(
         batched: 0,
         handed: 0,
         lines: LineWarnings {
-            path: &file.path,
+            path: file.path(),
             warnings: Vec::new(),
             bad: 0,
         },
@@ -764,7 +764,7 @@ impl Batcher<'_, '_> {
                     self.batched += record.text.len() as u64;
                     self.docs.push(Document {
                         id: 0,
-                        name: format!("{}#{}", self.file.name, record.id),
+                        name: format!("{}#{}", self.file.name(), record.id),
                         text: record.text,
                         raw: None,
                         // Offsets in the decoded stream are offsets in the file only
@@ -808,7 +808,7 @@ impl Batcher<'_, '_> {
         let mut warnings = self.lines.finish();
         if let Some(e) = self.stream_error {
             warnings.push(Warning {
-                path: self.file.path.clone(),
+                path: self.file.path().to_path_buf(),
                 message: format!(
                     "{} after line {number}: {e}; the {} records read before it are kept",
                     stream_trouble(self.compression),
@@ -890,7 +890,7 @@ fn write_cleaned_limited<W: Write>(
     out: W,
     limit: usize,
 ) -> io::Result<(W, Option<String>)> {
-    let mut reader = open(&file.path, compression, &|_| {})?;
+    let mut reader = open(file.path(), compression, &|_| {})?;
     let mut sink = Sink::new(out, compression)?;
     let mut line = Vec::new();
     let mut records = cleaned.iter();
@@ -991,7 +991,7 @@ mod tests {
     }
 
     fn read(file: &InputFile) -> (Vec<Document>, Vec<Warning>) {
-        let compression = format_of(&file.path).expect("a JSON Lines name");
+        let compression = format_of(file.path()).expect("a JSON Lines name");
         read_documents(file, compression, &opts(), &|_| {})
     }
 
@@ -1448,7 +1448,7 @@ mod tests {
             let (docs, warnings) = read_documents(&file, compression, &opts(), &|n| {
                 counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
             });
-            assert_eq!(counted.into_inner(), file.path.metadata().unwrap().len());
+            assert_eq!(counted.into_inner(), file.path().metadata().unwrap().len());
             assert_eq!(docs.len(), 2, "{name}");
             assert_eq!(docs[0].name, format!("{name}#a"));
             assert_eq!(docs[0].text, "one two");

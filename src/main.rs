@@ -408,7 +408,7 @@ fn read_one(
     if !read.warnings.iter().any(|w| w.skipped) {
         counts.files_read.fetch_add(1, Ordering::Relaxed);
     }
-    if jsonl::format_of(&f.path).is_some() {
+    if jsonl::format_of(f.path()).is_some() {
         counts.records.fetch_add(records, Ordering::Relaxed);
     }
     read
@@ -694,7 +694,7 @@ fn check_output_not_listed(out: &Path, files: &[InputFile]) -> anyhow::Result<()
     if !meta.is_file() {
         return Ok(());
     }
-    let same = |f: &InputFile| match fs::metadata(&f.path) {
+    let same = |f: &InputFile| match fs::metadata(f.path()) {
         #[cfg(unix)]
         Ok(m) => {
             use std::os::unix::fs::MetadataExt;
@@ -712,7 +712,7 @@ fn check_output_not_listed(out: &Path, files: &[InputFile]) -> anyhow::Result<()
         bail!(
             "{}: the report would overwrite an input ({})",
             out.display(),
-            f.path.display()
+            f.path().display()
         );
     }
     Ok(())
@@ -868,19 +868,19 @@ fn check_report_apart(out: &Path, clean_target: &Path, article: bool) -> anyhow:
 fn check_clean_layout(outdir: &Path, files: &[InputFile]) -> anyhow::Result<()> {
     let mut seen: HashMap<&Path, &Path> = HashMap::with_capacity(files.len());
     for f in files {
-        if let Some(other) = seen.insert(&f.rel_path, &f.path) {
+        if let Some(other) = seen.insert(f.rel_path(), f.path()) {
             bail!(
                 "{} and {} would both be written to {} in the cleaned corpus; give the inputs as paths that do not collide",
                 other.display(),
-                f.path.display(),
-                outdir.join(&f.rel_path).display()
+                f.path().display(),
+                outdir.join(f.rel_path()).display()
             );
         }
     }
     if outdir.is_dir() {
         let mut checked = HashSet::new();
         for f in files {
-            check_no_symlink(outdir, &f.rel_path, &mut checked)?;
+            check_no_symlink(outdir, f.rel_path(), &mut checked)?;
         }
     }
     Ok(())
@@ -1051,10 +1051,10 @@ impl CleanInputs<'_> {
             })
             .collect();
         let (out, caveat) = jsonl::write_cleaned(file, compression, self.read_opts, &texts, out)
-            .with_context(|| format!("{}: cannot write its cleaned copy", file.path.display()))?;
+            .with_context(|| format!("{}: cannot write its cleaned copy", file.path().display()))?;
         if let Some(message) = caveat.filter(|_| !self.quiet) {
             let warning = Warning {
-                path: file.path.clone(),
+                path: file.path().to_path_buf(),
                 message,
                 skipped: false,
             };
@@ -1076,7 +1076,7 @@ fn write_clean_article(
         return Ok(());
     };
     let write = |w: &mut dyn Write| -> anyhow::Result<()> {
-        if let Some(compression) = jsonl::format_of(&file.path) {
+        if let Some(compression) = jsonl::format_of(file.path()) {
             inputs.write_jsonl(file, compression, &docs, &removals, w)?;
         } else if let (Some(doc), Some(ranges)) = (docs.first(), removals.first()) {
             w.write_all(&clean::apply(doc.bytes(), ranges))?;
@@ -1157,8 +1157,8 @@ fn write_clean_corpus(
         let (file_docs, file_removals) = cleaner.take(first..end)?;
         first = end;
         read[f] = true;
-        let path = stage(&file.rel_path)?;
-        let written = match jsonl::format_of(&file.path) {
+        let path = stage(file.rel_path())?;
+        let written = match jsonl::format_of(file.path()) {
             Some(compression) => fs::File::create(&path)
                 .map_err(anyhow::Error::from)
                 .and_then(|out| {
@@ -1183,8 +1183,8 @@ fn write_clean_corpus(
         if was_read {
             continue;
         }
-        let path = stage(&file.rel_path)?;
-        let copied = open_regular(&file.path).and_then(|(mut src, _)| {
+        let path = stage(file.rel_path())?;
+        let copied = open_regular(file.path()).and_then(|(mut src, _)| {
             let mut dst = fs::File::create(&path)?;
             io::copy(&mut src, &mut dst)
         });
@@ -1192,7 +1192,7 @@ fn write_clean_corpus(
             let _ = fs::remove_file(&path);
             eprintln!(
                 "neardup: {}: not copied to the cleaned corpus: {err}",
-                file.path.display()
+                file.path().display()
             );
         }
     }

@@ -321,7 +321,7 @@ pub fn find_duplicates_read<'f>(
             Some(jsonl::Compression::Gzip | jsonl::Compression::Zstd)
         )
     };
-    let any_compressed = files.iter().any(|f| compressed(jsonl::format_of(&f.path)));
+    let any_compressed = files.iter().any(|f| compressed(jsonl::format_of(f.path())));
     let (store, store_warning) = match store_dir.filter(|_| any_compressed) {
         None => (None, None),
         Some(dir) => match TextStore::new(dir) {
@@ -351,9 +351,9 @@ pub fn find_duplicates_read<'f>(
             // are then dropped, so that one large file is never held whole. They are
             // checked against a stamp taken before the read: a change made after it
             // is seen when they are read again.
-            let format = jsonl::format_of(&file.path);
+            let format = jsonl::format_of(file.path());
             let records_stamp = (format == Some(jsonl::Compression::None))
-                .then(|| FileStamp::read(&file.path).ok())
+                .then(|| FileStamp::read(file.path()).ok())
                 .flatten();
             let mut analyses = Vec::new();
             let mut bytes = 0u64;

@@ -114,7 +114,7 @@ impl SpillOptions {
 /// compressed corpus is not taken for a small one.
 pub fn decoded_bytes(file: &InputFile) -> u64 {
     let len = file.len.unwrap_or(0);
-    match crate::jsonl::format_of(&file.path) {
+    match crate::jsonl::format_of(file.path()) {
         Some(crate::jsonl::Compression::Gzip) => len.saturating_mul(4),
         Some(crate::jsonl::Compression::Zstd) => len.saturating_mul(5),
         _ => len,
@@ -723,7 +723,7 @@ pub fn find_duplicates_spilled(
         for ((file, doc), an) in docs.into_iter().zip(analyses) {
             text_out.write(doc.bytes())?;
             text_offsets.push(text_out.len);
-            names.push_in(&doc.name, files.get(file as usize).map_or("", |f| &f.name));
+            names.push_in(&doc.name, files.get(file as usize).map_or("", |f| f.name()));
             doc_files.push(file);
             let last = first_paragraph.last().copied().unwrap_or(0);
             first_paragraph.push(last + an.paragraphs.len() as u32);
@@ -825,7 +825,7 @@ pub fn find_duplicates_spilled(
         file_names: {
             let mut file_names = Names::default();
             for f in files {
-                file_names.push(&f.name);
+                file_names.push(f.name());
             }
             file_names
         },
@@ -1092,10 +1092,8 @@ mod tests {
 
     #[test]
     fn compressed_json_lines_count_as_their_decoded_size() {
-        let file = |name: &str| InputFile {
-            len: Some(100),
-            ..InputFile::new(PathBuf::from(name), name.to_string())
-        };
+        let file =
+            |name: &str| InputFile::new(PathBuf::from(name), name.to_string()).with_len(Some(100));
         assert_eq!(decoded_bytes(&file("a.txt")), 100);
         assert_eq!(decoded_bytes(&file("a.jsonl")), 100);
         assert_eq!(decoded_bytes(&file("a.jsonl.gz")), 400);

@@ -203,7 +203,7 @@ impl Held {
         let Some(stamp) = stamp else {
             return Held::Documents(docs);
         };
-        match jsonl::format_of(&file.path) {
+        match jsonl::format_of(file.path()) {
             None if docs.len() == 1 && docs[0].bytes().len() as u64 == stamp.len => {
                 Held::File(stamp)
             }
@@ -320,7 +320,7 @@ impl<'a> FileTexts<'a> {
     /// the file (`Slot::Record`) or of the store (`Slot::Stored`).
     fn push_span(&mut self, file: u32, name: &str, span: Range<u64>, slot: fn(u32) -> Slot) {
         let i = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-        let file_name = self.files.get(file as usize).map_or("", |f| &f.name);
+        let file_name = self.files.get(file as usize).map_or("", |f| f.name());
         self.record_names.push_in(name, file_name);
         self.records.push(span);
         self.docs.push(Entry {
@@ -412,7 +412,7 @@ impl<'a> FileTexts<'a> {
     fn stored_text(&self, file: &InputFile, span: Range<u64>) -> Result<String> {
         String::from_utf8(self.stored_bytes(file, span)?).map_err(|_| {
             Error::io(
-                &file.path,
+                file.path(),
                 io::Error::other("the temporary text store gave back other bytes"),
             )
         })
@@ -421,11 +421,14 @@ impl<'a> FileTexts<'a> {
     /// Bytes `span` of the store, which hold (part of) a record of `file`.
     fn stored_bytes(&self, file: &InputFile, span: Range<u64>) -> Result<Vec<u8>> {
         let store = self.store.as_ref().ok_or_else(|| {
-            Error::io(&file.path, io::Error::other("the run's text store is gone"))
+            Error::io(
+                file.path(),
+                io::Error::other("the run's text store is gone"),
+            )
         })?;
         store.read(span).map_err(|e| {
             Error::io(
-                &file.path,
+                file.path(),
                 io::Error::other(format!(
                     "reading a record back from the temporary text store: {e}"
                 )),
@@ -463,7 +466,7 @@ impl FileTexts<'_> {
         let value = Reopened::open(&self.open, at)?.read(span.start, span.end)?;
         jsonl::decode_text(&value).ok_or_else(|| {
             Error::io(
-                &at.file.path,
+                at.file.path(),
                 io::Error::other(
                     "changed during the run: a record's text is no longer where it was read",
                 ),
@@ -489,7 +492,7 @@ impl<'t> Reopened<'t> {
     /// a new file is renamed over the path: the bytes that were analyzed.
     fn open(cache: &Mutex<Vec<(u32, Arc<fs::File>)>>, at: OnDisk<'t>) -> Result<Reopened<'t>> {
         let OnDisk { index, file, stamp } = at;
-        let fail = |e: io::Error| Error::io(&file.path, e);
+        let fail = |e: io::Error| Error::io(file.path(), e);
         let lock = || {
             cache
                 .lock()
@@ -505,7 +508,7 @@ impl<'t> Reopened<'t> {
                 (handle, meta)
             }
             None => {
-                let (handle, meta) = corpus::open_with_metadata(&file.path).map_err(fail)?;
+                let (handle, meta) = corpus::open_with_metadata(file.path()).map_err(fail)?;
                 let handle = Arc::new(handle);
                 let mut open = lock();
                 if open.len() >= OPEN_FILES {
@@ -534,7 +537,7 @@ impl<'t> Reopened<'t> {
         let start = start.min(end);
         let mut buf = vec![0u8; (end - start) as usize];
         crate::spill::read_at(&self.handle, &mut buf, start)
-            .map_err(|e| Error::io(&self.file.path, e))?;
+            .map_err(|e| Error::io(self.file.path(), e))?;
         Ok(buf)
     }
 }
@@ -568,9 +571,9 @@ impl DocSource for FileTexts<'_> {
     fn name(&self, doc: u32) -> Cow<'_, str> {
         match self.place(doc) {
             Place::Held(d) => Cow::Borrowed(&d.name),
-            Place::File(at) => Cow::Borrowed(&at.file.name),
-            Place::Record(at, _, i) => self.record_names.get_in(i as usize, &at.file.name),
-            Place::Stored(file, _, i) => self.record_names.get_in(i as usize, &file.name),
+            Place::File(at) => Cow::Borrowed(at.file.name()),
+            Place::Record(at, _, i) => self.record_names.get_in(i as usize, at.file.name()),
+            Place::Stored(file, _, i) => self.record_names.get_in(i as usize, file.name()),
             Place::Missing => Cow::Borrowed(""),
         }
     }
@@ -582,7 +585,7 @@ impl DocSource for FileTexts<'_> {
                 let bytes = Reopened::open(&self.open, at)?.read(0, u64::MAX)?;
                 Ok(Cow::Owned(Document::from_bytes(
                     doc,
-                    at.file.name.clone(),
+                    at.file.name().to_string(),
                     bytes,
                 )))
             }
@@ -823,7 +826,7 @@ mod tests {
     fn hold(files: &[InputFile]) -> FileTexts<'_> {
         let mut texts = FileTexts::new(files);
         for (i, f) in files.iter().enumerate() {
-            let stamp = FileStamp::read(&f.path).ok();
+            let stamp = FileStamp::read(f.path()).ok();
             let (docs, _) = corpus::read_input(f, &corpus::ReadOptions::default());
             let bytes = docs.iter().map(|d| d.bytes().len() as u64).sum();
             texts.push(i as u32, Held::new(f, stamp, docs), bytes);
@@ -882,7 +885,7 @@ mod tests {
         let store = TextStore::new(dir.path()).unwrap();
         let mut texts = FileTexts::new(&files);
         let (docs, _) = corpus::read_input(&files[0], &corpus::ReadOptions::default());
-        let stamp = FileStamp::read(&files[0].path).ok();
+        let stamp = FileStamp::read(files[0].path()).ok();
         texts.push(0, Held::new(&files[0], stamp, docs), 10);
         let (docs, _) = corpus::read_input(&files[1], &corpus::ReadOptions::default());
         let want: Vec<(String, String)> = docs
@@ -930,7 +933,7 @@ mod tests {
 
         // A store that cannot be written holds the batch in memory.
         let read_only = TextStore {
-            file: fs::File::open(&files[0].path).unwrap(),
+            file: fs::File::open(files[0].path()).unwrap(),
             len: AtomicU64::new(0),
         };
         let doc = Document::from_bytes(0, "r.jsonl.gz#1".to_string(), b"kept".to_vec());
@@ -946,7 +949,7 @@ mod tests {
         let first = b"{\"id\":1,\"text\":\"one\"}\n";
         let body = [&first[..], b"{\"id\":2,\"text\":\"two two\"}\n"].concat();
         let files = vec![listed(dir.path(), "g.jsonl", &body)];
-        let stamp = FileStamp::read(&files[0].path).unwrap();
+        let stamp = FileStamp::read(files[0].path()).unwrap();
         let stamp = FileStamp {
             len: first.len() as u64,
             ..stamp
@@ -987,7 +990,7 @@ mod tests {
         assert_eq!(&*texts.slice(0, 0, 3).unwrap(), b"zip");
         assert_eq!(&*texts.slice(1, 1, 5).unwrap(), b"lain");
         // Held texts are quoted even when the files change.
-        fs::remove_file(&files[1].path).unwrap();
+        fs::remove_file(files[1].path()).unwrap();
         assert_eq!(&*texts.slice(1, 1, 5).unwrap(), b"lain");
     }
 
@@ -1017,11 +1020,11 @@ mod tests {
             let files = vec![listed(dir.path(), name, before)];
             let texts = hold(&files);
             assert_eq!(&*texts.slice(0, 0, 4).unwrap(), quoted);
-            fs::write(&files[0].path, after).unwrap();
+            fs::write(files[0].path(), after).unwrap();
             let err = texts.slice(0, 0, 4).unwrap_err().to_string();
             assert!(err.contains(name) && err.contains("changed"), "{err}");
             assert!(texts.document(0).is_err());
-            fs::remove_file(&files[0].path).unwrap();
+            fs::remove_file(files[0].path()).unwrap();
             let err = texts.slice(0, 0, 4).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");
         }

@@ -698,13 +698,10 @@ proptest! {
         // Spilled to disk, one document per batch: the same clusters.
         let files: Vec<InputFile> = docs
             .iter()
-            .map(|d| InputFile {
-                len: Some(d.bytes().len() as u64),
-                ..InputFile::new(PathBuf::from(&d.name), d.name.clone())
-            })
+            .map(|d| InputFile::new(PathBuf::from(&d.name), d.name.clone()).with_len(Some(d.bytes().len() as u64)))
             .collect();
         let read = |f: &InputFile, _: u64, each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>| {
-            let _ = each(docs.iter().filter(|d| d.name == f.name).cloned().collect());
+            let _ = each(docs.iter().filter(|d| d.name == f.name()).cloned().collect());
             InputRead::default()
         };
         let spill_dir = tempfile::tempdir().expect("temp dir");
@@ -732,9 +729,9 @@ proptest! {
             .iter()
             .zip(&docs)
             .map(|(f, d)| {
-                let path = dir.path().join(&f.name);
+                let path = dir.path().join(f.name());
                 std::fs::write(&path, d.bytes()).expect("written");
-                InputFile { len: f.len, ..InputFile::new(path, f.name.clone()) }
+                InputFile::new(path, f.name().to_string()).with_len(f.len)
             })
             .collect();
         let (read_back, texts, _) = pool(2)
@@ -760,10 +757,7 @@ proptest! {
         }
         let path = dir.path().join("records.jsonl");
         std::fs::write(&path, &lines).expect("written");
-        let jsonl = vec![InputFile {
-            len: Some(lines.len() as u64),
-            ..InputFile::new(path, "records.jsonl".to_string())
-        }];
+        let jsonl = vec![InputFile::new(path, "records.jsonl".to_string()).with_len(Some(lines.len() as u64))];
         let read_jsonl = |f: &InputFile, batch: u64, each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>| {
             read_input_batched(f, &Default::default(), &|_| {}, batch, each)
         };
@@ -788,10 +782,7 @@ proptest! {
         let zipped = dir.path().join("records.jsonl.zst");
         let compressed = zstd::encode_all(lines.as_bytes(), 1).expect("compressed");
         std::fs::write(&zipped, &compressed).expect("written");
-        let zst = vec![InputFile {
-            len: Some(compressed.len() as u64),
-            ..InputFile::new(zipped, "records.jsonl.zst".to_string())
-        }];
+        let zst = vec![InputFile::new(zipped, "records.jsonl.zst".to_string()).with_len(Some(compressed.len() as u64))];
         let zst_records = read_input_observed(&zst[0], &Default::default(), &|_| {}).docs;
         let zst_held = pool(1).install(|| find_duplicates(&zst_records, &config));
         let mut zst_held_csv = Vec::new();

@@ -634,7 +634,7 @@ fn file_that_changes_after_listing_is_skipped_with_a_warning() {
     let message = |i: usize| match read_file(i as u32, &files[i]) {
         ReadOutcome::Skipped(w) => Some(w.message),
         ReadOutcome::Read(doc, _) => {
-            assert_eq!(doc.bytes(), fs::read(&files[i].path).unwrap());
+            assert_eq!(doc.bytes(), fs::read(files[i].path()).unwrap());
             None
         }
     };
