@@ -461,15 +461,15 @@ fn walk_dir(
 }
 
 /// The walk of a tree without links: each directory's entries are sorted by name, so
-/// the files come out in the order of [`sort_listing`] with no sort of the whole list,
-/// and a file's size is read by `fstatat` on its directory's handle (what
-/// [`fs::DirEntry::metadata`] does on Linux), not by a `stat` of its full path, whose
-/// every component the kernel would look up again: that was a sixth of the listing's
-/// time on 723,393 files in 100 directories.
+/// the files come out in the order of [`sort_listing`] with no sort of the whole list
+/// and no sort key per file, and a file's size is read by `fstatat` on its directory's
+/// handle (what [`fs::DirEntry::metadata`] does on Linux), so that the kernel looks up
+/// only the file's own name, not every component of its path.
 ///
 /// Directories are listed in parallel, and so are the sizes of one directory's files.
-/// A directory's handle is closed before its subdirectories are opened, so the walk
-/// holds at most one handle a thread however deep the tree.
+/// A directory's handle is closed before its subdirectories are opened: the handles
+/// held grow with the threads (and the tasks one thread steals while it waits), not
+/// with the depth of the tree.
 struct TypedWalk {
     hidden: bool,
     /// Set at the first link met; the walks still going then stop.
