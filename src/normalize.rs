@@ -332,7 +332,7 @@ fn in_ranges(cp: u32, ranges: &[(u32, u32)]) -> bool {
 }
 
 /// A4: Default_Ignorable_Code_Point ∪ General_Category=Cf, minus ZWNJ (a separator). From
-/// DerivedCoreProperties / UnicodeData via Python `regex` 2026.5.9 (memo §2 A4, [S21]).
+/// DerivedCoreProperties / UnicodeData via Python `regex` 2026.5.9 (memo §2 A4, \[S21\]).
 const IGNORABLE: &[(u32, u32)] = &[
     (0x00AD, 0x00AD),
     (0x034F, 0x034F),
