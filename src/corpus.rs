@@ -449,10 +449,18 @@ fn walk_dir(
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        // Each piece is freed as soon as it is moved: the files are not held twice.
+        // Each piece is freed as soon as it is moved, and what is freed goes back to the
+        // system as the list grows, so the list is not held twice (the pieces lie in the
+        // worker threads' heaps, which keep what is freed).
         let mut files = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+        let mut moved = 0;
         for piece in pieces {
+            moved += piece.len();
             files.extend(piece);
+            if moved >= RELEASE_AFTER_FILES {
+                crate::pipeline::release_free_memory();
+                moved = 0;
+            }
         }
         return files;
     }
@@ -612,6 +620,10 @@ impl TypedWalk {
 
 /// A listed file with its sort key (see [`sized_and_keyed`]).
 type Keyed = (Vec<u8>, InputFile);
+
+/// Files moved into the joined listing between two hand-backs of freed memory: 16 MiB
+/// of [`InputFile`]s.
+const RELEASE_AFTER_FILES: usize = 1 << 18;
 
 /// Files whose sizes one task reads while the walk goes on.
 const SIZED_BATCH: usize = 512;
