@@ -106,6 +106,23 @@ impl InputFile {
         InputFile { names, len: None }
     }
 
+    /// Bytes this entry takes in a listing: its own and its strings', with 16 bytes of
+    /// the allocator's for each string.
+    pub fn held_bytes(&self) -> usize {
+        const ALLOCATION: usize = 16;
+        std::mem::size_of::<InputFile>()
+            + match &self.names {
+                FileNames::Tails { path, .. } => path.len() + ALLOCATION,
+                FileNames::Held(held) => {
+                    std::mem::size_of::<HeldNames>()
+                        + held.path.as_os_str().len()
+                        + held.name.len()
+                        + held.rel_path.as_os_str().len()
+                        + 4 * ALLOCATION
+                }
+            }
+    }
+
     /// The same file, with its listed size.
     pub fn with_len(mut self, len: Option<u64>) -> InputFile {
         self.len = len;

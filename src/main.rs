@@ -191,7 +191,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tempfile::TempDir::path,
         )
         .with_context(|| format!("{}: cannot create a spill directory", parent.display()))?;
-        let options = neardup::spill::SpillOptions::for_limit(limit);
+        // The list of input files is held through the run: the buffers get what the
+        // limit leaves (a corpus of millions of small files lists hundreds of MB).
+        let listed: u64 = files.iter().map(|f| f.held_bytes() as u64).sum();
+        let options = neardup::spill::SpillOptions::for_limit(limit.saturating_sub(listed));
         let result = pool.install(|| {
             neardup::spill::find_duplicates_spilled(
                 &files,

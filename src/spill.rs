@@ -97,8 +97,9 @@ pub struct SpillOptions {
 }
 
 impl SpillOptions {
-    /// Options for a memory limit of `limit` bytes: batches of a sixty-fourth of it,
-    /// runs of clusters of about a sixteenth, holders of passages of a sixteenth.
+    /// Options for `limit` bytes of memory (what the memory limit leaves after the list
+    /// of input files): batches of a sixty-fourth of it, runs of clusters of about a
+    /// sixteenth, holders of passages of a sixteenth.
     pub fn for_limit(limit: u64) -> SpillOptions {
         let sixteenth = usize::try_from(limit / 16).unwrap_or(usize::MAX);
         SpillOptions {
