@@ -397,25 +397,43 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
 
 /// Removes the second listing of a file reached twice under the same relative path
 /// (overlapping roots). Two different files that share a relative path are both kept.
-fn drop_repeats(files: Vec<InputFile>, warnings: &mut Vec<Warning>) -> Vec<InputFile> {
-    let mut first: HashMap<PathBuf, usize> = HashMap::with_capacity(files.len());
-    let mut out: Vec<InputFile> = Vec::with_capacity(files.len());
-    for f in files {
-        if let Some(&i) = first.get(f.rel_path()) {
-            if same_file(out[i].path(), f.path()) {
-                warnings.push(Warning {
-                    path: f.path().to_path_buf(),
-                    message: format!("already listed as {}; read once", out[i].path().display()),
-                    skipped: false,
-                });
-                continue;
+/// The list is filtered in place, and the map of relative paths borrows them: a list
+/// of millions of files is not copied.
+fn drop_repeats(mut files: Vec<InputFile>, warnings: &mut Vec<Warning>) -> Vec<InputFile> {
+    let mut repeats = Vec::new();
+    {
+        let mut first: HashMap<&Path, usize> = HashMap::with_capacity(files.len());
+        for (i, f) in files.iter().enumerate() {
+            match first.entry(f.rel_path()) {
+                std::collections::hash_map::Entry::Occupied(seen) => {
+                    let kept = &files[*seen.get()];
+                    if same_file(kept.path(), f.path()) {
+                        warnings.push(Warning {
+                            path: f.path().to_path_buf(),
+                            message: format!(
+                                "already listed as {}; read once",
+                                kept.path().display()
+                            ),
+                            skipped: false,
+                        });
+                        repeats.push(i);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
             }
-        } else {
-            first.insert(f.rel_path().to_path_buf(), out.len());
         }
-        out.push(f);
     }
-    out
+    // `repeats` is in increasing order, as `retain` visits the files.
+    let mut repeats = repeats.into_iter().peekable();
+    let mut i = 0;
+    files.retain(|_| {
+        let keep = repeats.next_if_eq(&i).is_none();
+        i += 1;
+        keep
+    });
+    files
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -1256,6 +1274,44 @@ mod tests {
         }
         #[cfg(target_pointer_width = "64")]
         assert!(std::mem::size_of::<InputFile>() <= 48);
+    }
+
+    /// A file listed twice under one relative path is kept once, with a warning naming
+    /// the first listing; two different files under one relative path are both kept,
+    /// and the order is kept.
+    #[test]
+    fn repeated_listings_are_dropped_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["one", "two"] {
+            fs::create_dir_all(d.join(sub)).unwrap();
+            fs::write(d.join(sub).join("a.txt"), sub).unwrap();
+        }
+        fs::write(d.join("one/b.txt"), "b").unwrap();
+        let file = |path: PathBuf, rel: &str| InputFile::named(path, rel.into(), rel.into());
+        let files = vec![
+            file(d.join("one/a.txt"), "a.txt"),
+            file(d.join("two/a.txt"), "a.txt"),
+            file(d.join("one/./a.txt"), "a.txt"),
+            file(d.join("one/b.txt"), "b.txt"),
+            file(d.join("two/../one/b.txt"), "b.txt"),
+        ];
+        let mut warnings = Vec::new();
+        let kept = drop_repeats(files.clone(), &mut warnings);
+        assert_eq!(kept, [files[0].clone(), files[1].clone(), files[3].clone()]);
+        let said: Vec<(&Path, &str)> = warnings
+            .iter()
+            .map(|w| (w.path.as_path(), w.message.as_str()))
+            .collect();
+        let first =
+            |i: usize| format!("already listed as {}; read once", files[i].path().display());
+        assert_eq!(
+            said,
+            [
+                (files[2].path(), first(0).as_str()),
+                (files[4].path(), first(3).as_str())
+            ]
+        );
     }
 
     /// The walk that trusts the directories' types lists what the walk that follows
