@@ -342,33 +342,50 @@ fn decode_keeping_offsets(bytes: &[u8]) -> String {
 /// never listed, and so never opened. A file reached twice under the same name (roots
 /// that overlap, such as `corpus` and `./corpus`) is listed once.
 pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Vec<Warning>)> {
-    let mut files = Vec::new();
-    let mut warnings = Vec::new();
-    for root in roots {
-        let meta = fs::metadata(root).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound if root.is_symlink() => Error::io(
-                root,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "broken symlink"),
-            ),
-            std::io::ErrorKind::NotFound => Error::MissingPath(root.clone()),
-            _ => Error::io(root, e),
-        })?;
-        if meta.is_dir() {
-            let prefix = (roots.len() > 1).then_some(root.as_path());
+    // What each root is, first: a missing root fails the run before any walk.
+    let metas = roots
+        .iter()
+        .map(|root| {
+            fs::metadata(root).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound if root.is_symlink() => Error::io(
+                    root,
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "broken symlink"),
+                ),
+                std::io::ErrorKind::NotFound => Error::MissingPath(root.clone()),
+                _ => Error::io(root, e),
+            })
+        })
+        .collect::<Result<Vec<fs::Metadata>>>()?;
+    // The directories are walked in parallel (each walk is parallel too, but reads one
+    // directory at a time), then joined in the roots' order.
+    let walked: Vec<(Vec<InputFile>, Vec<Warning>)> = roots
+        .par_iter()
+        .zip(&metas)
+        .with_max_len(1)
+        .map(|(root, meta)| {
             let mut warned = Vec::new();
-            let walked = walk_dir(root, prefix, hidden, &mut warned);
-            if files.is_empty() {
-                files = walked;
-            } else {
-                files.extend(walked);
+            if !meta.is_dir() {
+                return (Vec::new(), warned);
             }
+            let prefix = (roots.len() > 1).then_some(root.as_path());
+            let files = walk_dir(root, prefix, hidden, &mut warned);
             warned.sort_by(|a, b| a.path.cmp(&b.path));
+            (files, warned)
+        })
+        .collect();
+    let mut pieces = Vec::with_capacity(roots.len());
+    let mut warnings = Vec::new();
+    for ((root, meta), (walked, warned)) in roots.iter().zip(&metas).zip(walked) {
+        if meta.is_dir() {
+            pieces.push(walked);
             warnings.extend(warned);
         } else if meta.is_file() {
-            files.push(
-                InputFile::named(root.clone(), display_name(root), relative_parts(root))
-                    .with_len(Some(meta.len())),
-            );
+            pieces.push(vec![InputFile::named(
+                root.clone(),
+                display_name(root),
+                relative_parts(root),
+            )
+            .with_len(Some(meta.len()))]);
         } else {
             warnings.push(Warning {
                 path: root.clone(),
@@ -377,6 +394,7 @@ pub fn list_files(roots: &[PathBuf], hidden: bool) -> Result<(Vec<InputFile>, Ve
             });
         }
     }
+    let files = joined(pieces);
     // Under one root every file has its own relative path.
     let files = if roots.len() > 1 {
         drop_repeats(files, &mut warnings)
@@ -484,20 +502,7 @@ fn walk_dir(
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        // Each piece is freed as soon as it is moved, and what is freed goes back to the
-        // system as the list grows, so the list is not held twice (the pieces lie in the
-        // worker threads' heaps, which keep what is freed).
-        let mut files = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
-        let mut moved = 0;
-        for piece in pieces {
-            moved += piece.len();
-            files.extend(piece);
-            if moved >= RELEASE_AFTER_FILES {
-                crate::pipeline::release_free_memory();
-                moved = 0;
-            }
-        }
-        return files;
+        return joined(pieces);
     }
     drop(pieces);
     sort_listing(walk_followed(root, prefix, hidden, warnings))
@@ -656,7 +661,28 @@ impl TypedWalk {
 /// A listed file with its sort key (see [`sized_and_keyed`]).
 type Keyed = (Vec<u8>, InputFile);
 
-/// Files moved into the joined listing between two hand-backs of freed memory: 16 MiB
+/// The files of `pieces`, in order. Each piece is freed as soon as it is moved, and
+/// what is freed goes back to the system as the list grows, so the list is not held
+/// twice (the pieces lie in the worker threads' heaps, which keep what is freed). A
+/// single piece is taken as it is.
+fn joined(mut pieces: Vec<Vec<InputFile>>) -> Vec<InputFile> {
+    if pieces.len() == 1 {
+        return pieces.pop().unwrap_or_default();
+    }
+    let mut files = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+    let mut moved = 0;
+    for piece in pieces {
+        moved += piece.len();
+        files.extend(piece);
+        if moved >= RELEASE_AFTER_FILES {
+            crate::pipeline::release_free_memory();
+            moved = 0;
+        }
+    }
+    files
+}
+
+/// Files moved into a joined listing between two hand-backs of freed memory: 16 MiB
 /// of [`InputFile`]s.
 const RELEASE_AFTER_FILES: usize = 1 << 18;
 
