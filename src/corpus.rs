@@ -253,49 +253,64 @@ impl Document {
 
 /// Names packed in one string and read back by position: a name costs its bytes and
 /// one offset, not a `String` of its own. The name of a JSON Lines record, `file#id`,
-/// keeps only its id (see [`Names::push_in`]).
+/// keeps only its id, and a document named as its file (a text file) keeps nothing
+/// (see [`Names::push_in`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Names {
     all: String,
     /// End of each name in `all`.
     ends: Vec<usize>,
-    /// Whether each name is kept without its file's name and `#`.
-    in_file: Vec<bool>,
+    /// What each entry of `all` is.
+    kinds: Vec<NameKind>,
+}
+
+/// What an entry of [`Names`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NameKind {
+    /// The whole name.
+    Own,
+    /// The id of a record, named `file#id`.
+    Record,
+    /// Nothing: the name is its file's.
+    File,
 }
 
 impl Names {
     /// Appends `name`, the next position's.
     pub(crate) fn push(&mut self, name: &str) {
-        self.all.push_str(name);
+        self.push_kind(name, NameKind::Own);
+    }
+
+    fn push_kind(&mut self, stored: &str, kind: NameKind) {
+        self.all.push_str(stored);
         self.ends.push(self.all.len());
-        self.in_file.push(false);
+        self.kinds.push(kind);
     }
 
     /// Appends `name`, the name of a document of the file named `file`: a record's
-    /// `file#id` keeps only its id.
+    /// `file#id` keeps only its id, and a name that is the file's keeps nothing.
     pub(crate) fn push_in(&mut self, name: &str, file: &str) {
-        match name
-            .strip_prefix(file)
-            .and_then(|rest| rest.strip_prefix('#'))
-            .filter(|_| !file.is_empty())
-        {
-            Some(id) => {
-                self.all.push_str(id);
-                self.ends.push(self.all.len());
-                self.in_file.push(true);
-            }
+        if file.is_empty() {
+            return self.push(name);
+        }
+        match name.strip_prefix(file) {
+            Some("") => self.push_kind("", NameKind::File),
+            Some(rest) => match rest.strip_prefix('#') {
+                Some(id) => self.push_kind(id, NameKind::Record),
+                None => self.push(name),
+            },
             None => self.push(name),
         }
     }
 
     /// The name at position `i` of a document of the file named `file` (see
     /// [`Names::push_in`]).
-    pub(crate) fn get_in<'a>(&'a self, i: usize, file: &str) -> Cow<'a, str> {
+    pub(crate) fn get_in<'a>(&'a self, i: usize, file: &'a str) -> Cow<'a, str> {
         let name = self.get(i);
-        if self.in_file.get(i).copied().unwrap_or(false) {
-            Cow::Owned(format!("{file}#{name}"))
-        } else {
-            Cow::Borrowed(name)
+        match self.kinds.get(i) {
+            Some(NameKind::Record) => Cow::Owned(format!("{file}#{name}")),
+            Some(NameKind::File) => Cow::Borrowed(file),
+            Some(NameKind::Own) | None => Cow::Borrowed(name),
         }
     }
 
@@ -1513,36 +1528,34 @@ mod tests {
 
     #[test]
     fn names_of_records_keep_only_their_ids() {
-        // (name, its file's name, whether only the id is kept)
+        // (name, its file's name, the bytes kept, whether it is made again)
         let table = [
-            ("a.jsonl#7", "a.jsonl", true),
-            ("dir/a.jsonl#doc-1#2", "dir/a.jsonl", true),
-            ("a.jsonl#", "a.jsonl", true),
-            ("a.jsonl", "a.jsonl", false),
-            ("a.jsonlx#7", "a.jsonl", false),
-            ("b.txt", "a.jsonl", false),
-            ("#7", "", false),
+            ("a.jsonl#7", "a.jsonl", "7", true),
+            ("dir/a.jsonl#doc-1#2", "dir/a.jsonl", "doc-1#2", true),
+            ("a.jsonl#", "a.jsonl", "", true),
+            ("a.jsonl", "a.jsonl", "", false),
+            ("dir/b.txt", "dir/b.txt", "", false),
+            ("a.jsonlx#7", "a.jsonl", "a.jsonlx#7", false),
+            ("b.txt", "a.jsonl", "b.txt", false),
+            ("#7", "", "#7", false),
+            ("", "", "", false),
         ];
         let mut names = Names::default();
-        for (name, file, _) in table {
+        for (name, file, _, _) in table {
             names.push_in(name, file);
         }
         names.push("plain");
-        let mut stored = 0;
-        for (i, (name, file, short)) in table.into_iter().enumerate() {
+        for (i, (name, file, kept, made)) in table.into_iter().enumerate() {
             assert_eq!(names.get_in(i, file), name, "{name}");
+            assert_eq!(names.get(i), kept, "{name}");
             assert_eq!(
                 matches!(names.get_in(i, file), Cow::Owned(_)),
-                short,
+                made,
                 "{name}"
             );
-            stored += if short {
-                name.len() - file.len() - 1
-            } else {
-                name.len()
-            };
         }
         assert_eq!(names.get_in(table.len(), "a.jsonl"), "plain");
+        let stored: usize = table.iter().map(|(_, _, kept, _)| kept.len()).sum();
         assert_eq!(names.all.len(), stored + "plain".len());
     }
 
