@@ -79,26 +79,21 @@ impl InputFile {
     /// cleaned corpus, of unknown size.
     pub fn named(path: PathBuf, name: String, rel_path: PathBuf) -> InputFile {
         let tails = path.to_str().and_then(|p| {
-            let rel = rel_path.to_str()?;
             let at = |tail: &str| {
                 p.ends_with(tail)
                     .then(|| u32::try_from(p.len() - tail.len()).ok())
                     .flatten()
             };
-            Some((at(&name)?, at(rel)?))
+            Some((at(&name)?, at(rel_path.to_str()?)?))
         });
-        let names = match tails {
-            Some((name_at, rel_at)) => FileNames::Tails {
-                path: path
-                    .into_os_string()
-                    .into_string()
-                    .unwrap_or_default()
-                    .into_boxed_str(),
+        let names = match (tails, path.into_os_string().into_string()) {
+            (Some((name_at, rel_at)), Ok(path)) => FileNames::Tails {
+                path: path.into_boxed_str(),
                 name_at,
                 rel_at,
             },
-            None => FileNames::Held(Box::new(HeldNames {
-                path,
+            (_, path) => FileNames::Held(Box::new(HeldNames {
+                path: path.map_or_else(PathBuf::from, PathBuf::from),
                 name,
                 rel_path,
             })),
@@ -497,19 +492,12 @@ fn walk_dir(
     hidden: bool,
     warnings: &mut Vec<Warning>,
 ) -> Vec<InputFile> {
-    let (name, rel) = match prefix {
-        Some(prefix) => (
-            display_name(prefix).trim_end_matches('/').to_string(),
-            relative_parts(prefix),
-        ),
-        None => (String::new(), PathBuf::new()),
-    };
     let typed = TypedWalk {
         hidden,
         met_link: AtomicBool::new(false),
         warnings: Mutex::new(Vec::new()),
     };
-    let pieces = typed.dir(root, &name, &rel);
+    let pieces = typed.dir(root, Below::prefix(prefix).as_ref());
     if !typed.met_link.into_inner() {
         warnings.extend(
             typed
@@ -521,6 +509,31 @@ fn walk_dir(
     }
     drop(pieces);
     sort_listing(walk_followed(root, prefix, hidden, warnings))
+}
+
+/// What the names and relative paths of the files below a directory start with.
+struct Below {
+    name: String,
+    rel: PathBuf,
+}
+
+impl Below {
+    /// What the files of a root scanned with others start with: the root as given
+    /// (without a trailing `/`) and its normal components.
+    fn prefix(prefix: Option<&Path>) -> Option<Below> {
+        prefix.map(|p| Below {
+            name: display_name(p).trim_end_matches('/').to_string(),
+            rel: relative_parts(p),
+        })
+    }
+
+    /// The name and relative path of `name` and `rel` below `below`, if any.
+    fn join(below: Option<&Below>, name: String, rel: &Path) -> (String, PathBuf) {
+        match below {
+            Some(b) => (format!("{}/{name}", b.name), b.rel.join(rel)),
+            None => (name, rel.to_path_buf()),
+        }
+    }
 }
 
 /// The walk of a tree without links: each directory's entries are sorted by name, so
@@ -566,10 +579,9 @@ impl TypedWalk {
             });
     }
 
-    /// The files below directory `path`, whose files are named `name/…` in the report
-    /// and go to `rel/…` in a cleaned corpus (at the root, `name` and `rel` are empty
-    /// unless several roots are scanned).
-    fn dir(&self, path: &Path, name: &str, rel: &Path) -> Vec<Vec<InputFile>> {
+    /// The files below directory `path`, whose names and relative paths start with
+    /// `below`'s (none at a root, unless several roots are scanned).
+    fn dir(&self, path: &Path, below: Option<&Below>) -> Vec<Vec<InputFile>> {
         if self.met_link.load(Ordering::Relaxed) {
             return Vec::new();
         }
@@ -615,13 +627,8 @@ impl TypedWalk {
         }
         entries.sort_unstable_by(|a, b| entry_name(a).cmp(entry_name(b)));
         let child = |file_name: &OsStr| {
-            let lossy = file_name.to_string_lossy();
-            let name = if name.is_empty() {
-                lossy.into_owned()
-            } else {
-                format!("{name}/{lossy}")
-            };
-            (name, rel.join(file_name))
+            let name = file_name.to_string_lossy().into_owned();
+            Below::join(below, name, Path::new(file_name))
         };
         // Runs of files between subdirectories, each made one piece of the listing.
         let mut parts: Vec<Entry<Vec<(OsString, fs::DirEntry)>>> = Vec::new();
@@ -658,7 +665,7 @@ impl TypedWalk {
             })
             .map(|n| {
                 let (name, rel) = child(n);
-                self.dir(&path.join(n), &name, &rel)
+                self.dir(&path.join(n), Some(&Below { name, rel }))
             })
             .collect();
         let mut below = below.into_iter();
@@ -752,6 +759,7 @@ fn walk(
     warnings: &mut Vec<Warning>,
     found: &mut dyn FnMut(InputFile),
 ) {
+    let below = Below::prefix(prefix);
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .into_iter()
@@ -791,7 +799,7 @@ fn walk(
             });
             continue;
         }
-        let (mut name, mut rel_path) = match plain_below(entry.path(), root) {
+        let (name, rel_path) = match plain_below(entry.path(), root) {
             Some(name) => (name.to_string(), PathBuf::from(name)),
             None => {
                 let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
@@ -803,10 +811,7 @@ fn walk(
                 (name, relative_parts(rel))
             }
         };
-        if let Some(prefix) = prefix {
-            name = format!("{}/{name}", display_name(prefix).trim_end_matches('/'));
-            rel_path = relative_parts(prefix).join(rel_path);
-        }
+        let (name, rel_path) = Below::join(below.as_ref(), name, &rel_path);
         found(InputFile::named(entry.into_path(), name, rel_path));
     }
 }
