@@ -221,11 +221,29 @@ fn covered_tokens(tokens: &[Token], covered: &[(u32, u32)]) -> Vec<bool> {
 /// The bytes that remove paragraph `ordinal` with its line: from the start of its first
 /// line to the start of the next paragraph's line, or, for the last paragraph, from the
 /// end of the previous paragraph's line to the end of its own.
+///
+/// A piece of a long line (`segment::MAX_PARAGRAPH_BYTES`) shares its line with the
+/// pieces around it: it goes with the whitespace up to the next piece, or, the line's
+/// last piece, from the end of the piece before it to the end of the line's text. The
+/// line and its terminator stay.
 fn paragraph_removal(text: &str, paras: &[Paragraph], ordinal: usize) -> Range<usize> {
     let Some(p) = paras.get(ordinal) else {
         return 0..0;
     };
     let bytes = text.as_bytes();
+    let unbroken = |from: u32, to: u32| {
+        let gap = bytes.get(from as usize..to as usize).unwrap_or_default();
+        memchr::memchr2(b'\n', b'\r', gap).is_none()
+    };
+    if let Some(next) = paras.get(ordinal + 1).filter(|n| unbroken(p.end, n.start)) {
+        return p.start as usize..next.start as usize;
+    }
+    let prev = ordinal.checked_sub(1).and_then(|o| paras.get(o));
+    if let Some(prev) = prev.filter(|prev| unbroken(prev.end, p.start)) {
+        let rest = bytes.get(p.end as usize..).unwrap_or_default();
+        let line_end = p.end as usize + memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
+        return prev.end as usize..line_end;
+    }
     let line_start = |at: usize| memchr::memrchr2(b'\n', b'\r', &bytes[..at]).map_or(0, |i| i + 1);
     let after_line = |at: usize| {
         let mut i = at;
@@ -312,6 +330,34 @@ mod tests {
                 "{text:?} without {ordinal}"
             );
         }
+    }
+
+    #[test]
+    fn pieces_of_a_long_line_are_removed_alone() {
+        // Pieces of one line, made by hand as `segment` cuts a line past its limit.
+        let text = "one two. three four. five six.\nnext line\n";
+        let piece = |start: u32, end: u32, line: u32| Paragraph { start, end, line };
+        let paras = [
+            piece(0, 8, 1),
+            piece(9, 20, 1),
+            piece(21, 30, 1),
+            piece(31, 40, 2),
+        ];
+        let cases: &[(usize, &str)] = &[
+            (0, "three four. five six.\nnext line\n"),
+            (1, "one two. five six.\nnext line\n"),
+            (2, "one two. three four.\nnext line\n"),
+            (3, "one two. three four. five six.\n"),
+        ];
+        for &(ordinal, want) in cases {
+            let r = paragraph_removal(text, &paras, ordinal);
+            let got = apply(text.as_bytes(), &[r]);
+            assert_eq!(String::from_utf8_lossy(&got), want, "without {ordinal}");
+        }
+        // All the pieces of the line: the line's terminator stays.
+        let all: Vec<_> = (0..3).map(|o| paragraph_removal(text, &paras, o)).collect();
+        let got = apply(text.as_bytes(), &merge(all));
+        assert_eq!(String::from_utf8_lossy(&got), "\nnext line\n");
     }
 
     #[test]

@@ -15,8 +15,8 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::ops::ControlFlow;
+use std::ops::Range;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -77,8 +77,8 @@ pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
     let (hashes, token_counts) = if doc.text.len() > PARALLEL_DOC_BYTES {
         // One large document (a corpus in one text file) is tokenized by runs of
         // paragraphs in parallel, joined in order: the same hashes and counts.
-        let parts: Vec<(Vec<TokenHash>, Vec<u32>)> = paragraphs
-            .par_chunks(PARALLEL_PARAGRAPHS)
+        let parts: Vec<(Vec<TokenHash>, Vec<u32>)> = parallel_runs(&paragraphs)
+            .into_par_iter()
             .map(|ps| paragraph_hashes(&doc.text, ps))
             .collect();
         let mut hashes = Vec::with_capacity(parts.iter().map(|(h, _)| h.len()).sum());
@@ -96,6 +96,23 @@ pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
         hashes,
         token_counts,
     }
+}
+
+/// `paragraphs` cut into runs for one task each of [`analyze`]: at most
+/// [`PARALLEL_PARAGRAPHS`] paragraphs and about [`PARALLEL_RUN_BYTES`] of text (a
+/// line of many megabytes is cut into paragraphs of up to 64 KiB).
+fn parallel_runs(paragraphs: &[Paragraph]) -> Vec<&[Paragraph]> {
+    let mut runs = Vec::new();
+    let (mut from, mut bytes) = (0, 0usize);
+    for (i, p) in paragraphs.iter().enumerate() {
+        if i > from && (i - from == PARALLEL_PARAGRAPHS || bytes >= PARALLEL_RUN_BYTES) {
+            runs.push(&paragraphs[from..i]);
+            (from, bytes) = (i, 0);
+        }
+        bytes += p.end.saturating_sub(p.start) as usize;
+    }
+    runs.push(&paragraphs[from..]);
+    runs
 }
 
 /// The token hashes of `paragraphs` of `text`, and the number of each one's tokens.
@@ -134,6 +151,9 @@ const PARALLEL_DOC_BYTES: usize = 1 << 20;
 
 /// Paragraphs per parallel task in one large document.
 const PARALLEL_PARAGRAPHS: usize = 1024;
+
+/// Bytes of text per parallel task in one large document.
+const PARALLEL_RUN_BYTES: usize = 256 << 10;
 
 /// Token hashes [`analyze`]'s buffer keeps room for between documents (2 MiB).
 const SCRATCH_KEPT: usize = 1 << 18;
@@ -608,56 +628,71 @@ pub fn mark_reported(reported: &mut [bool], para_groups: &[Vec<(u32, f64)>]) {
     }
 }
 
-/// A paragraph that holds a passage: where it is, its original bytes and their tokens.
-struct Holder<'a> {
-    at: Placed,
-    bytes: Cow<'a, [u8]>,
-    tokens: Vec<Token>,
+/// The occurrences of one run of paragraphs that hold passages, made by one task of
+/// [`passage_clusters_of`], with the bytes of those it captured.
+#[derive(Default)]
+struct Resolved {
+    /// (group in the chunk, index in the group, the occurrence, span of its bytes in
+    /// `bytes` if captured).
+    occurrences: Vec<(u32, u32, Occurrence, Option<Range<usize>>)>,
+    bytes: Vec<u8>,
 }
 
-impl Holder<'_> {
-    /// The holders `ps` (sorted), their bytes read together.
-    fn read<'l, L: Layout + ?Sized>(layout: &'l L, ps: &[u32]) -> Result<Vec<Holder<'l>>> {
-        let texts = layout.texts(ps)?;
-        Ok(ps
-            .iter()
-            .zip(texts)
-            .map(|(&p, bytes)| {
-                let at = layout.paragraph(p);
-                // Its token count is known: one allocation, not a chain of reallocations.
-                let mut tokens = Vec::with_capacity(layout.words(p) as usize);
-                tokenize(&crate::corpus::decoded(&bytes), at.start, &mut tokens);
-                Holder { at, bytes, tokens }
-            })
-            .collect())
-    }
-
-    /// The bytes of `o`, an occurrence in this paragraph.
-    fn text(&self, o: &Occurrence) -> &[u8] {
-        let from = o.start.saturating_sub(self.at.start) as usize;
-        let to = o.end.saturating_sub(self.at.start) as usize;
-        self.bytes.get(from..to.max(from)).unwrap_or_default()
-    }
-
-    /// The occurrence of token interval `iv` of this paragraph.
-    fn occurrence(&self, iv: &Interval, similarity: f64) -> Occurrence {
-        let start = self.tokens.get(iv.start as usize).map_or(0, |t| t.start);
-        let before = self
-            .bytes
-            .get(..start.saturating_sub(self.at.start) as usize)
-            .unwrap_or(&[]);
-        Occurrence {
-            doc: self.at.doc,
-            paragraph: self.at.ordinal,
-            start,
-            end: self
-                .tokens
-                .get((iv.end as usize).saturating_sub(1))
-                .map_or(0, |t| t.end),
-            line: self.at.line + segment::line_breaks(before),
-            words: iv.end - iv.start,
-            similarity,
+impl Resolved {
+    /// The occurrences of `wants` ((paragraph, group, index in group), sorted by
+    /// paragraph), whose intervals are in `chunk`: each paragraph's bytes are read and
+    /// tokenized once, and its intervals turned into byte spans (and their bytes copied,
+    /// if `capture`).
+    fn of<L: Layout + ?Sized>(
+        layout: &L,
+        chunk: &[PassageGroup],
+        wants: &[(u32, u32, u32)],
+        capture: bool,
+    ) -> Result<Resolved> {
+        let mut ps: Vec<u32> = wants.iter().map(|w| w.0).collect();
+        ps.dedup();
+        let texts = layout.texts(&ps)?;
+        let mut out = Resolved::default();
+        let mut tokens = Vec::new();
+        let mut rest = wants;
+        for (&p, bytes) in ps.iter().zip(&texts) {
+            let n = rest.iter().take_while(|w| w.0 == p).count();
+            let (mine, later) = rest.split_at(n);
+            rest = later;
+            let at = layout.paragraph(p);
+            tokens.clear();
+            tokens.reserve(layout.words(p) as usize);
+            tokenize(&crate::corpus::decoded(bytes), at.start, &mut tokens);
+            for &(_, g, k) in mine {
+                let Some(&(iv, similarity)) = chunk.get(g as usize).and_then(|g| g.get(k as usize))
+                else {
+                    continue;
+                };
+                let start = tokens.get(iv.start as usize).map_or(0, |t| t.start);
+                let end = tokens
+                    .get((iv.end as usize).saturating_sub(1))
+                    .map_or(0, |t| t.end);
+                let local = |offset: u32| offset.saturating_sub(at.start) as usize;
+                let before = bytes.get(..local(start)).unwrap_or(&[]);
+                let o = Occurrence {
+                    doc: at.doc,
+                    paragraph: at.ordinal,
+                    start,
+                    end,
+                    line: at.line + segment::line_breaks(before),
+                    words: iv.end - iv.start,
+                    similarity,
+                };
+                let span = capture.then(|| {
+                    let text = bytes.get(local(start)..local(end).max(local(start)));
+                    let from = out.bytes.len();
+                    out.bytes.extend_from_slice(text.unwrap_or_default());
+                    from..out.bytes.len()
+                });
+                out.occurrences.push((g, k, o, span));
+            }
         }
+        Ok(out)
     }
 }
 
@@ -721,20 +756,32 @@ pub fn paragraph_clusters_of<L: Layout + ?Sized>(
         .collect()
 }
 
-/// Bytes a paragraph that holds a passage is counted for, per word, while its clusters
-/// are made ([`passage_clusters_of`]): its [`Token`] and up to 12 bytes of its text.
-pub const HOLDER_BYTES_PER_WORD: usize = std::mem::size_of::<Token>() + 12;
+/// Bytes an occurrence of a passage is counted for while its cluster is made
+/// ([`passage_clusters_of`]): the occurrence, what locates it, and an allowance of
+/// [`CAPTURED_BYTES_PER_WORD`] a word for its bytes when they are captured.
+pub const OCCURRENCE_BYTES: usize = std::mem::size_of::<Occurrence>() + 16;
 
-/// Holder bytes ([`HOLDER_BYTES_PER_WORD`]) of one chunk of [`passage_clusters_of`] in
-/// a run in memory.
+/// Bytes a word of a captured passage is counted for (a CJK char is 3, an Arabic or
+/// English word 6 to 8 with its space).
+pub const CAPTURED_BYTES_PER_WORD: usize = 12;
+
+/// Bytes of one chunk of [`passage_clusters_of`] in a run in memory.
 pub const HOLDER_BYTES: usize = 64 << 20;
 
+/// Words of the paragraphs that hold passages that one task of [`passage_clusters_of`]
+/// reads and tokenizes at a time (at most 256 paragraphs): about 4 MB of text and
+/// tokens.
+const HOLDER_WORDS_PER_TASK: usize = 1 << 18;
+
 /// The clusters of the passage stage's groups, handed to `each` a chunk at a time in
-/// the groups' order. The bytes and token spans of each paragraph that holds a passage
-/// are read once per chunk, so that only one chunk's are held: a chunk is cut before the
-/// group that would bring its distinct holders past `holder_bytes`
-/// ([`HOLDER_BYTES_PER_WORD`] a word; a chunk has at least one group). Each chunk comes
-/// with the bytes of its passages ([`assemble`] says which, given `keep_bytes`).
+/// the groups' order. A chunk is cut before the group that would bring its occurrences
+/// past `holder_bytes` ([`OCCURRENCE_BYTES`] each, and [`CAPTURED_BYTES_PER_WORD`] a
+/// word while passages are kept; a chunk has at least one group). The paragraphs that
+/// hold a chunk's occurrences are read and tokenized once for the chunk, in runs of
+/// paragraphs, each run by one task that keeps only its occurrences' spans (and their
+/// bytes): a paragraph that holds many passages (a long one, cut from a line of many
+/// megabytes) is not read again for each chunk of groups it has a part in. Each chunk
+/// comes with the bytes of its passages ([`assemble`] says which, given `keep_bytes`).
 pub fn passage_clusters_of<L: Layout + ?Sized>(
     passage_groups: Vec<PassageGroup>,
     layout: &L,
@@ -746,19 +793,14 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
     let mut groups = passage_groups.into_iter().peekable();
     // Bytes kept so far; `None` once the budget is spent.
     let mut kept = Some(0);
-    let mut seen = HashSet::new();
     loop {
+        let capture = kept.is_some();
+        let per_word = if capture { CAPTURED_BYTES_PER_WORD } else { 0 };
         let mut chunk: Vec<PassageGroup> = Vec::new();
         let mut held = 0usize;
-        seen.clear();
         while let Some(g) = groups.peek() {
-            let mut added = 0usize;
-            for (iv, _) in g {
-                if seen.insert(iv.para) {
-                    added += layout.words(iv.para) as usize * HOLDER_BYTES_PER_WORD;
-                }
-            }
-            held = held.saturating_add(added);
+            let words: usize = g.iter().map(|(iv, _)| iv.len() as usize).sum();
+            held = held.saturating_add(g.len() * OCCURRENCE_BYTES + words * per_word);
             if !chunk.is_empty() && (held > holder_bytes || chunk.len() == CHUNK) {
                 break;
             }
@@ -767,41 +809,51 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
         if chunk.is_empty() {
             return Ok(());
         }
-        let mut ids: Vec<u32> = chunk.iter().flatten().map(|(iv, _)| iv.para).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        // Holders are in paragraph order, so a document's are read together.
-        let parts: Vec<Vec<Holder<'_>>> = ids
-            .par_chunks(256)
+        // Every occurrence as (paragraph, group, index in the group), by paragraph, so
+        // that a document's paragraphs are read together.
+        let mut wants: Vec<(u32, u32, u32)> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(g, group)| {
+                (0..group.len()).map(move |k| (group[k].0.para, g as u32, k as u32))
+            })
+            .collect();
+        wants.par_sort_unstable();
+        let runs = holder_runs(&wants, layout);
+        let resolved: Vec<Resolved> = runs
+            .par_iter()
             .with_max_len(1)
-            .map(|ps| Holder::read(layout, ps))
+            .map(|r| Resolved::of(layout, &chunk, &wants[r.clone()], capture))
             .collect::<Result<_>>()?;
-        let holders = concat_freeing(parts);
-        // Each cluster with its occurrences' bytes, cut from their holders while the
-        // budget lasts.
-        let capture = kept.is_some();
-        let made: Vec<(Cluster, Vec<&[u8]>)> = chunk
-            .into_par_iter()
-            .map(|g| {
-                let mut texts = Vec::with_capacity(if capture { g.len() } else { 0 });
-                let occurrences = g
-                    .into_iter()
-                    .filter_map(|(iv, sim)| {
-                        let holder = holders.get(ids.binary_search(&iv.para).ok()?)?;
-                        let o = holder.occurrence(&iv, sim);
-                        if capture {
-                            texts.push(holder.text(&o));
-                        }
-                        Some(o)
-                    })
-                    .collect();
+        drop(wants);
+        // Back in the groups' order.
+        let mut placed: Vec<(u32, u32, Occurrence, &[u8])> = resolved
+            .iter()
+            .flat_map(|r| {
+                r.occurrences.iter().map(|(g, k, o, span)| {
+                    let text = span.clone().and_then(|s| r.bytes.get(s));
+                    (*g, *k, *o, text.unwrap_or_default())
+                })
+            })
+            .collect();
+        placed.par_sort_unstable_by_key(|&(g, k, _, _)| (g, k));
+        drop(chunk);
+        let made: Vec<(Cluster, Vec<&[u8]>)> = placed
+            .chunk_by(|x, y| x.0 == y.0)
+            .map(|run| {
                 let cluster = Cluster {
                     kind: Kind::Passage,
-                    occurrences,
+                    occurrences: run.iter().map(|x| x.2).collect(),
+                };
+                let texts = if capture {
+                    run.iter().map(|x| x.3).collect()
+                } else {
+                    Vec::new()
                 };
                 (cluster, texts)
             })
             .collect();
+        drop(placed);
         // Whole clusters, in order, until the first that would pass the budget.
         let mut spans = Vec::new();
         if capture {
@@ -816,8 +868,34 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
             }
         }
         let texts = SpanTexts::new(spans);
-        each(made.into_iter().map(|(c, _)| c).collect(), texts)?;
+        let clusters = made.into_iter().map(|(c, _)| c).collect();
+        drop(resolved);
+        each(clusters, texts)?;
     }
+}
+
+/// Cuts `wants` (sorted by paragraph) into runs for one task each: whole paragraphs,
+/// at most 256 of them and [`HOLDER_WORDS_PER_TASK`] words (a longer paragraph is a
+/// run of its own).
+fn holder_runs<L: Layout + ?Sized>(wants: &[(u32, u32, u32)], layout: &L) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let (mut from, mut paragraphs, mut words) = (0, 0usize, 0usize);
+    for (i, w) in wants.iter().enumerate() {
+        if i > 0 && wants[i - 1].0 == w.0 {
+            continue;
+        }
+        let len = layout.words(w.0) as usize;
+        if paragraphs > 0 && (paragraphs == 256 || words + len > HOLDER_WORDS_PER_TASK) {
+            runs.push(from..i);
+            (from, paragraphs, words) = (i, 0, 0);
+        }
+        paragraphs += 1;
+        words += len;
+    }
+    if from < wants.len() {
+        runs.push(from..wants.len());
+    }
+    runs
 }
 
 /// What the paragraph stage compared, before clustering.

@@ -304,7 +304,32 @@ pub fn line_of(line_starts: &[u32], offset: u32) -> u32 {
 ///
 /// A leading BOM is never part of a paragraph (it is trimmed like any other
 /// whitespace, see the module documentation).
+///
+/// A paragraph longer than [`MAX_PARAGRAPH_BYTES`] is cut into pieces, each a paragraph
+/// of its own (see there).
 pub fn paragraphs(text: &str, mode: ParagraphMode) -> Vec<Paragraph> {
+    paragraphs_within(text, mode, MAX_PARAGRAPH_BYTES)
+}
+
+/// Longest paragraph, in bytes, that [`paragraphs`] returns whole: 64 KiB, about ten
+/// thousand English words.
+///
+/// A longer one (a file or JSON Lines text with no line break, a hard-wrapped block
+/// with no blank line) is cut into pieces of at most this many bytes: whole sentences
+/// ([`sentences`]) as many as fit, and a sentence longer than the limit at the last
+/// whitespace in the second half of the limit (at the last char boundary before it
+/// when it has none there, never before a combining mark). Each piece is a paragraph:
+/// it is sketched, aligned, reported and removed as one, and numbered in turn.
+///
+/// The pieces bound what one paragraph costs: a paragraph pair gets a bounded number
+/// of seed extensions (`passage::MAX_EXTENSIONS_PER_PAIR`), so a 30 MB line held as
+/// one paragraph had almost all of its repeats unreported, and its report's quotes
+/// were cut from a copy of the whole line, made again for every cluster.
+pub const MAX_PARAGRAPH_BYTES: usize = 1 << 16;
+
+/// [`paragraphs`], with paragraphs cut into pieces of at most `max_bytes` (at least 64).
+fn paragraphs_within(text: &str, mode: ParagraphMode, max_bytes: usize) -> Vec<Paragraph> {
+    let max_bytes = max_bytes.max(64);
     let blank_mode = resolve_mode(text, mode) == ParagraphMode::Blank;
     let mut out = Vec::new();
     let mut current: Option<Paragraph> = None;
@@ -312,7 +337,7 @@ pub fn paragraphs(text: &str, mode: ParagraphMode) -> Vec<Paragraph> {
         match trim_span(text, line.start, line.end) {
             None => {
                 if let Some(p) = current.take() {
-                    out.push(p);
+                    push_cut(text, p, max_bytes, &mut out);
                 }
             }
             Some((a, b)) => {
@@ -322,7 +347,7 @@ pub fn paragraphs(text: &str, mode: ParagraphMode) -> Vec<Paragraph> {
                     line: to_u32(idx.saturating_add(1)),
                 };
                 if !blank_mode {
-                    out.push(para);
+                    push_cut(text, para, max_bytes, &mut out);
                 } else if let Some(p) = current.as_mut() {
                     p.end = para.end;
                 } else {
@@ -332,9 +357,84 @@ pub fn paragraphs(text: &str, mode: ParagraphMode) -> Vec<Paragraph> {
         }
     }
     if let Some(p) = current {
-        out.push(p);
+        push_cut(text, p, max_bytes, &mut out);
     }
     out
+}
+
+/// Pushes paragraph `p` of `text`, cut into pieces of at most `max_bytes` if it is
+/// longer (see [`MAX_PARAGRAPH_BYTES`]). Linear in the paragraph's length.
+fn push_cut(text: &str, p: Paragraph, max_bytes: usize, out: &mut Vec<Paragraph>) {
+    let (start, end) = (p.start as usize, p.end as usize);
+    if end.saturating_sub(start) <= max_bytes {
+        out.push(p);
+        return;
+    }
+    // Line breaks are counted from the paragraph's start as the pieces move on.
+    let (mut line, mut counted) = (p.line, start);
+    let mut emit = |a: usize, b: usize, out: &mut Vec<Paragraph>| {
+        let Some((a, b)) = trim_span(text, a, b) else {
+            return;
+        };
+        line = line.saturating_add(line_breaks(text.as_bytes().get(counted..a).unwrap_or(&[])));
+        counted = a;
+        out.push(Paragraph {
+            start: to_u32(a),
+            end: to_u32(b),
+            line,
+        });
+    };
+    let mut piece: Option<Range<usize>> = None;
+    for sentence in sentences(text, start, end) {
+        let mut rest = sentence;
+        while !rest.is_empty() {
+            let part = rest.start..cut_point(text, rest.clone(), max_bytes);
+            rest = part.end..rest.end;
+            piece = match piece {
+                Some(open) if part.end - open.start <= max_bytes => Some(open.start..part.end),
+                Some(open) => {
+                    emit(open.start, open.end, out);
+                    Some(part)
+                }
+                None => Some(part),
+            };
+        }
+    }
+    if let Some(open) = piece {
+        emit(open.start, open.end, out);
+    }
+}
+
+/// Where the first piece of `text[span]` ends: its end if it is at most `max_bytes`
+/// long, else the start of the last whitespace char in the second half of the first
+/// `max_bytes`, else the last char boundary there that is not before a combining
+/// mark. Always past `span.start` when the span is not empty.
+fn cut_point(text: &str, span: Range<usize>, max_bytes: usize) -> usize {
+    if span.end - span.start <= max_bytes {
+        return span.end;
+    }
+    let limit = span.start + max_bytes;
+    let half = span.start + max_bytes / 2;
+    // The window's ends, moved inward to char boundaries (at most three bytes each).
+    let base = (half..=limit).find(|&i| text.is_char_boundary(i));
+    let window = base.and_then(|a| {
+        let b = (a..=limit).rev().find(|&i| text.is_char_boundary(i))?;
+        text.get(a..b)
+    });
+    let (Some(base), Some(window)) = (base, window) else {
+        return span.end;
+    };
+    if let Some((i, _)) = window.char_indices().rev().find(|&(_, c)| is_ws(c)) {
+        if base + i > span.start {
+            return base + i;
+        }
+    }
+    window
+        .char_indices()
+        .rev()
+        .map(|(i, c)| (base + i, c))
+        .find(|&(i, c)| i > span.start && !is_mark(c))
+        .map_or(span.end, |(i, _)| i)
 }
 
 /// The mode `Auto` resolves to for this text (`Line` and `Blank` are returned
@@ -667,6 +767,132 @@ fn starts_dotted_part(s: &str, i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Checks what `paragraphs_within(text, mode, max)` must give whatever the text:
+    /// pieces in order, none longer than `max`, trimmed, each on the line it starts on,
+    /// and together the non-whitespace of the uncut paragraphs, each piece inside one.
+    fn check_cut(text: &str, mode: ParagraphMode, max: usize) -> Vec<Paragraph> {
+        let whole = paragraphs_within(text, mode, usize::MAX);
+        let cut = paragraphs_within(text, mode, max);
+        let starts = line_starts(text);
+        let non_ws = |a: u32, b: u32| -> String {
+            text[a as usize..b as usize]
+                .chars()
+                .filter(|&c| !is_ws(c))
+                .collect()
+        };
+        let mut at = 0;
+        for p in &cut {
+            let (a, b) = (p.start as usize, p.end as usize);
+            assert!(a >= at && a < b, "{p:?} after {at} in {text:?}");
+            at = b;
+            assert!(b - a <= max.max(64), "{p:?} longer than {max} in {text:?}");
+            assert_eq!(
+                trim_span(text, a, b),
+                Some((a, b)),
+                "{p:?} untrimmed in {text:?}"
+            );
+            assert_eq!(p.line, line_of(&starts, p.start), "{p:?} in {text:?}");
+            let inside = whole.iter().any(|w| w.start <= p.start && p.end <= w.end);
+            assert!(inside, "{p:?} across paragraphs of {text:?}");
+        }
+        let all =
+            |ps: &[Paragraph]| -> String { ps.iter().map(|p| non_ws(p.start, p.end)).collect() };
+        assert_eq!(all(&cut), all(&whole), "{text:?}");
+        cut
+    }
+
+    #[test]
+    fn long_paragraphs_are_cut_at_sentences_then_whitespace() {
+        let sentence = "The quick brown fox jumps over the lazy dog. ";
+        let many = sentence.repeat(6);
+        let no_stop = "word ".repeat(40);
+        let han = "漢字".repeat(40);
+        let marks = "e\u{301}".repeat(60);
+        let arabic = "قال الوزير إن الاجتماع سيعقد غدا. ".repeat(5);
+        let s = |x: &str, n: usize| x.repeat(n).trim_end().to_string();
+        let fifth = arabic.len() / 5;
+        // (text, mode, limit, the pieces' texts)
+        let cases: Vec<(&str, ParagraphMode, usize, Vec<String>)> = vec![
+            (
+                "short line\nanother",
+                ParagraphMode::Line,
+                64,
+                vec![s("short line", 1), s("another", 1)],
+            ),
+            (&many, ParagraphMode::Line, 100, vec![s(sentence, 2); 3]),
+            // No sentence end: at the last space of the second half of the limit.
+            (
+                &no_stop,
+                ParagraphMode::Line,
+                64,
+                vec![
+                    s("word ", 12),
+                    s("word ", 12),
+                    s("word ", 12),
+                    s("word ", 4),
+                ],
+            ),
+            // No space either: at the last char boundary before the limit.
+            (
+                &han,
+                ParagraphMode::Line,
+                64,
+                vec![s("漢字", 10).chars().take(20).collect(); 4],
+            ),
+            (
+                &arabic,
+                ParagraphMode::Line,
+                128,
+                vec![
+                    s(&arabic[..fifth], 2),
+                    s(&arabic[..fifth], 2),
+                    s(&arabic[..fifth], 1),
+                ],
+            ),
+        ];
+        for (text, mode, max, want) in cases {
+            let got: Vec<&str> = check_cut(text, mode, max)
+                .iter()
+                .map(|p| &text[p.start as usize..p.end as usize])
+                .collect();
+            assert_eq!(got, want, "{text:?} at {max}");
+        }
+        // A hard cut never leaves a combining mark at the start of a piece.
+        for p in check_cut(&marks, ParagraphMode::Line, 64) {
+            let first = text_char(&marks, p.start);
+            assert!(!is_mark(first), "{p:?} starts with a mark");
+        }
+    }
+
+    fn text_char(text: &str, at: u32) -> char {
+        text[at as usize..].chars().next().unwrap_or(' ')
+    }
+
+    #[test]
+    fn pieces_of_a_hard_wrapped_block_keep_their_lines() {
+        let block =
+            "First sentence of the block\nruns on. Second one is here\nand here. Third\r\nends it.";
+        let text = format!("Title\n\n{block}\n\n{block}\n");
+        let cut = check_cut(&text, ParagraphMode::Blank, 64);
+        let lines: Vec<u32> = cut.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [1, 3, 4, 8, 9], "{cut:?}");
+    }
+
+    #[test]
+    fn cutting_keeps_every_word_whatever_the_text() {
+        use proptest::prelude::*;
+        let pieces = [
+            "word ", "mot", ". ", "? ", "\n", "\n\n", "漢", "。", " ", "\u{301}", "e", "قال ",
+            "\r\n", "\u{200B}", "Dr. ",
+        ];
+        let texts = proptest::collection::vec(proptest::sample::select(pieces.to_vec()), 0..200)
+            .prop_map(|v| v.concat());
+        let modes = proptest::sample::select(vec![ParagraphMode::Line, ParagraphMode::Blank]);
+        proptest!(ProptestConfig::with_cases(300), |(text in texts, mode in modes, max in 64usize..160)| {
+            check_cut(&text, mode, max);
+        });
+    }
 
     #[test]
     fn line_breaks_count_as_line_starts_does() {
@@ -1447,8 +1673,12 @@ mod tests {
         // 2 MB of one paragraph: must finish quickly even in a debug build.
         let unit = "وأضاف المتحدث.. أن U.S. الاجتماع 3.5 انتهى. ";
         let text = unit.repeat(2_000_000 / unit.len());
+        // One paragraph, in pieces of up to 64 KiB (2 MB / 64 KiB = 30.5).
         let paras = paragraphs(&text, ParagraphMode::Blank);
-        assert_eq!(paras.len(), 1);
+        assert_eq!(paras.len(), text.len().div_ceil(MAX_PARAGRAPH_BYTES));
+        assert!(paras
+            .iter()
+            .all(|p| (p.end - p.start) as usize <= MAX_PARAGRAPH_BYTES));
         let sents = sentences(&text, 0, text.len());
         assert_eq!(sents.len(), 2_000_000 / unit.len());
         let dots = ".".repeat(1_000_000);

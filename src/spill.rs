@@ -91,8 +91,9 @@ pub struct SpillOptions {
     /// Occurrences (report rows) of the clusters sorted in memory at a time before they
     /// are written; a run holds about 64 bytes a row.
     pub run_rows: usize,
-    /// Bytes of the paragraphs that hold passages read at a time to make their
-    /// clusters (counted as [`crate::pipeline::HOLDER_BYTES_PER_WORD`] a word).
+    /// Bytes of the occurrences of passages made into clusters at a time (counted as
+    /// [`crate::pipeline::OCCURRENCE_BYTES`] an occurrence; their paragraphs are read
+    /// a few megabytes at a time by each thread).
     pub holder_bytes: usize,
 }
 

@@ -428,6 +428,68 @@ fn file_of_200_mb_on_one_line() {
         .all(|r| r.kind == "passage" && r.text == PASSAGE.as_bytes()));
 }
 
+/// One line of about 400 KB that repeats a passage 400 times, each copy between runs of
+/// sentences of random words. Held as one paragraph, the line's copies were aligned
+/// with each other as one pair of paragraphs, whose extensions are bounded
+/// (`passage::MAX_EXTENSIONS_PER_PAIR`, 256): the last copies went unreported. Cut
+/// into paragraphs of at most 64 KiB, every copy is reported, and every row is the
+/// file's bytes.
+#[test]
+fn every_repeat_in_a_line_of_megabytes_is_found() {
+    const COPIES: usize = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("line.txt");
+    let mut w = Words::new(7);
+    // Sentences start with a capital, so that the line is cut at their ends.
+    let capital = |s: &str| s[..1].to_uppercase() + &s[1..];
+    let passage = capital(PASSAGE);
+    let mut text = String::new();
+    let mut starts = Vec::new();
+    for _ in 0..COPIES {
+        for _ in 0..8 {
+            text.push_str(&capital(&w.words(16)));
+            text.push_str(". ");
+        }
+        starts.push(text.len());
+        text.push_str(&passage);
+        text.push_str(". ");
+    }
+    text.push_str(&w.words(12));
+    text.push('\n');
+    assert!(text.len() > 300_000, "{}", text.len());
+    fs::write(&path, &text).unwrap();
+    let out = neardup([OsStr::new("scan"), p(&path), OsStr::new("-q")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = parse_report(&out.stdout);
+    assert_rows_are_file_bytes(&rows, |_| path.clone());
+    let found: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.text == passage.as_bytes())
+        .map(|r| r.start)
+        .collect();
+    let missed: Vec<_> = starts.iter().filter(|s| !found.contains(s)).collect();
+    let odd: Vec<_> = rows.iter().filter(|r| !starts.contains(&r.start)).collect();
+    assert_eq!(
+        found,
+        starts,
+        "{} rows; missed {missed:?}; others {odd:?}",
+        rows.len()
+    );
+    assert!(
+        rows.iter().all(|r| r.cluster == 1 && r.line == 1),
+        "{rows:?}"
+    );
+    // Paragraphs are numbered in turn along the line: 64 KiB at most each, and whole
+    // sentences of about 90 bytes, so never shorter than 65,000 bytes but the last.
+    for r in &rows {
+        let lowest = (r.start >> 16) + 1;
+        assert!(
+            lowest <= r.paragraph && r.paragraph <= r.start / 65_000 + 1,
+            "{r:?}"
+        );
+    }
+}
+
 #[test]
 fn file_of_a_million_short_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -740,10 +802,23 @@ fn one_word_repeated_a_million_times_in_one_paragraph() {
     // The two passage lines are found despite the noise before them.
     let lines: Vec<(usize, bool)> = rows
         .iter()
-        .filter(|r| r.kind == "paragraph")
+        .filter(|r| r.kind == "paragraph" && r.line > 1)
         .map(|r| (r.line, r.keep))
         .collect();
     assert_eq!(lines, [(2, true), (3, false)]);
+    // The first line is cut into paragraphs of 64 KiB at most, between two words: 77 of
+    // them, all but the last the same 13,107 words, and all with the same one shingle,
+    // so reported as copies of the first.
+    let first: Vec<(usize, usize, bool)> = rows
+        .iter()
+        .filter(|r| r.kind == "paragraph" && r.line == 1)
+        .map(|r| (r.paragraph, r.cluster, r.keep))
+        .collect();
+    assert_eq!(first.len(), 77, "{first:?}");
+    assert!(first
+        .iter()
+        .enumerate()
+        .all(|(i, &(p, c, keep))| p == i + 1 && c == 1 && keep == (i == 0)));
 }
 
 /// The same paragraph in 20,000 files (100,000 in the release measurement): one cluster,
@@ -853,16 +928,21 @@ fn ten_thousand_one_word_files() {
     assert!(parse_report(&out.stdout).is_empty());
 }
 
-/// Many passages inside one long paragraph: 3,000 sentences on one line, each repeated
-/// in a line of another file. Every one is found, with its exact span. (Before 7046cbd
-/// the spans were recomputed by re-tokenizing the whole paragraph once per occurrence,
-/// which made this quadratic: 66 s in release for 8,000 sentences, 0.5 s now.)
+/// Many passages inside one long paragraph: 3,000 sentences on one line (330 KB, so
+/// six paragraphs of up to 64 KiB, cut at sentence ends), each repeated in a line of
+/// another file. Every one is found, with its exact span. (Before 7046cbd the spans
+/// were recomputed by re-tokenizing the whole paragraph once per occurrence, which made
+/// this quadratic: 66 s in release for 8,000 sentences, 0.5 s now.) The sentences start
+/// with a capital: a period before a lowercase word ends no sentence, and a line with
+/// no sentence end is cut between two words, so that a passage across the cut is
+/// reported as its two parts.
 #[test]
 fn many_passages_in_one_long_paragraph() {
     const K: usize = 3_000;
     let dir = tempfile::tempdir().unwrap();
     let mut w = Words::new(29);
-    let sentences: Vec<String> = (0..K).map(|_| w.words(16)).collect();
+    let capital = |s: String| s[..1].to_uppercase() + &s[1..];
+    let sentences: Vec<String> = (0..K).map(|_| capital(w.words(16))).collect();
     let long = dir.path().join("a_long.txt");
     fs::write(&long, sentences.join(" . ") + "\n").unwrap();
     let lines: Vec<String> = sentences
