@@ -80,13 +80,39 @@ pub fn bucket(key: u64) -> usize {
     partition(key) >> (PARTITION_BITS - BUCKET_BITS)
 }
 
+/// Bytes of text a word is counted for when a batch's records are made a slice of
+/// words at a time (news text: 6 to 7 bytes a word with its space).
+const BYTES_PER_WORD: u64 = 6;
+
+/// `paras` cut into runs of at most `words` words of `table` (a longer paragraph is a
+/// run of its own).
+fn word_slices<'p>(table: &TokenTable, paras: &'p [u32], words: u64) -> Vec<&'p [u32]> {
+    let mut slices = Vec::new();
+    let (mut from, mut held) = (0, 0u64);
+    for (i, &p) in paras.iter().enumerate() {
+        let n = table.get(p as usize).len() as u64;
+        if i > from && held + n > words {
+            slices.push(&paras[from..i]);
+            (from, held) = (i, 0);
+        }
+        held += n;
+    }
+    if from < paras.len() {
+        slices.push(&paras[from..]);
+    }
+    slices
+}
+
 /// How a spilled run uses memory.
 #[derive(Clone, Copy, Debug)]
 pub struct SpillOptions {
-    /// Bytes of input read, analyzed and mapped at a time (a file larger than this is
-    /// still one batch). The map holds about eight times this at its peak (text, token
-    /// hashes, seeds and their encoded copies), on top of the per-paragraph state
-    /// (about 7 bytes a paragraph) and the per-document state (its name and 24 bytes).
+    /// Bytes of input read, analyzed and mapped at a time (a text file larger than this
+    /// is still one batch; a JSON Lines file is read a batch of records at a time). The
+    /// map holds about eight times this at its peak (text, token hashes, seeds and their
+    /// encoded copies), on top of the per-paragraph state (about 7 bytes a paragraph)
+    /// and the per-document state (its name and 24 bytes). A larger text file holds its
+    /// text and token hashes while it is analyzed, and then its records a batch's worth
+    /// of words at a time.
     pub batch_bytes: u64,
     /// Occurrences (report rows) of the clusters sorted in memory at a time before they
     /// are written; a run holds about 64 bytes a row.
@@ -722,25 +748,32 @@ pub fn find_duplicates_spilled(
         let base = first_paragraph.last().copied().unwrap_or(0);
         let mut table = TokenTable::new();
         // Each document and its analysis are freed as soon as they are written.
+        // Encoded 64 KiB at a time: a document of many megabytes is not copied whole.
+        const ENCODED: usize = 1 << 14;
         for ((file, doc), an) in docs.into_iter().zip(analyses) {
             text_out.write(doc.bytes())?;
             text_offsets.push(text_out.len);
             names.push_in(&doc.name, files.get(file as usize).map_or("", |f| f.name()));
+            drop(doc);
             doc_files.push(file);
             let last = first_paragraph.last().copied().unwrap_or(0);
             first_paragraph.push(last + an.paragraphs.len() as u32);
-            buf.clear();
-            for p in &an.paragraphs {
-                buf.extend_from_slice(&p.start.to_le_bytes());
-                buf.extend_from_slice(&p.end.to_le_bytes());
-                buf.extend_from_slice(&p.line.to_le_bytes());
+            for ps in an.paragraphs.chunks(ENCODED / 3) {
+                buf.clear();
+                for p in ps {
+                    buf.extend_from_slice(&p.start.to_le_bytes());
+                    buf.extend_from_slice(&p.end.to_le_bytes());
+                    buf.extend_from_slice(&p.line.to_le_bytes());
+                }
+                span_out.write(&buf)?;
             }
-            span_out.write(&buf)?;
-            buf.clear();
-            for h in &an.hashes {
-                buf.extend_from_slice(&h.to_le_bytes());
+            for hs in an.hashes.chunks(ENCODED) {
+                buf.clear();
+                for h in hs {
+                    buf.extend_from_slice(&h.to_le_bytes());
+                }
+                token_out.write(&buf)?;
             }
-            token_out.write(&buf)?;
             table.push_chunk(an.hashes, &an.token_counts);
         }
         for p in 0..table.len() {
@@ -751,24 +784,29 @@ pub fn find_duplicates_spilled(
         let eligible: Vec<u32> = (0..table.len() as u32)
             .filter(|&p| eligible_flags[base as usize + p as usize])
             .collect();
-        let mut exact: Vec<BandRecord> = eligible
-            .par_iter()
-            .map(|&p| BandRecord {
-                key: sequence_key(table.get(p as usize)),
-                para: u64::from(base + p),
-            })
-            .collect();
-        exact_out.append(&mut exact, |r| r.key)?;
-        drop(exact);
-        let mut bands = band_records(&table, &eligible, config, u64::from(base));
-        band_out.append(&mut bands, |r| r.key)?;
-        drop(bands);
-        if config.passages {
-            let mut seeds = seed_postings(&table, &eligible, &params);
-            for s in &mut seeds {
-                s.para += u64::from(base);
+        // The records are made a batch's worth of words at a time: a document larger than
+        // a batch (a text file of many megabytes) holds one slice's records at a time, not
+        // all of its own.
+        for slice in word_slices(&table, &eligible, options.batch_bytes / BYTES_PER_WORD) {
+            let mut exact: Vec<BandRecord> = slice
+                .par_iter()
+                .map(|&p| BandRecord {
+                    key: sequence_key(table.get(p as usize)),
+                    para: u64::from(base + p),
+                })
+                .collect();
+            exact_out.append(&mut exact, |r| r.key)?;
+            drop(exact);
+            let mut bands = band_records(&table, slice, config, u64::from(base));
+            band_out.append(&mut bands, |r| r.key)?;
+            drop(bands);
+            if config.passages {
+                let mut seeds = seed_postings(&table, slice, &params);
+                for s in &mut seeds {
+                    s.para += u64::from(base);
+                }
+                seed_out.append(&mut seeds, |s| s.hash)?;
             }
-            seed_out.append(&mut seeds, |s| s.hash)?;
         }
         Ok(())
     };

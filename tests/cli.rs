@@ -329,6 +329,39 @@ fn spilled_scan_is_identical_to_the_in_memory_scan() {
     );
 }
 
+/// One text file larger than a spilled batch (1 MiB at the smallest limit) is one
+/// document: its records are made and spilled a batch's worth of words (about 175,000)
+/// at a time. The report is the in-memory one.
+#[test]
+fn spilled_scan_of_one_large_text_file_is_identical() {
+    let parts = tempfile::tempdir().unwrap();
+    write_corpus(parts.path(), 2_000);
+    let mut files = walk(parts.path());
+    files.sort();
+    let mut text = String::new();
+    for f in &files {
+        text.push_str(&fs::read_to_string(f).unwrap());
+    }
+    assert!(text.split_whitespace().count() > 300_000);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("corpus.txt"), &text).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let t = spill.path().to_str().unwrap();
+    let memory = neardup(&["scan", d, "-q"]);
+    assert!(memory.status.success(), "{}", stderr(&memory));
+    assert!(read_csv(&stdout(&memory)).len() > 1_000);
+    let spilled = neardup(&["scan", d, "-v", "--memory-limit", "1", "--temp-dir", t]);
+    assert!(spilled.status.success(), "{}", stderr(&spilled));
+    assert!(
+        stderr(&spilled).contains("spilled to disk"),
+        "{}",
+        stderr(&spilled)
+    );
+    assert_eq!(spilled.stdout, memory.stdout);
+    assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
+}
+
 #[test]
 fn scan_report_contract() {
     let dir = tempfile::tempdir().unwrap();
