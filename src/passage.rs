@@ -253,7 +253,9 @@ fn winnow_into(
     }
 }
 
-/// One seed match between two paragraph positions, ordered so that (a, pos_a) < (b, pos_b).
+/// One seed match between two paragraph positions, ordered so that (a, pos_a) < (b, pos_b):
+/// 12 bytes. A paragraph is at most 64 KiB (`segment::MAX_PARAGRAPH_BYTES`), so it has at
+/// most 65,536 tokens, and a position fits in 16 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SeedMatch {
     /// First paragraph.
@@ -261,9 +263,9 @@ pub struct SeedMatch {
     /// Second paragraph.
     pub b: u32,
     /// Seed position in `a`.
-    pub pos_a: u32,
+    pub pos_a: u16,
     /// Seed position in `b`.
-    pub pos_b: u32,
+    pub pos_b: u16,
 }
 
 /// The map of the seed stage: postings of the given paragraphs, naming paragraph `p`
@@ -450,11 +452,15 @@ fn run_matches(run: &[SeedPosting], min_words: usize, out: &mut Vec<SeedMatch>) 
         if x.para == y.para && (y.pos as usize) < x.pos as usize + min_words {
             return;
         }
+        // Positions past 16 bits cannot occur (see `SeedMatch`).
+        let (Ok(pos_a), Ok(pos_b)) = (u16::try_from(x.pos), u16::try_from(y.pos)) else {
+            return;
+        };
         out.push(SeedMatch {
             a: x.para as u32,
             b: y.para as u32,
-            pos_a: x.pos,
-            pos_b: y.pos,
+            pos_a,
+            pos_b,
         });
     };
     if run.len() <= ALL_PAIRS_MAX {
@@ -501,8 +507,8 @@ pub fn align_all<T: TokenSource + ?Sized>(
             let mut first: Option<(u32, Cow<'_, [TokenHash]>)> = None;
             for (i, group) in run.iter().enumerate() {
                 if let Some(m) = run.get(i + 1).and_then(|next| next.first()) {
-                    table.prefetch(m.a, m.pos_a);
-                    table.prefetch(m.b, m.pos_b);
+                    table.prefetch(m.a, m.pos_a.into());
+                    table.prefetch(m.b, m.pos_b.into());
                 }
                 let Some(a) = group.first().map(|m| m.a) else {
                     continue;

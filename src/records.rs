@@ -289,7 +289,8 @@ impl FixedRecord for CandidatePair {
 impl FixedRecord for SeedMatch {
     const SIZE: usize = 16;
     fn encode(&self, out: &mut Vec<u8>) {
-        for v in [self.a, self.b, self.pos_a, self.pos_b] {
+        let (pos_a, pos_b) = (self.pos_a.into(), self.pos_b.into());
+        for v in [self.a, self.b, pos_a, pos_b] {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
@@ -297,8 +298,8 @@ impl FixedRecord for SeedMatch {
         Some(SeedMatch {
             a: u32_at(bytes, 0)?,
             b: u32_at(bytes, 4)?,
-            pos_a: u32_at(bytes, 8)?,
-            pos_b: u32_at(bytes, 12)?,
+            pos_a: u16::try_from(u32_at(bytes, 8)?).ok()?,
+            pos_b: u16::try_from(u32_at(bytes, 12)?).ok()?,
         })
     }
 }

@@ -318,13 +318,15 @@ pub fn paragraphs(text: &str, mode: ParagraphMode) -> Vec<Paragraph> {
 /// with no blank line) is cut into pieces of at most this many bytes: whole sentences
 /// ([`sentences`]) as many as fit, and a sentence longer than the limit at the last
 /// whitespace in the second half of the limit (at the last char boundary before it
-/// when it has none there, never before a combining mark). Each piece is a paragraph:
-/// it is sketched, aligned, reported and removed as one, and numbered in turn.
+/// when it has none there, not before a combining mark unless all of them are). Each
+/// piece is a paragraph: it is sketched, aligned, reported and removed as one, and
+/// numbered in turn.
 ///
 /// The pieces bound what one paragraph costs: a paragraph pair gets a bounded number
 /// of seed extensions (`passage::MAX_EXTENSIONS_PER_PAIR`), so a 30 MB line held as
-/// one paragraph had almost all of its repeats unreported, and its report's quotes
-/// were cut from a copy of the whole line, made again for every cluster.
+/// one paragraph had almost all of its repeats unreported. And a paragraph has at most
+/// 65,536 tokens, so a seed match holds its positions in 16 bits
+/// (`passage::SeedMatch`).
 pub const MAX_PARAGRAPH_BYTES: usize = 1 << 16;
 
 /// [`paragraphs`], with paragraphs cut into pieces of at most `max_bytes` (at least 64).
@@ -408,7 +410,8 @@ fn push_cut(text: &str, p: Paragraph, max_bytes: usize, out: &mut Vec<Paragraph>
 /// Where the first piece of `text[span]` ends: its end if it is at most `max_bytes`
 /// long, else the start of the last whitespace char in the second half of the first
 /// `max_bytes`, else the last char boundary there that is not before a combining
-/// mark. Always past `span.start` when the span is not empty.
+/// mark, else the last char boundary there. Always past `span.start` when the span is
+/// not empty, and never more than `max_bytes` past it when `max_bytes` is 8 or more.
 fn cut_point(text: &str, span: Range<usize>, max_bytes: usize) -> usize {
     if span.end - span.start <= max_bytes {
         return span.end;
@@ -429,12 +432,13 @@ fn cut_point(text: &str, span: Range<usize>, max_bytes: usize) -> usize {
             return base + i;
         }
     }
-    window
-        .char_indices()
-        .rev()
-        .map(|(i, c)| (base + i, c))
+    let mut boundaries = window.char_indices().rev().map(|(i, c)| (base + i, c));
+    let last = boundaries.clone().next().map(|(i, _)| i);
+    boundaries
         .find(|&(i, c)| i > span.start && !is_mark(c))
-        .map_or(span.end, |(i, _)| i)
+        .map(|(i, _)| i)
+        .or(last.filter(|&i| i > span.start))
+        .unwrap_or(span.end)
 }
 
 /// The mode `Auto` resolves to for this text (`Line` and `Blank` are returned
