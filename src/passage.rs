@@ -285,10 +285,10 @@ pub fn seed_postings(
 /// its own and makes postings of those that passed only. The matches are the same as
 /// from all postings (a seed seen once matches nothing); the postings held are a small
 /// fraction, and only one partition's at a time. The seeds are held between the two
-/// steps (12 bytes a seed: the hash, with the paragraph's index in its chunk in place
-/// of its partition bits, and the position). For one machine's memory: spilled batches
-/// cannot see each other's seeds and write every posting. Also returns the number of
-/// seeds made, kept or not.
+/// steps (10 bytes a seed: the hash, with the paragraph's index in its chunk in place
+/// of its partition bits, and the position in 16 bits). For one machine's memory:
+/// spilled batches cannot see each other's seeds and write every posting. Also returns
+/// the number of seeds made, kept or not.
 pub fn repeated_seed_match_parts(
     table: &TokenTable,
     participants: &[u32],
@@ -298,14 +298,19 @@ pub fn repeated_seed_match_parts(
         participants,
         |chunk, out| {
             for_each_seeds(table, chunk, params, |_, seeds| {
-                seeds.iter().for_each(|&(hash, pos)| out.push(hash, pos));
+                // Held in 16 bits, as a match holds them (see `SeedMatch`).
+                for &(hash, pos) in seeds.iter() {
+                    if let Ok(pos) = u16::try_from(pos) {
+                        out.push(hash, pos);
+                    }
+                }
                 out.end_item();
             });
         },
-        |para, hash, pos| SeedPosting {
+        |para, hash, pos: u16| SeedPosting {
             hash,
             para: u64::from(para),
-            pos,
+            pos: pos.into(),
         },
         |part| partition_matches(part, params.min_words),
     )
