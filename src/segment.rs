@@ -862,6 +862,9 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{text:?} at {max}");
         }
+        // Nothing but combining marks: cut before one all the same, within the limit.
+        let only_marks = "\u{301}".repeat(100);
+        assert_eq!(check_cut(&only_marks, ParagraphMode::Line, 64).len(), 4);
         // A hard cut never leaves a combining mark at the start of a piece.
         for p in check_cut(&marks, ParagraphMode::Line, 64) {
             let first = text_char(&marks, p.start);
