@@ -69,6 +69,16 @@ pub const BUCKET_BITS: u32 = 6;
 /// Bucket files per kind of record.
 pub const BUCKETS: usize = 1 << BUCKET_BITS;
 
+/// Partitions per bucket file: a bucket's records are written partition by partition
+/// in each append, so that a reduce can read one partition at a time.
+pub const PARTS_PER_BUCKET: usize = 1 << (PARTITION_BITS - BUCKET_BITS);
+
+/// Every (bucket, partition in the bucket), in the order of the partitions: what the
+/// keyed reduces of a spilled run read, one at a time.
+fn bucket_partitions() -> impl Iterator<Item = (usize, usize)> {
+    (0..BUCKETS).flat_map(|b| (0..PARTS_PER_BUCKET).map(move |q| (b, q)))
+}
+
 /// A key of bucket `b`: records appended with it all go to bucket `b`.
 pub(crate) fn bucket_key(b: usize) -> u64 {
     (b as u64) << (64 - BUCKET_BITS)
@@ -296,10 +306,17 @@ pub(crate) fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> io::Resu
 /// One file per bucket for records of one kind.
 pub(crate) struct Buckets<R> {
     files: Vec<SpillWriter>,
+    /// Per bucket, the records of each of its partitions in each append that wrote to
+    /// it, in file order.
+    runs: Vec<Vec<PartCounts>>,
     kind: RecordKind,
     fingerprint: u64,
     _records: PhantomData<R>,
 }
+
+/// The records of each partition of a bucket in one run of a bucket file (one
+/// [`Buckets::append`]), written in partition order.
+type PartCounts = [u32; PARTS_PER_BUCKET];
 
 impl<R: FixedRecord + Send + Sync> Buckets<R> {
     pub(crate) fn create(
@@ -313,6 +330,7 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
             .collect::<Result<Vec<_>>>()?;
         Ok(Buckets {
             files,
+            runs: vec![Vec::new(); BUCKETS],
             kind,
             fingerprint,
             _records: PhantomData,
@@ -320,19 +338,29 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
     }
 
     /// Appends `records`, each to the bucket of `key(record)`; buckets are written in
-    /// parallel.
+    /// parallel, each bucket's records partition by partition (so that
+    /// [`BucketFiles::read_partition`] can read one).
     ///
-    /// `records` are reordered (by bucket) in place, and encoded a slice at a time: no
+    /// `records` are reordered (by partition) in place, and encoded a slice at a time: no
     /// second copy of them is made.
     pub(crate) fn append(
         &mut self,
         records: &mut [R],
         key: impl Fn(&R) -> u64 + Sync,
     ) -> Result<()> {
-        records.par_sort_unstable_by_key(|r| bucket(key(r)));
+        records.par_sort_unstable_by_key(|r| partition(key(r)));
         let mut slices: Vec<&[R]> = vec![&[]; BUCKETS];
         for run in runs_by(records, |r| bucket(key(r))) {
-            slices[bucket(key(&run[0]))] = run;
+            let b = bucket(key(&run[0]));
+            slices[b] = run;
+            let mut counts = [0u32; PARTS_PER_BUCKET];
+            for part in runs_by(run, |r| partition(key(r)) % PARTS_PER_BUCKET) {
+                let q = partition(key(&part[0])) % PARTS_PER_BUCKET;
+                counts[q] = u32::try_from(part.len()).map_err(|_| {
+                    Error::io(&self.files[b].path, io::Error::other("run too long"))
+                })?;
+            }
+            self.runs[b].push(counts);
         }
         self.files
             .par_iter_mut()
@@ -358,6 +386,7 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
             .collect::<Result<Vec<_>>>()?;
         Ok(BucketFiles {
             stores,
+            runs: self.runs,
             kind: self.kind,
             fingerprint: self.fingerprint,
             _records: PhantomData,
@@ -368,16 +397,18 @@ impl<R: FixedRecord + Send + Sync> Buckets<R> {
 /// The finished bucket files of one kind of record.
 pub(crate) struct BucketFiles<R> {
     stores: Vec<Store>,
+    /// Per bucket, its runs' records by partition (see [`Buckets`]).
+    runs: Vec<Vec<PartCounts>>,
     kind: RecordKind,
     fingerprint: u64,
     _records: PhantomData<R>,
 }
 
 impl<R: FixedRecord + Ord + Send> BucketFiles<R> {
-    /// The distinct records of bucket `b`, sorted (the same record may have been
-    /// written by several partitions or batches).
-    fn read_distinct(&self, b: usize) -> Result<Vec<R>> {
-        let mut records = self.read(b, |_| true)?;
+    /// The distinct records of partition `q` of bucket `b`, sorted (the same record may
+    /// have been written by several partitions or batches).
+    fn read_distinct_partition(&self, b: usize, q: usize) -> Result<Vec<R>> {
+        let mut records = self.read_partition(b, q, |_| true)?;
         records.par_sort_unstable();
         records.dedup();
         Ok(records)
@@ -385,6 +416,49 @@ impl<R: FixedRecord + Ord + Send> BucketFiles<R> {
 }
 
 impl<R: FixedRecord> BucketFiles<R> {
+    /// The records of partition `q` (0 to [`PARTS_PER_BUCKET`] − 1) of bucket `b` that
+    /// pass `keep`: a quarter of the bucket, read from each of its runs by offset.
+    pub(crate) fn read_partition(
+        &self,
+        b: usize,
+        q: usize,
+        keep: impl Fn(&R) -> bool,
+    ) -> Result<Vec<R>> {
+        let (Some(store), Some(runs)) = (self.stores.get(b), self.runs.get(b)) else {
+            return Ok(Vec::new());
+        };
+        store.check(self.kind, self.fingerprint)?;
+        let bad = |e: io::Error| Error::io(&store.path, e);
+        let size = R::SIZE as u64;
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        let mut offset = Header::SIZE as u64;
+        for counts in runs {
+            let before: u64 = counts.iter().take(q).map(|&n| u64::from(n)).sum();
+            let n = counts.get(q).copied().map_or(0, u64::from);
+            // Read a megabyte at a time.
+            let mut at = offset + before * size;
+            let mut left = n;
+            while left > 0 {
+                let take = left.min((1 << 20) / size).max(1);
+                buf.resize((take * size) as usize, 0);
+                read_at(&store.file, &mut buf, at).map_err(bad)?;
+                for bytes in buf.chunks_exact(R::SIZE) {
+                    let r = R::decode(bytes).ok_or_else(|| {
+                        bad(io::Error::new(io::ErrorKind::InvalidData, "bad record"))
+                    })?;
+                    if keep(&r) {
+                        out.push(r);
+                    }
+                }
+                at += take * size;
+                left -= take;
+            }
+            offset += counts.iter().map(|&n| u64::from(n)).sum::<u64>() * size;
+        }
+        Ok(out)
+    }
+
     /// The records of bucket `b` that pass `keep`.
     pub(crate) fn read(&self, b: usize, keep: impl Fn(&R) -> bool) -> Result<Vec<R>> {
         let Some(store) = self.stores.get(b) else {
@@ -894,8 +968,8 @@ pub fn find_duplicates_spilled(
     // Exact groups are joined as they are found: each is its own set, whose root is its
     // first paragraph, so the others are the duplicates left out of LSH.
     let mut linked = UnionFind::new(n);
-    for b in 0..BUCKETS {
-        let mut records = exact_in.read(b, |_| true)?;
+    for (b, q) in bucket_partitions() {
+        let mut records = exact_in.read_partition(b, q, |_| true)?;
         for part in sort_into_partitions(&mut records, |r| r.key) {
             for run in part.chunk_by(|x, y| x.key == y.key) {
                 for r in &run[1..] {
@@ -909,8 +983,8 @@ pub fn find_duplicates_spilled(
     // bucket, and near-duplicate-heavy corpora give many times more raw pairs than
     // distinct ones, so they are deduplicated one pair bucket at a time.
     let mut pair_out = Buckets::<CandidatePair>::create(dir, "pairs", RecordKind::Pair, fp)?;
-    for b in 0..BUCKETS {
-        let records = band_in.read(b, |r| {
+    for (b, q) in bucket_partitions() {
+        let records = band_in.read_partition(b, q, |r| {
             !duplicate.get(r.para as usize).copied().unwrap_or(true)
         })?;
         let mut pairs: Vec<CandidatePair> = candidate_pairs(vec![records])
@@ -925,8 +999,8 @@ pub fn find_duplicates_spilled(
     drop(duplicate);
     let pair_in = pair_out.finish()?;
     let mut verified = Vec::new();
-    for b in 0..BUCKETS {
-        let pairs = pair_in.read_distinct(b)?;
+    for (b, q) in bucket_partitions() {
+        let pairs = pair_in.read_distinct_partition(b, q)?;
         stats.candidates_verified += pairs.len();
         let candidates: Vec<(u32, u32)> = pairs.iter().map(|p| (p.a, p.b)).collect();
         drop(pairs);
@@ -970,8 +1044,8 @@ pub fn find_duplicates_spilled(
     // ---- Passage stage: seed matches, shuffled by paragraph pair, then aligned.
     if config.passages {
         let mut match_out = Buckets::<SeedMatch>::create(dir, "matches", RecordKind::Match, fp)?;
-        for b in 0..BUCKETS {
-            let postings = seed_in.read(b, |s| {
+        for (b, q) in bucket_partitions() {
+            let postings = seed_in.read_partition(b, q, |s| {
                 !reported.get(s.para as usize).copied().unwrap_or(true)
             })?;
             stats.seed_postings += postings.len();
@@ -985,8 +1059,8 @@ pub fn find_duplicates_spilled(
         let mut components = UnionFind::new(n);
         let mut aligned_out =
             Buckets::<SpanPair>::create(dir, "aligned", RecordKind::SpanPair, fp)?;
-        for b in 0..BUCKETS {
-            let matches = match_in.read_distinct(b)?;
+        for (b, q) in bucket_partitions() {
+            let matches = match_in.read_distinct_partition(b, q)?;
             stats.seed_matches += matches.len();
             let aligned = align_all(&tokens, &matches, &params);
             tokens.error()?;
@@ -1090,6 +1164,24 @@ mod tests {
         assert_eq!(back, all);
         let odd = files.read(3, |r| r.para % 2 == 1).unwrap();
         assert!(odd.iter().all(|r| r.para % 2 == 1 && bucket(r.key) == 3));
+        // Each partition alone, from both runs: its records and no other.
+        let mut by_partition = Vec::new();
+        for (b, q) in bucket_partitions() {
+            let part = files.read_partition(b, q, |_| true).unwrap();
+            let p = b * PARTS_PER_BUCKET + q;
+            assert!(part.iter().all(|r| partition(r.key) == p), "partition {p}");
+            assert_eq!(
+                part.len(),
+                all.iter().filter(|r| partition(r.key) == p).count()
+            );
+            by_partition.extend(part);
+        }
+        by_partition.sort_unstable_by_key(|r| r.para);
+        assert_eq!(by_partition, all);
+        let odd = files.read_partition(3, 2, |r| r.para % 2 == 1).unwrap();
+        assert!(odd
+            .iter()
+            .all(|r| r.para % 2 == 1 && partition(r.key) == 14));
     }
 
     #[test]
@@ -1101,11 +1193,13 @@ mod tests {
         // Another run's parameters.
         let other = BucketFiles::<BandRecord> {
             stores: vec![Store::open(files.stores[0].path.clone()).unwrap()],
+            runs: files.runs.clone(),
             kind: RecordKind::Band,
             fingerprint: 8,
             _records: PhantomData,
         };
         assert!(other.read(0, |_| true).is_err());
+        assert!(other.read_partition(0, 0, |_| true).is_err());
         // A truncated record.
         let path = files.stores[1].path.clone();
         let len = std::fs::metadata(&path).unwrap().len();
@@ -1117,6 +1211,13 @@ mod tests {
             err.contains("truncated") && err.contains("t-01.bin"),
             "{err}"
         );
+        // Read by partition, the last one runs past the end.
+        let last = PARTS_PER_BUCKET - 1;
+        let err = files
+            .read_partition(1, last, |_| true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t-01.bin"), "{err}");
         // Not a neardup file at all.
         let foreign = dir.path().join("foreign.bin");
         std::fs::write(&foreign, b"PK\x03\x04 something else entirely").unwrap();
