@@ -221,9 +221,51 @@ pub fn runs_by<T>(sorted: &[T], group: impl Fn(&T) -> usize) -> Vec<&[T]> {
     runs
 }
 
+/// `0..n` for the `n` weights given, cut in order into ranges of at most `max_items`
+/// items weighing at most `max_weight` in all; an item heavier than that is a range of
+/// its own. How a parallel stage cuts its work into tasks of bounded size.
+pub fn weighted_runs(
+    weights: impl IntoIterator<Item = usize>,
+    max_items: usize,
+    max_weight: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let (mut from, mut held, mut n) = (0, 0usize, 0);
+    for (i, w) in weights.into_iter().enumerate() {
+        if i > from && (i - from == max_items || held.saturating_add(w) > max_weight) {
+            runs.push(from..i);
+            (from, held) = (i, 0);
+        }
+        held = held.saturating_add(w);
+        n = i + 1;
+    }
+    if from < n {
+        runs.push(from..n);
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weighted_runs_are_bounded_by_items_and_weight() {
+        // (weights, max items, max weight, the runs' ends)
+        let cases: &[(&[usize], usize, usize, &[usize])] = &[
+            (&[], 4, 10, &[]),
+            (&[3, 3, 3, 3], 4, 10, &[3, 4]),
+            (&[1, 1, 1, 1, 1], 2, 100, &[2, 4, 5]),
+            (&[20, 1, 1], 8, 10, &[1, 3]),
+            (&[1, 20, 1], 8, 10, &[1, 2, 3]),
+        ];
+        for &(weights, items, weight, ends) in cases {
+            let got = weighted_runs(weights.iter().copied(), items, weight);
+            let starts = std::iter::once(0).chain(ends.iter().copied());
+            let want: Vec<_> = starts.zip(ends).map(|(a, &b)| a..b).collect();
+            assert_eq!(got, want, "{weights:?} by {items} and {weight}");
+        }
+    }
 
     #[test]
     fn chosen_banding_meets_recall_at_threshold() {

@@ -29,7 +29,9 @@ use crate::corpus::{Document, InputFile, InputRead, Warning};
 use crate::error::Result;
 use crate::filter::reduce_repeated;
 use crate::jsonl;
-use crate::lsh::{band_keys, choose_bands, concat_freeing, distinct_pairs, partition_pairs};
+use crate::lsh::{
+    band_keys, choose_bands, concat_freeing, distinct_pairs, partition_pairs, weighted_runs,
+};
 use crate::normalize::{token_hashes, tokenize, Token, TokenHash};
 use crate::passage::{
     align_match_parts, fit, repeated_seed_match_parts, similarity, Alignment, PassageParams,
@@ -102,17 +104,13 @@ pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
 /// [`PARALLEL_PARAGRAPHS`] paragraphs and about [`PARALLEL_RUN_BYTES`] of text (a
 /// line of many megabytes is cut into paragraphs of up to 64 KiB).
 fn parallel_runs(paragraphs: &[Paragraph]) -> Vec<&[Paragraph]> {
-    let mut runs = Vec::new();
-    let (mut from, mut bytes) = (0, 0usize);
-    for (i, p) in paragraphs.iter().enumerate() {
-        if i > from && (i - from == PARALLEL_PARAGRAPHS || bytes >= PARALLEL_RUN_BYTES) {
-            runs.push(&paragraphs[from..i]);
-            (from, bytes) = (i, 0);
-        }
-        bytes += p.end.saturating_sub(p.start) as usize;
-    }
-    runs.push(&paragraphs[from..]);
-    runs
+    let bytes = paragraphs
+        .iter()
+        .map(|p| p.end.saturating_sub(p.start) as usize);
+    weighted_runs(bytes, PARALLEL_PARAGRAPHS, PARALLEL_RUN_BYTES)
+        .into_iter()
+        .map(|r| &paragraphs[r])
+        .collect()
 }
 
 /// The token hashes of `paragraphs` of `text`, and the number of each one's tokens.
@@ -890,24 +888,16 @@ pub fn passage_clusters_of<L: Layout + ?Sized>(
 /// at most 256 of them and [`HOLDER_WORDS_PER_TASK`] words (a longer paragraph is a
 /// run of its own).
 fn holder_runs<L: Layout + ?Sized>(wants: &[(u32, u32, u32)], layout: &L) -> Vec<Range<usize>> {
-    let mut runs = Vec::new();
-    let (mut from, mut paragraphs, mut words) = (0, 0usize, 0usize);
-    for (i, w) in wants.iter().enumerate() {
-        if i > 0 && wants[i - 1].0 == w.0 {
-            continue;
-        }
-        let len = layout.words(w.0) as usize;
-        if paragraphs > 0 && (paragraphs == 256 || words + len > HOLDER_WORDS_PER_TASK) {
-            runs.push(from..i);
-            (from, paragraphs, words) = (i, 0, 0);
-        }
-        paragraphs += 1;
-        words += len;
-    }
-    if from < wants.len() {
-        runs.push(from..wants.len());
-    }
-    runs
+    // Where each paragraph's wants start, and the end.
+    let mut starts: Vec<usize> = (0..wants.len())
+        .filter(|&i| i == 0 || wants[i - 1].0 != wants[i].0)
+        .collect();
+    let words = starts.iter().map(|&i| layout.words(wants[i].0) as usize);
+    let runs = weighted_runs(words, 256, HOLDER_WORDS_PER_TASK);
+    starts.push(wants.len());
+    runs.into_iter()
+        .map(|r| starts[r.start]..starts[r.end])
+        .collect()
 }
 
 /// What the paragraph stage compared, before clustering.

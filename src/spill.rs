@@ -45,7 +45,7 @@ use crate::cluster::{Interval, UnionFind};
 use crate::config::Config;
 use crate::corpus::{Document, InputFile, InputRead, Names, Warning};
 use crate::error::{Error, Result};
-use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions};
+use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions, weighted_runs};
 use crate::normalize::TokenHash;
 use crate::passage::{
     align_all, raw_seed_matches, seed_postings, SeedMatch, TokenSource, TokenTable,
@@ -97,20 +97,12 @@ const BYTES_PER_WORD: u64 = 6;
 /// `paras` cut into runs of at most `words` words of `table` (a longer paragraph is a
 /// run of its own).
 fn word_slices<'p>(table: &TokenTable, paras: &'p [u32], words: u64) -> Vec<&'p [u32]> {
-    let mut slices = Vec::new();
-    let (mut from, mut held) = (0, 0u64);
-    for (i, &p) in paras.iter().enumerate() {
-        let n = table.get(p as usize).len() as u64;
-        if i > from && held + n > words {
-            slices.push(&paras[from..i]);
-            (from, held) = (i, 0);
-        }
-        held += n;
-    }
-    if from < paras.len() {
-        slices.push(&paras[from..]);
-    }
-    slices
+    let lens = paras.iter().map(|&p| table.get(p as usize).len());
+    let words = usize::try_from(words).unwrap_or(usize::MAX);
+    weighted_runs(lens, usize::MAX, words)
+        .into_iter()
+        .map(|r| &paras[r])
+        .collect()
 }
 
 /// How a spilled run uses memory.
@@ -443,14 +435,7 @@ impl<R: FixedRecord> BucketFiles<R> {
                 let take = left.min((1 << 20) / size).max(1);
                 buf.resize((take * size) as usize, 0);
                 read_at(&store.file, &mut buf, at).map_err(bad)?;
-                for bytes in buf.chunks_exact(R::SIZE) {
-                    let r = R::decode(bytes).ok_or_else(|| {
-                        bad(io::Error::new(io::ErrorKind::InvalidData, "bad record"))
-                    })?;
-                    if keep(&r) {
-                        out.push(r);
-                    }
-                }
+                decode_kept(&buf, &keep, &mut out).map_err(bad)?;
                 at += take * size;
                 left -= take;
             }
@@ -476,13 +461,7 @@ impl<R: FixedRecord> BucketFiles<R> {
         let mut chunk = vec![0u8; R::SIZE * 4096];
         loop {
             let n = read_full(&mut file, &mut chunk).map_err(bad)?;
-            for bytes in chunk[..n].chunks_exact(R::SIZE) {
-                let r = R::decode(bytes)
-                    .ok_or_else(|| bad(io::Error::new(io::ErrorKind::InvalidData, "bad record")))?;
-                if keep(&r) {
-                    out.push(r);
-                }
-            }
+            decode_kept(&chunk[..n], &keep, &mut out).map_err(bad)?;
             if n % R::SIZE != 0 {
                 return Err(bad(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -494,6 +473,42 @@ impl<R: FixedRecord> BucketFiles<R> {
             }
         }
     }
+}
+
+/// Writes `values` little-endian to `out`, encoded 64 KiB at a time in `buf`: a
+/// document of many megabytes is not copied whole.
+fn write_u32s(
+    out: &mut SpillWriter,
+    values: impl Iterator<Item = u32>,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    const FLUSH: usize = 64 << 10;
+    buf.clear();
+    for v in values {
+        buf.extend_from_slice(&v.to_le_bytes());
+        if buf.len() >= FLUSH {
+            out.write(buf)?;
+            buf.clear();
+        }
+    }
+    out.write(buf)
+}
+
+/// Decodes the whole records of `bytes`, appending those that pass `keep` to `out`; a
+/// record that does not decode is an error.
+fn decode_kept<R: FixedRecord>(
+    bytes: &[u8],
+    keep: impl Fn(&R) -> bool,
+    out: &mut Vec<R>,
+) -> io::Result<()> {
+    for bytes in bytes.chunks_exact(R::SIZE) {
+        let r = R::decode(bytes)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad record"))?;
+        if keep(&r) {
+            out.push(r);
+        }
+    }
+    Ok(())
 }
 
 /// Reads until `buf` is full or the end of the input; returns the bytes read.
@@ -822,8 +837,6 @@ pub fn find_duplicates_spilled(
         let base = first_paragraph.last().copied().unwrap_or(0);
         let mut table = TokenTable::new();
         // Each document and its analysis are freed as soon as they are written.
-        // Encoded 64 KiB at a time: a document of many megabytes is not copied whole.
-        const ENCODED: usize = 1 << 14;
         for ((file, doc), an) in docs.into_iter().zip(analyses) {
             text_out.write(doc.bytes())?;
             text_offsets.push(text_out.len);
@@ -832,22 +845,9 @@ pub fn find_duplicates_spilled(
             doc_files.push(file);
             let last = first_paragraph.last().copied().unwrap_or(0);
             first_paragraph.push(last + an.paragraphs.len() as u32);
-            for ps in an.paragraphs.chunks(ENCODED / 3) {
-                buf.clear();
-                for p in ps {
-                    buf.extend_from_slice(&p.start.to_le_bytes());
-                    buf.extend_from_slice(&p.end.to_le_bytes());
-                    buf.extend_from_slice(&p.line.to_le_bytes());
-                }
-                span_out.write(&buf)?;
-            }
-            for hs in an.hashes.chunks(ENCODED) {
-                buf.clear();
-                for h in hs {
-                    buf.extend_from_slice(&h.to_le_bytes());
-                }
-                token_out.write(&buf)?;
-            }
+            let spans = an.paragraphs.iter().flat_map(|p| [p.start, p.end, p.line]);
+            write_u32s(&mut span_out, spans, &mut buf)?;
+            write_u32s(&mut token_out, an.hashes.iter().copied(), &mut buf)?;
             table.push_chunk(an.hashes, &an.token_counts);
         }
         for p in 0..table.len() {
