@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::jsonl;
+use crate::segment::{self, ModeCounter, ParagraphMode};
 use crate::texts::FileStamp;
 
 /// Files at or above this size are skipped: spans are stored as `u32` byte offsets.
@@ -205,6 +206,60 @@ pub struct Document {
     /// JSON string its text was decoded from (quotes included), so that the text can be
     /// read again without holding it.
     pub json_span: Option<std::ops::Range<u64>>,
+    /// For one part of a text file read in parts ([`Batching::parts`]), where the part
+    /// is in its file. The parts of a file come in order, and together are its bytes.
+    pub part: Option<Part>,
+}
+
+/// Where a part of a text file read in parts ([`Batching::parts`]) is in its file. The
+/// part starts after a paragraph break ([`segment::paragraph_breaks`]), so it
+/// splits into the paragraphs the whole file has there, with their offsets moved by
+/// `offset` and their lines by `lines`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Byte offset of the part in its file: 0 for the first part.
+    pub offset: u32,
+    /// Line breaks in the file before the part.
+    pub lines: u32,
+    /// The paragraph mode, resolved over the whole file ([`segment::ModeCounter`]).
+    pub mode: ParagraphMode,
+}
+
+/// How [`read_input_batched`] hands over a file's documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batching {
+    /// Documents go to the callback in batches of about this many bytes of text
+    /// (`u64::MAX`: all at once).
+    pub bytes: u64,
+    /// When set, a text file larger than `bytes` is read in parts of about `bytes`
+    /// ([`Document::part`]), cut at paragraph breaks of this mode; otherwise it is one
+    /// document.
+    pub text_parts: Option<ParagraphMode>,
+}
+
+impl Batching {
+    /// Every document at once.
+    pub const WHOLE: Batching = Batching {
+        bytes: u64::MAX,
+        text_parts: None,
+    };
+
+    /// Records in batches of about `bytes`; a text file whole.
+    pub fn records(bytes: u64) -> Batching {
+        Batching {
+            bytes,
+            text_parts: None,
+        }
+    }
+
+    /// Records in batches of about `bytes`, and a text file larger than that in parts
+    /// of about `bytes`, cut at paragraph breaks of `mode`.
+    pub fn parts(bytes: u64, mode: ParagraphMode) -> Batching {
+        Batching {
+            bytes,
+            text_parts: Some(mode),
+        }
+    }
 }
 
 impl Document {
@@ -221,6 +276,7 @@ impl Document {
                 text,
                 raw: None,
                 json_span: None,
+                part: None,
             };
         }
         let text = decode_keeping_offsets(&bytes);
@@ -230,6 +286,7 @@ impl Document {
             text,
             raw: Some(bytes),
             json_span: None,
+            part: None,
         }
     }
 
@@ -953,20 +1010,234 @@ fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStam
     };
     if bytes.contains(&0) {
         let message = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-            "UTF-16 text is not read, only UTF-8 (contains NUL bytes)"
+            NUL_UTF16
         } else {
-            "binary file (contains NUL bytes)"
+            NUL_BINARY
         };
         return (skip(message.to_string()), Some(stamp));
     }
     let doc = Document::from_bytes(id, file.name().to_string(), bytes);
     let warning = doc.raw.as_ref().map(|_| Warning {
         path: file.path().to_path_buf(),
-        message: "invalid UTF-8, decoded lossily (offsets refer to the original bytes)".to_string(),
+        message: INVALID_UTF8.to_string(),
         skipped: false,
     });
     (ReadOutcome::Read(doc, warning), Some(stamp))
 }
+
+/// Reads the text file `file` in parts of about `part_bytes` ([`Part`]), each cut after a
+/// paragraph break of `mode` ([`segment::paragraph_breaks`]; a paragraph longer than a
+/// part makes its part longer), and hands each to `each` as it is read. The file
+/// is checked first, read through once: a file with a NUL byte is skipped, as
+/// [`read_input`] skips it, before any part is handed over, and an `Auto` mode is
+/// resolved over the whole file.
+fn read_text_parts(
+    file: &InputFile,
+    mode: ParagraphMode,
+    part_bytes: u64,
+    on_bytes: &(dyn Fn(u64) + Sync),
+    each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
+) -> InputRead {
+    let warn = |message: String, skipped: bool| Warning {
+        path: file.path().to_path_buf(),
+        message,
+        skipped,
+    };
+    let (mut handle, meta) = match open_with_metadata(file.path()) {
+        Ok(opened) => opened,
+        Err(err) => {
+            return InputRead {
+                warnings: vec![warn(describe_io(&err, file.path()), true)],
+                ..InputRead::default()
+            }
+        }
+    };
+    let stamp = match check_size(file, &meta) {
+        Ok(stamp) => stamp,
+        Err(message) => {
+            return InputRead {
+                warnings: vec![warn(message, true)],
+                ..InputRead::default()
+            }
+        }
+    };
+    let skipped = |message: String| InputRead {
+        warnings: vec![warn(message, true)],
+        stamp: Some(stamp),
+        ..InputRead::default()
+    };
+    let len = match check_limit(meta.len()) {
+        Ok(len) => len,
+        Err(err) => return skipped(describe_io(&err, file.path())),
+    };
+    let mode = match check_text(&mut handle, len, mode) {
+        Ok(Ok(mode)) => mode,
+        Ok(Err(message)) => return skipped(message.to_string()),
+        Err(err) => return skipped(describe_io(&err, file.path())),
+    };
+    if let Err(err) = std::io::Seek::rewind(&mut handle) {
+        return skipped(describe_io(&err, file.path()));
+    }
+    let part_bytes = usize::try_from(part_bytes).unwrap_or(usize::MAX).max(1);
+    let mut reader = Read::take(handle, len);
+    let mut buf: Vec<u8> = Vec::new();
+    let (mut offset, mut lines, mut eof, mut invalid) = (0u64, 0u32, false, false);
+    let mut warnings = Vec::new();
+    loop {
+        // The part ends at the last break in its first `part_bytes` bytes (and the byte
+        // after, which tells whether a `\r` ends its line). With none there, it ends at
+        // the first break after, looked for in a window that doubles.
+        let mut want = part_bytes;
+        let cut = loop {
+            if let Err(err) = fill(&mut reader, &mut buf, want.saturating_add(1), &mut eof) {
+                warnings.push(warn(describe_io(&err, file.path()), false));
+                eof = true;
+            }
+            let window = &buf[..buf.len().min(want.saturating_add(1))];
+            let complete = eof && window.len() == buf.len();
+            if complete && buf.len() <= part_bytes {
+                break buf.len();
+            }
+            let mut breaks = segment::paragraph_breaks(window, mode, complete);
+            let found = if want == part_bytes {
+                breaks.last()
+            } else {
+                breaks.next()
+            };
+            match found {
+                Some(cut) => break cut,
+                None if complete => break buf.len(),
+                None => want = want.saturating_mul(2),
+            }
+        };
+        if cut == 0 {
+            break;
+        }
+        let rest = buf.split_off(cut);
+        let part = std::mem::replace(&mut buf, rest);
+        let next_lines = lines.saturating_add(segment::line_breaks(&part));
+        on_bytes(part.len() as u64);
+        let mut doc = Document::from_bytes(0, file.name().to_string(), part);
+        invalid |= doc.raw.is_some();
+        doc.part = Some(Part {
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            lines,
+            mode,
+        });
+        offset += cut as u64;
+        lines = next_lines;
+        if each(vec![doc]).is_break() {
+            break;
+        }
+    }
+    if eof && offset != len {
+        warnings.push(warn(
+            format!("changed size while it was read ({len} bytes, then {offset})"),
+            false,
+        ));
+    }
+    if invalid {
+        warnings.push(warn(INVALID_UTF8.to_string(), false));
+    }
+    InputRead {
+        docs: Vec::new(),
+        warnings,
+        stamp: Some(stamp),
+    }
+}
+
+/// Reads from `reader` until `buf` holds `want` bytes or the reader ends (`eof`).
+fn fill(
+    reader: &mut impl Read,
+    buf: &mut Vec<u8>,
+    want: usize,
+    eof: &mut bool,
+) -> std::io::Result<()> {
+    while !*eof && buf.len() < want {
+        let at = buf.len();
+        let room = (want - at).min(READ_BLOCK);
+        buf.resize(at + room, 0);
+        match reader.read(&mut buf[at..]) {
+            Ok(0) => {
+                buf.truncate(at);
+                *eof = true;
+            }
+            Ok(n) => buf.truncate(at + n),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => buf.truncate(at),
+            Err(err) => {
+                buf.truncate(at);
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bytes a check or a part read asks for at once.
+const READ_BLOCK: usize = 1 << 20;
+
+/// Reads the `len` bytes of `reader` once: why the file is not read as text if it has
+/// a NUL byte, else `mode` resolved over its text.
+fn check_text(
+    reader: &mut impl Read,
+    len: u64,
+    mode: ParagraphMode,
+) -> std::io::Result<std::result::Result<ParagraphMode, &'static str>> {
+    let mut counter = (mode == ParagraphMode::Auto).then(ModeCounter::default);
+    let mut reader = Read::take(reader, len);
+    let mut buf = Vec::with_capacity(READ_BLOCK + 4);
+    let (mut eof, mut first, mut seen) = (false, true, 0u64);
+    while !eof {
+        fill(&mut reader, &mut buf, READ_BLOCK, &mut eof)?;
+        seen += buf.len() as u64;
+        if memchr::memchr(0, &buf).is_some() {
+            let utf16 = first && (buf.starts_with(&[0xFF, 0xFE]) || buf.starts_with(&[0xFE, 0xFF]));
+            return Ok(Err(if utf16 { NUL_UTF16 } else { NUL_BINARY }));
+        }
+        first = false;
+        // Decoded up to a point where UTF-8 decoding starts afresh, the rest kept for
+        // the next block.
+        let cut = if eof {
+            buf.len()
+        } else {
+            decodable_prefix(&buf)
+        };
+        if let Some(counter) = counter.as_mut() {
+            counter.feed(&decoded(&buf[..cut]));
+        }
+        buf.drain(..cut);
+        seen -= buf.len() as u64;
+    }
+    if seen != len {
+        return Err(std::io::Error::other(format!(
+            "changed size while it was read ({len} bytes, then {seen}); it is being written"
+        )));
+    }
+    Ok(Ok(counter.map_or(mode, ModeCounter::finish)))
+}
+
+/// How much of `bytes`, the start of a longer text, decodes on its own as it does in
+/// the whole ([`decoded`]): all of it when it ends with an ASCII byte, else up to its
+/// last byte that is not a UTF-8 continuation byte, among the last four. When the last
+/// four are all continuation bytes, the last cannot belong to a valid sequence, and all
+/// of `bytes` is taken.
+fn decodable_prefix(bytes: &[u8]) -> usize {
+    if bytes.last().is_some_and(u8::is_ascii) {
+        return bytes.len();
+    }
+    let from = bytes.len().saturating_sub(4);
+    (from..bytes.len())
+        .rev()
+        .find(|&i| bytes[i] & 0xC0 != 0x80)
+        .unwrap_or(bytes.len())
+}
+
+/// Why a text file with a NUL byte is skipped.
+const NUL_BINARY: &str = "binary file (contains NUL bytes)";
+const NUL_UTF16: &str = "UTF-16 text is not read, only UTF-8 (contains NUL bytes)";
+
+/// The caveat of a text file that is not valid UTF-8.
+const INVALID_UTF8: &str = "invalid UTF-8, decoded lossily (offsets refer to the original bytes)";
 
 /// That `file` is still a regular file of its listed size: its stamp if so, why not
 /// if not.
@@ -1123,7 +1394,7 @@ pub fn read_input_observed(
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> InputRead {
     let mut docs = Vec::new();
-    let read = read_input_batched(file, opts, on_bytes, u64::MAX, &mut |batch| {
+    let read = read_input_batched(file, opts, on_bytes, Batching::WHOLE, &mut |batch| {
         docs.extend(batch);
         ControlFlow::Continue(())
     });
@@ -1131,17 +1402,24 @@ pub fn read_input_observed(
 }
 
 /// [`read_input_observed`], handing the documents to `each` in batches of about
-/// `batch_bytes` of text as they are read, so that a JSON Lines file of any size is
-/// read in bounded memory (a text file is one document, one batch). The returned
+/// `batching.bytes` of text as they are read, so that a JSON Lines file of any size is
+/// read in bounded memory. A text file is one document, one batch, unless
+/// `batching.text_parts` is set and it is larger than a batch: it is then read in parts
+/// of about a batch each, one batch each ([`Document::part`]). The returned
 /// [`InputRead`] has no documents: `each` had them. Stops early if `each` breaks.
 pub fn read_input_batched(
     file: &InputFile,
     opts: &ReadOptions,
     on_bytes: &(dyn Fn(u64) + Sync),
-    batch_bytes: u64,
+    batching: Batching,
     each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
 ) -> InputRead {
     let Some(compression) = jsonl::format_of(file.path()) else {
+        if let Some(mode) = batching.text_parts {
+            if file.len.is_some_and(|len| len > batching.bytes) {
+                return read_text_parts(file, mode, batching.bytes, on_bytes, each);
+            }
+        }
         let (outcome, stamp) = read_file_stamped(0, file);
         let warnings = match outcome {
             ReadOutcome::Read(doc, warning) => {
@@ -1172,7 +1450,7 @@ pub fn read_input_batched(
         }
     };
     let warnings =
-        jsonl::read_documents_batched(file, compression, opts, on_bytes, batch_bytes, each);
+        jsonl::read_documents_batched(file, compression, opts, on_bytes, batching.bytes, each);
     InputRead {
         docs: Vec::new(),
         warnings,
@@ -1266,6 +1544,183 @@ mod tests {
             if let Some(reads) = reads {
                 assert_eq!(reader.reads, reads, "{case}");
             }
+        }
+    }
+
+    /// Reads `file` with [`Batching::parts`]: the documents handed over, and the warnings.
+    fn read_parts(path: &Path, bytes: u64, mode: ParagraphMode) -> (Vec<Document>, Vec<Warning>) {
+        let (files, _) = list_files(&[path.to_path_buf()], false).unwrap();
+        let mut docs = Vec::new();
+        let read = read_input_batched(
+            &files[0],
+            &ReadOptions::default(),
+            &|_| {},
+            Batching::parts(bytes, mode),
+            &mut |batch| {
+                assert_eq!(batch.len(), 1, "a part is a batch");
+                docs.extend(batch);
+                ControlFlow::Continue(())
+            },
+        );
+        (docs, read.warnings)
+    }
+
+    /// A text file larger than a batch is handed over in parts: they are its bytes, each
+    /// after a paragraph break of the file's mode (resolved over all of it), placed by
+    /// offset and line, and split into the paragraphs the whole file has.
+    #[test]
+    fn text_files_are_read_in_parts_at_paragraph_breaks() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "a long line of words that goes on and on ".repeat(4);
+        let mut wrapped = format!("{long}\n\n{long}\n\n");
+        for i in 0..60 {
+            wrapped.push_str(&format!("block {i} first\r\nsecond line\r\nthird\r\n\r\n"));
+        }
+        let mut lines = String::new();
+        for i in 0..200 {
+            lines.push_str(&format!("line {i} \u{627}\u{644}\u{646}\u{635}\r\n\r"));
+        }
+        let one_line = format!("start {}\nend\n", "word ".repeat(100));
+        let mut invalid = b"good line\n".repeat(30);
+        invalid.extend_from_slice(b"bad \xC3\xFF line\n");
+        invalid.extend_from_slice(&b"more\n".repeat(30));
+        let cases: Vec<(&str, Vec<u8>, ParagraphMode, ParagraphMode, usize)> = vec![
+            // (name, bytes, mode asked, mode resolved, fewest parts)
+            (
+                "wrapped.txt",
+                wrapped.into_bytes(),
+                ParagraphMode::Auto,
+                ParagraphMode::Blank,
+                10,
+            ),
+            (
+                "lines.txt",
+                lines.into_bytes(),
+                ParagraphMode::Line,
+                ParagraphMode::Line,
+                20,
+            ),
+            (
+                "one-line.txt",
+                one_line.into_bytes(),
+                ParagraphMode::Line,
+                ParagraphMode::Line,
+                2,
+            ),
+            (
+                "invalid.txt",
+                invalid,
+                ParagraphMode::Auto,
+                ParagraphMode::Line,
+                4,
+            ),
+        ];
+        for (name, bytes, mode, resolved, fewest) in cases {
+            let path = dir.path().join(name);
+            fs::write(&path, &bytes).unwrap();
+            let (docs, warnings) = read_parts(&path, 100, mode);
+            assert!(docs.len() >= fewest, "{name}: {} parts", docs.len());
+            let (mut offset, mut lines, mut joined) = (0, 0, Vec::new());
+            let mut paragraphs = Vec::new();
+            for (i, doc) in docs.iter().enumerate() {
+                let part = doc.part.unwrap();
+                assert_eq!(
+                    (part.offset, part.lines),
+                    (offset, lines),
+                    "{name}: part {i}"
+                );
+                assert_eq!(part.mode, resolved, "{name}: part {i}");
+                if i + 1 < docs.len() {
+                    let last = *doc.bytes().last().unwrap();
+                    assert!(
+                        last == b'\n' || last == b'\r',
+                        "{name}: part {i} ends a line"
+                    );
+                }
+                paragraphs.extend(
+                    segment::paragraphs(&doc.text, part.mode)
+                        .into_iter()
+                        .map(|p| segment::Paragraph {
+                            start: p.start + offset,
+                            end: p.end + offset,
+                            line: p.line + lines,
+                        }),
+                );
+                offset += doc.bytes().len() as u32;
+                lines += segment::line_breaks(doc.bytes());
+                joined.extend_from_slice(doc.bytes());
+            }
+            assert_eq!(joined, bytes, "{name}: the parts are the file");
+            let whole = Document::from_bytes(0, name.into(), bytes);
+            assert_eq!(paragraphs, segment::paragraphs(&whole.text, mode), "{name}");
+            let caveats: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+            let want: &[&str] = if whole.raw.is_some() {
+                &[INVALID_UTF8]
+            } else {
+                &[]
+            };
+            assert_eq!(caveats, want, "{name}");
+        }
+        // The first part of the wrapped file alone would resolve to `Line`: its mode is
+        // the whole file's.
+        let (docs, _) = read_parts(&dir.path().join("wrapped.txt"), 100, ParagraphMode::Auto);
+        let first = &docs[0].text;
+        assert_eq!(
+            segment::resolve_mode(first, ParagraphMode::Auto),
+            ParagraphMode::Line
+        );
+        // A line longer than a part is one part.
+        let (docs, _) = read_parts(&dir.path().join("one-line.txt"), 100, ParagraphMode::Line);
+        assert_eq!(docs[0].bytes().len(), "start ".len() + 500 + 1);
+
+        // A NUL byte anywhere skips the file before any part is handed over; a file no
+        // larger than a part is one document.
+        let mut nul = b"text line\n".repeat(100);
+        nul.extend_from_slice(b"\0\n");
+        let path = dir.path().join("nul.txt");
+        fs::write(&path, &nul).unwrap();
+        let (docs, warnings) = read_parts(&path, 100, ParagraphMode::Line);
+        assert!(docs.is_empty());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].skipped && warnings[0].message == NUL_BINARY);
+        let path = dir.path().join("small.txt");
+        fs::write(&path, b"one\ntwo\n").unwrap();
+        let (docs, warnings) = read_parts(&path, 100, ParagraphMode::Line);
+        assert_eq!((docs.len(), docs[0].part, warnings.len()), (1, None, 0));
+    }
+
+    #[test]
+    fn decodable_prefixes_end_where_decoding_starts_afresh() {
+        let text = "aé漢😀";
+        for cut in 0..=text.len() {
+            let p = decodable_prefix(&text.as_bytes()[..cut]);
+            assert!(p <= cut && text.is_char_boundary(p), "{cut}: {p}");
+        }
+        // Four continuation bytes: the last is stray, everything is taken.
+        assert_eq!(decodable_prefix(b"ab\x80\x80\x80\x80"), 6);
+        assert_eq!(decodable_prefix(b"ab\xF0\x9F\x98"), 2);
+        assert_eq!(decodable_prefix(b"ab\xC3\xA9"), 2);
+        assert_eq!(decodable_prefix(b"ab"), 2);
+        // Decoded in blocks cut there (a block that gives nothing grows, as a check's
+        // buffer does), a text with invalid bytes decodes as a whole.
+        let bytes = b"x\xC3\xA9\xFF\xF0\x9F\x98\x80\x80\x80\x80\x80\x80y\xE6\xBC";
+        for block in 1..8 {
+            let (mut out, mut from) = (String::new(), 0);
+            while from < bytes.len() {
+                let mut end = from + block;
+                let cut = loop {
+                    if end >= bytes.len() {
+                        break bytes.len();
+                    }
+                    match decodable_prefix(&bytes[from..end]) {
+                        0 => end += 1,
+                        p => break from + p,
+                    }
+                };
+                out.push_str(&decoded(&bytes[from..cut]));
+                from = cut;
+            }
+            assert_eq!(out, decoded(bytes), "blocks of {block}");
         }
     }
 

@@ -773,6 +773,7 @@ impl Batcher<'_, '_> {
                             line_at + record.text_span.start as u64
                                 ..line_at + record.text_span.end as u64
                         }),
+                        part: None,
                     })
                 }
                 Ok(None) => {}

@@ -16,7 +16,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 use cli::{Cli, Command, Common, Paragraphs};
-use neardup::corpus::{list_files, open_regular, read_input_batched, InputRead};
+use neardup::corpus::{list_files, open_regular, read_input_batched, Batching, InputRead};
 use neardup::report::DocSource;
 use neardup::results::Clusters;
 use neardup::{clean, jsonl, report, Config, Document, Findings, InputFile, ParagraphMode};
@@ -175,9 +175,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut stored = None;
     let counts = ReadCounts::default();
     let read_one = |f: &InputFile,
-                    batch_bytes: u64,
+                    batching: Batching,
                     each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>| {
-        read_one(f, &read_opts, &progress, &counts, batch_bytes, each)
+        read_one(f, &read_opts, &progress, &counts, batching, each)
     };
     let on_stage = |stage| progress.stage(stage);
     let (texts, findings, read_warnings): (Texts, Findings, Vec<Warning>) = if spilling {
@@ -392,7 +392,7 @@ fn read_one(
     opts: &ReadOptions,
     progress: &Progress,
     counts: &ReadCounts,
-    batch_bytes: u64,
+    batching: Batching,
     each: &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>,
 ) -> InputRead {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -402,7 +402,7 @@ fn read_one(
         seen.fetch_add(n, Ordering::Relaxed);
         progress.read_bytes(n);
     };
-    let read = read_input_batched(f, opts, &on_bytes, batch_bytes, &mut |docs| {
+    let read = read_input_batched(f, opts, &on_bytes, batching, &mut |docs| {
         records += docs.len();
         each(docs)
     });

@@ -25,7 +25,7 @@ use crate::cluster::{
     drop_overlapping, passage_groups, split_by_kept, split_fitted, Interval, Projections, UnionFind,
 };
 use crate::config::Config;
-use crate::corpus::{Document, InputFile, InputRead, Warning};
+use crate::corpus::{Batching, Document, InputFile, InputRead, Warning};
 use crate::error::Result;
 use crate::filter::reduce_repeated;
 use crate::jsonl;
@@ -74,8 +74,12 @@ impl DocAnalysis {
 }
 
 /// Splits one document into paragraphs and tokenizes each.
+///
+/// A part of a text file ([`Document::part`]) is split in the mode resolved for its
+/// whole file; its paragraphs' offsets and lines are the part's own.
 pub fn analyze(doc: &Document, config: &Config) -> DocAnalysis {
-    let paragraphs = segment::paragraphs(&doc.text, config.paragraph_mode);
+    let mode = doc.part.map_or(config.paragraph_mode, |p| p.mode);
+    let paragraphs = segment::paragraphs(&doc.text, mode);
     let (hashes, token_counts) = if doc.text.len() > PARALLEL_DOC_BYTES {
         // One large document (a corpus in one text file) is tokenized by runs of
         // paragraphs in parallel, joined in order: the same hashes and counts.
@@ -381,7 +385,7 @@ pub fn find_duplicates_read<'f>(
             let store = store.as_ref().filter(|_| compressed(format));
             let InputRead {
                 warnings, stamp, ..
-            } = read(file, ANALYZE_BATCH_BYTES, &mut |docs| {
+            } = read(file, Batching::records(ANALYZE_BATCH_BYTES), &mut |docs| {
                 bytes += docs.iter().map(|d| d.bytes().len() as u64).sum::<u64>();
                 // Records in parallel too: one large file would otherwise keep a single
                 // thread busy. (A nested parallel map for each one-document file

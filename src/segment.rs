@@ -457,42 +457,176 @@ pub fn resolve_mode(text: &str, mode: ParagraphMode) -> ParagraphMode {
     if mode != ParagraphMode::Auto {
         return mode;
     }
-    let mut blocks = 0usize;
-    let mut block_len = 0usize;
-    let mut non_blank = 0usize;
-    let mut in_multi = 0usize;
-    let mut long = 0usize;
-    let close_block = |block_len: &mut usize, blocks: &mut usize, in_multi: &mut usize| {
-        if *block_len > 0 {
-            *blocks += 1;
-            if *block_len >= 2 {
-                *in_multi += *block_len;
-            }
-            *block_len = 0;
+    let mut counter = ModeCounter::default();
+    counter.feed(text);
+    counter.finish()
+}
+
+/// [`resolve_mode`]'s `Auto` rule over a text given in pieces, in order: a text file read
+/// a block at a time (see [`paragraph_breaks`]). Pieces may end anywhere between
+/// characters, even between the `\r` and `\n` of a line break; the result is the same as
+/// for the whole text.
+#[derive(Clone, Debug, Default)]
+pub struct ModeCounter {
+    /// Maximal runs of non-blank lines closed so far.
+    blocks: usize,
+    /// Non-blank lines in the open run.
+    block_len: usize,
+    /// Non-blank lines so far.
+    non_blank: usize,
+    /// Non-blank lines in closed runs of two or more.
+    in_multi: usize,
+    /// Non-blank lines longer than [`LONG_LINE_CHARS`] after trimming.
+    long: usize,
+    /// The line being read: whether it has a non-whitespace char so far.
+    nonblank: bool,
+    /// Chars from its first non-whitespace char to its last so far (counted up to
+    /// [`LONG_LINE_CHARS`] + 1).
+    chars: usize,
+    /// Whitespace chars after its last non-whitespace char so far.
+    trailing: usize,
+    /// The last piece ended with `\r`: a `\n` starting the next one ends no line.
+    after_cr: bool,
+}
+
+/// A trimmed line longer than this, in chars, is long for [`resolve_mode`].
+const LONG_LINE_CHARS: usize = 100;
+
+impl ModeCounter {
+    /// Counts the next piece of the text.
+    pub fn feed(&mut self, piece: &str) {
+        let mut rest = piece;
+        if rest.is_empty() {
+            return;
         }
-    };
-    for line in Lines::new(text) {
-        match trim_span(text, line.start, line.end) {
-            None => close_block(&mut block_len, &mut blocks, &mut in_multi),
-            Some((a, b)) => {
-                non_blank += 1;
-                block_len += 1;
-                let chars = text.get(a..b).map_or(0, |s| s.chars().count());
-                if chars > 100 {
-                    long += 1;
+        if std::mem::take(&mut self.after_cr) {
+            rest = rest.strip_prefix('\n').unwrap_or(rest);
+        }
+        while let Some(k) = memchr::memchr2(b'\n', b'\r', rest.as_bytes()) {
+            self.segment(&rest[..k]);
+            self.end_line();
+            let cr = rest.as_bytes()[k] == b'\r';
+            let after = &rest[k + 1..];
+            rest = match after.strip_prefix('\n') {
+                Some(tail) if cr => tail,
+                _ => {
+                    // A `\r` at the end of the piece may be the first half of a `\r\n`.
+                    self.after_cr = cr && after.is_empty();
+                    after
                 }
+            };
+        }
+        self.segment(rest);
+    }
+
+    /// Counts part of a line, without its terminator.
+    fn segment(&mut self, s: &str) {
+        if s.is_empty() || self.chars > LONG_LINE_CHARS {
+            return;
+        }
+        let rest = s.trim_start_matches(is_ws);
+        let lead = s.len() - rest.len();
+        let core = rest.trim_end_matches(is_ws);
+        if core.is_empty() {
+            if self.nonblank {
+                self.trailing = self.trailing.saturating_add(s.chars().count());
             }
+            return;
+        }
+        let core_chars = core.chars().count();
+        self.chars = if self.nonblank {
+            let between = self.trailing + s[..lead].chars().count();
+            self.chars
+                .saturating_add(between)
+                .saturating_add(core_chars)
+        } else {
+            core_chars
+        };
+        self.nonblank = true;
+        self.trailing = rest[core.len()..].chars().count();
+    }
+
+    /// Ends the line being read.
+    fn end_line(&mut self) {
+        if self.nonblank {
+            self.non_blank += 1;
+            self.block_len += 1;
+            if self.chars > LONG_LINE_CHARS {
+                self.long += 1;
+            }
+        } else {
+            self.close_block();
+        }
+        self.nonblank = false;
+        self.chars = 0;
+        self.trailing = 0;
+    }
+
+    fn close_block(&mut self) {
+        if self.block_len > 0 {
+            self.blocks += 1;
+            if self.block_len >= 2 {
+                self.in_multi += self.block_len;
+            }
+            self.block_len = 0;
         }
     }
-    close_block(&mut block_len, &mut blocks, &mut in_multi);
-    let hard_wrapped = blocks >= 2
-        && in_multi.saturating_mul(2) >= non_blank
-        && long.saturating_mul(10) <= non_blank;
-    if hard_wrapped {
-        ParagraphMode::Blank
-    } else {
-        ParagraphMode::Line
+
+    /// The mode `Auto` resolves to for the whole text fed.
+    pub fn finish(mut self) -> ParagraphMode {
+        self.end_line();
+        self.close_block();
+        let hard_wrapped = self.blocks >= 2
+            && self.in_multi.saturating_mul(2) >= self.non_blank
+            && self.long.saturating_mul(10) <= self.non_blank;
+        if hard_wrapped {
+            ParagraphMode::Blank
+        } else {
+            ParagraphMode::Line
+        }
     }
+}
+
+/// The paragraph breaks in `bytes`, the start of a text (a file's original bytes,
+/// invalid UTF-8 included), in order: the points after which the text can be split
+/// into paragraphs on its own, giving the same paragraphs as the whole (their offsets
+/// and lines moved by what comes before, see [`line_breaks`]).
+///
+/// A break is the end of a line terminator in `Line` mode, the end of a blank line's
+/// terminator in `Blank` mode (`mode` is resolved already: `Auto` counts as `Line`). A
+/// `\r` that ends `bytes` is only a break when `complete` says nothing follows it.
+pub fn paragraph_breaks(
+    bytes: &[u8],
+    mode: ParagraphMode,
+    complete: bool,
+) -> impl Iterator<Item = usize> + '_ {
+    let blank_mode = mode == ParagraphMode::Blank;
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while let Some(k) = bytes
+            .get(pos..)
+            .and_then(|b| memchr::memchr2(b'\n', b'\r', b))
+        {
+            let t = pos + k;
+            let end = match (bytes[t], bytes.get(t + 1)) {
+                (b'\r', Some(b'\n')) => t + 2,
+                (b'\r', None) if !complete => return None,
+                _ => t + 1,
+            };
+            let line = pos..t;
+            pos = end;
+            if !blank_mode || is_blank_bytes(&bytes[line]) {
+                return Some(end);
+            }
+        }
+        None
+    })
+}
+
+/// Whether a line's original bytes are all whitespace once decoded (an invalid byte
+/// decodes to U+001A, which is).
+fn is_blank_bytes(line: &[u8]) -> bool {
+    line.utf8_chunks().all(|c| c.valid().chars().all(is_ws))
 }
 
 // ---------------------------------------------------------------------------
@@ -898,6 +1032,182 @@ mod tests {
         let modes = proptest::sample::select(vec![ParagraphMode::Line, ParagraphMode::Blank]);
         proptest!(ProptestConfig::with_cases(300), |(text in texts, mode in modes, max in 64usize..160)| {
             check_cut(&text, mode, max);
+        });
+    }
+
+    /// Texts of the pieces that matter to paragraph breaks and to `Auto`: line breaks of
+    /// every kind, blank lines, whitespace of several widths, invalid bytes' stand-in,
+    /// long runs.
+    fn break_texts() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let pieces = [
+            "word ",
+            "mot",
+            ". ",
+            "\n",
+            "\n\n",
+            "\r",
+            "\r\n",
+            " ",
+            "\t",
+            "\u{3000}",
+            "漢字",
+            "قال ",
+            "\u{FEFF}",
+            "\u{1A}",
+            "e\u{301}",
+            &"x".repeat(60),
+            &"long ".repeat(30),
+        ]
+        .map(str::to_string);
+        proptest::collection::vec(proptest::sample::select(pieces.to_vec()), 0..120)
+            .prop_map(|v| v.concat())
+    }
+
+    /// The char boundaries of `text` nearest to the given fractions of its length, in
+    /// order.
+    fn boundaries(text: &str, at: &[f64]) -> Vec<usize> {
+        let mut cuts: Vec<usize> = at
+            .iter()
+            .map(|f| {
+                let mut i = (text.len() as f64 * f) as usize;
+                while !text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                i
+            })
+            .collect();
+        cuts.sort();
+        cuts
+    }
+
+    #[test]
+    fn mode_counted_in_pieces_is_resolved_over_the_whole() {
+        use proptest::prelude::*;
+        let cuts = proptest::collection::vec(0.0f64..1.0, 0..6);
+        proptest!(ProptestConfig::with_cases(400), |(text in break_texts(), at in cuts)| {
+            let whole = resolve_mode(&text, ParagraphMode::Auto);
+            let mut counter = ModeCounter::default();
+            let mut from = 0;
+            for cut in boundaries(&text, &at) {
+                counter.feed(&text[from..cut]);
+                from = cut;
+            }
+            counter.feed(&text[from..]);
+            prop_assert_eq!(counter.finish(), whole, "{:?}", text);
+        });
+    }
+
+    #[test]
+    fn mode_counter_table() {
+        use ParagraphMode::{Blank, Line};
+        // (pieces, mode): each case fed in the pieces given.
+        let wrapped = ["a\nb\n", "\n", "c\nd"];
+        let split_crlf = ["a\r\nb\r", "\n", "\r\nc\r\nd"];
+        let lone_cr = ["a\rb\r", "\rc\rd"];
+        let long = "y".repeat(101);
+        let long_split = ["a\n", &long[..50], &long[50..], "\n\nb\nc"];
+        let padded = ["a\nb\n\n c ", "  ", " d \ne"];
+        let rows: &[(&[&str], ParagraphMode, &str)] = &[
+            (&wrapped, Blank, "a blank line between two blocks of two"),
+            (
+                &split_crlf,
+                Blank,
+                "a \\r\\n split across pieces is one break",
+            ),
+            (&lone_cr, Blank, "lone \\r line breaks, one blank line"),
+            (&long_split, Line, "a long line split across pieces is long"),
+            (&padded, Blank, "whitespace across pieces is trimmed"),
+            (&["", "a", ""], Line, "empty pieces"),
+        ];
+        for (pieces, want, why) in rows {
+            let mut counter = ModeCounter::default();
+            for p in *pieces {
+                counter.feed(p);
+            }
+            assert_eq!(counter.finish(), *want, "{why}");
+            assert_eq!(
+                resolve_mode(&pieces.concat(), ParagraphMode::Auto),
+                *want,
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn paragraph_break_table() {
+        use ParagraphMode::{Blank, Line};
+        let rows: &[(&str, ParagraphMode, bool, Option<usize>, &str)] = &[
+            ("abc", Line, false, None, "no line break"),
+            ("a\nb", Line, false, Some(2), "after the \\n"),
+            ("a\r\nb\r\n", Line, false, Some(6), "after the last \\r\\n"),
+            (
+                "a\nb\r",
+                Line,
+                false,
+                Some(2),
+                "a \\r at the end may be half of \\r\\n",
+            ),
+            ("a\nb\r", Line, true, Some(4), "unless nothing follows"),
+            ("a\rb", Line, false, Some(2), "a lone \\r"),
+            ("a\nb\nc", Blank, false, None, "no blank line"),
+            ("a\n\nb\nc", Blank, false, Some(3), "after the blank line"),
+            (
+                "a\n \u{3000}\t\r\nb",
+                Blank,
+                false,
+                Some(9),
+                "a line of whitespace is blank",
+            ),
+            (
+                "a\n\u{1A}\nb",
+                Blank,
+                false,
+                Some(4),
+                "so is one of invalid bytes",
+            ),
+            ("\n\n\nx", Blank, false, Some(3), "the last of several"),
+        ];
+        for (text, mode, complete, want, why) in rows {
+            assert_eq!(
+                paragraph_breaks(text.as_bytes(), *mode, *complete).last(),
+                *want,
+                "{why}"
+            );
+        }
+        // Invalid bytes decode to U+001A, whitespace: a line of them is blank.
+        assert_eq!(
+            paragraph_breaks(b"a\n\xC3\xFF\nb", Blank, false).last(),
+            Some(5)
+        );
+        assert_eq!(
+            paragraph_breaks(b"a\n\xC3\xA9\nb", Blank, false).last(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_text_split_at_a_paragraph_break_gives_the_same_paragraphs() {
+        use proptest::prelude::*;
+        let modes = proptest::sample::select(vec![ParagraphMode::Line, ParagraphMode::Blank]);
+        proptest!(ProptestConfig::with_cases(400), |(text in break_texts(), mode in modes, at in 0.0f64..1.1)| {
+            // Past 1.0: the whole text, complete.
+            let cut = boundaries(&text, &[at.min(1.0)])[0];
+            let head = &text.as_bytes()[..cut];
+            let complete = cut == text.len();
+            let Some(b) = paragraph_breaks(head, mode, complete).last() else {
+                return Ok(());
+            };
+            prop_assert!(b <= cut);
+            let (before, after) = text.split_at(b);
+            let lines = line_breaks(before.as_bytes());
+            let mut parts = paragraphs_within(before, mode, 96);
+            parts.extend(paragraphs_within(after, mode, 96).into_iter().map(|p| Paragraph {
+                start: p.start + b as u32,
+                end: p.end + b as u32,
+                line: p.line + lines,
+            }));
+            prop_assert_eq!(parts, paragraphs_within(&text, mode, 96), "{:?} at {}", text, b);
         });
     }
 

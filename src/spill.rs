@@ -43,7 +43,7 @@ use rayon::prelude::*;
 
 use crate::cluster::{Interval, UnionFind};
 use crate::config::Config;
-use crate::corpus::{Document, InputFile, InputRead, Names, Warning};
+use crate::corpus::{Batching, Document, InputFile, InputRead, Names, Warning};
 use crate::error::{Error, Result};
 use crate::lsh::{candidate_pairs, runs_by, sort_into_partitions, weighted_runs};
 use crate::normalize::TokenHash;
@@ -108,13 +108,13 @@ fn word_slices<'p>(table: &TokenTable, paras: &'p [u32], words: u64) -> Vec<&'p 
 /// How a spilled run uses memory.
 #[derive(Clone, Copy, Debug)]
 pub struct SpillOptions {
-    /// Bytes of input read, analyzed and mapped at a time (a text file larger than this
-    /// is still one batch; a JSON Lines file is read a batch of records at a time). The
-    /// map holds about eight times this at its peak (text, token hashes, seeds and their
-    /// encoded copies), on top of the per-paragraph state (about 7 bytes a paragraph)
-    /// and the per-document state (its name and 24 bytes). A larger text file holds its
-    /// text and token hashes while it is analyzed, and then its records a batch's worth
-    /// of words at a time.
+    /// Bytes of input read, analyzed and mapped at a time (a JSON Lines file larger than
+    /// this is read a batch of records at a time, a text file in parts of about this
+    /// size, cut at paragraph breaks). The map holds about eight times this at its peak
+    /// (text, token hashes, seeds and their encoded copies), on top of the per-paragraph
+    /// state (about 7 bytes a paragraph) and the per-document state (its name and 24
+    /// bytes). A line longer than this is one part: its text and token hashes are held
+    /// while it is analyzed, and then its records a batch's worth of words at a time.
     pub batch_bytes: u64,
     /// Occurrences (report rows) of the clusters sorted in memory at a time before they
     /// are written; a run holds about 64 bytes a row.
@@ -773,16 +773,16 @@ pub struct Spilled {
 }
 
 /// Reads one listed input file, as [`crate::corpus::read_input_batched`] does: its
-/// documents go to the callback in batches of about the given number of text bytes
-/// (`u64::MAX`: all at once), and what went wrong is returned.
-pub type ReadFn<'a> = dyn Fn(&InputFile, u64, &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>) -> InputRead
+/// documents go to the callback in batches as [`Batching`] says, and what went wrong is
+/// returned.
+pub type ReadFn<'a> = dyn Fn(&InputFile, Batching, &mut dyn FnMut(Vec<Document>) -> ControlFlow<()>) -> InputRead
     + Sync
     + 'a;
 
 /// [`ReadFn`] for a whole file: its documents in one vector.
 pub(crate) fn read_whole(read: &ReadFn<'_>, file: &InputFile) -> InputRead {
     let mut docs = Vec::new();
-    let done = read(file, u64::MAX, &mut |batch| {
+    let done = read(file, Batching::WHOLE, &mut |batch| {
         docs.extend(batch);
         ControlFlow::Continue(())
     });
@@ -836,16 +836,32 @@ pub fn find_duplicates_spilled(
         let analyses: Vec<DocAnalysis> = docs.par_iter().map(|(_, d)| analyze(d, config)).collect();
         let base = first_paragraph.last().copied().unwrap_or(0);
         let mut table = TokenTable::new();
-        // Each document and its analysis are freed as soon as they are written.
+        // Each document and its analysis are freed as soon as they are written. A part of
+        // a text file after its first goes on its document: its text after the text
+        // before, its paragraphs after those before, their offsets and lines moved.
         for ((file, doc), an) in docs.into_iter().zip(analyses) {
+            let (offset, lines) = doc.part.map_or((0, 0), |p| (p.offset, p.lines));
+            let continued = offset > 0 && !doc_files.is_empty();
             text_out.write(doc.bytes())?;
-            text_offsets.push(text_out.len);
-            names.push_in(&doc.name, files.get(file as usize).map_or("", |f| f.name()));
-            drop(doc);
-            doc_files.push(file);
             let last = first_paragraph.last().copied().unwrap_or(0);
-            first_paragraph.push(last + an.paragraphs.len() as u32);
-            let spans = an.paragraphs.iter().flat_map(|p| [p.start, p.end, p.line]);
+            let count = last + an.paragraphs.len() as u32;
+            match (text_offsets.last_mut(), first_paragraph.last_mut()) {
+                (Some(text_end), Some(paragraph_end)) if continued => {
+                    *text_end = text_out.len;
+                    *paragraph_end = count;
+                }
+                _ => {
+                    text_offsets.push(text_out.len);
+                    first_paragraph.push(count);
+                    names.push_in(&doc.name, files.get(file as usize).map_or("", |f| f.name()));
+                    doc_files.push(file);
+                }
+            }
+            drop(doc);
+            let spans = an
+                .paragraphs
+                .iter()
+                .flat_map(|p| [p.start + offset, p.end + offset, p.line + lines]);
             write_u32s(&mut span_out, spans, &mut buf)?;
             write_u32s(&mut token_out, an.hashes.iter().copied(), &mut buf)?;
             table.push_chunk(an.hashes, &an.token_counts);
@@ -887,13 +903,14 @@ pub fn find_duplicates_spilled(
     let mut next = 0;
     while next < files.len() {
         if decoded_bytes(&files[next]) > options.batch_bytes {
-            // A file larger than a batch (a JSON Lines file) is mapped alone, a batch of
-            // its records at a time as they are read.
+            // A file larger than a batch is mapped alone, a batch of its records (a JSON
+            // Lines file) or a part of about a batch (a text file) at a time as they are
+            // read.
             let file = next as u32;
             let mut failed = None;
             let read = read(
                 &files[next],
-                options.batch_bytes,
+                Batching::parts(options.batch_bytes, config.paragraph_mode),
                 &mut |docs| match map(docs.into_iter().map(|d| (file, d)).collect()) {
                     Ok(()) => ControlFlow::Continue(()),
                     Err(e) => {

@@ -405,6 +405,7 @@ impl<'a> FileTexts<'a> {
             text,
             raw: None,
             json_span: None,
+            part: None,
         }
     }
 

@@ -329,9 +329,10 @@ fn spilled_scan_is_identical_to_the_in_memory_scan() {
     );
 }
 
-/// One text file larger than a spilled batch (1 MiB at the smallest limit) is one
-/// document: its records are made and spilled a batch's worth of words (about 175,000)
-/// at a time. The report is the in-memory one.
+/// One text file larger than a spilled batch (1 MiB at the smallest limit) is read in
+/// parts of about a batch, each cut after a paragraph break and mapped in turn, as one
+/// document. The report is the in-memory one, in every paragraph mode, with `\r\n` line
+/// breaks and blank lines too.
 #[test]
 fn spilled_scan_of_one_large_text_file_is_identical() {
     let parts = tempfile::tempdir().unwrap();
@@ -343,23 +344,41 @@ fn spilled_scan_of_one_large_text_file_is_identical() {
         text.push_str(&fs::read_to_string(f).unwrap());
     }
     assert!(text.split_whitespace().count() > 300_000);
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("corpus.txt"), &text).unwrap();
-    let d = dir.path().to_str().unwrap();
-    let spill = tempfile::tempdir().unwrap();
-    let t = spill.path().to_str().unwrap();
-    let memory = neardup(&["scan", d, "-q"]);
-    assert!(memory.status.success(), "{}", stderr(&memory));
-    assert!(read_csv(&stdout(&memory)).len() > 1_000);
-    let spilled = neardup(&["scan", d, "-v", "--memory-limit", "1", "--temp-dir", t]);
-    assert!(spilled.status.success(), "{}", stderr(&spilled));
-    assert!(
-        stderr(&spilled).contains("spilled to disk"),
-        "{}",
-        stderr(&spilled)
-    );
-    assert_eq!(spilled.stdout, memory.stdout);
-    assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
+    // The same lines with `\r\n` breaks and a blank line after every third.
+    let mut blocks = String::new();
+    for (i, line) in text.lines().enumerate() {
+        blocks.push_str(line);
+        blocks.push_str(if i % 3 == 2 { "\r\n\r\n" } else { "\r\n" });
+    }
+    for (text, mode) in [(&text, "line"), (&blocks, "auto"), (&blocks, "blank")] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("corpus.txt"), text).unwrap();
+        let d = dir.path().to_str().unwrap();
+        let spill = tempfile::tempdir().unwrap();
+        let t = spill.path().to_str().unwrap();
+        let memory = neardup(&["scan", d, "-q", "--paragraphs", mode]);
+        assert!(memory.status.success(), "{}", stderr(&memory));
+        assert!(read_csv(&stdout(&memory)).len() > 1_000, "{mode}");
+        let spilled = neardup(&[
+            "scan",
+            d,
+            "-v",
+            "--memory-limit",
+            "1",
+            "--temp-dir",
+            t,
+            "--paragraphs",
+            mode,
+        ]);
+        assert!(spilled.status.success(), "{}", stderr(&spilled));
+        assert!(
+            stderr(&spilled).contains("spilled to disk"),
+            "{}",
+            stderr(&spilled)
+        );
+        assert_eq!(spilled.stdout, memory.stdout, "{mode}");
+        assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
+    }
 }
 
 #[test]
