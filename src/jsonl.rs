@@ -868,16 +868,17 @@ impl<W: Write> Sink<W> {
 
 /// Writes the cleaned copy of a JSON Lines file to `out`, with the input's compression.
 ///
-/// `cleaned` has one entry per document read from the file, in order: the new text,
-/// or `None` if the record is unchanged. A changed record gets the new text in its text
-/// field and keeps every other byte; every other line (unchanged records, bad lines,
-/// blank lines) is copied as it is. Returns a caveat to report, if the copy is not
-/// complete or the file no longer matches what was read.
+/// `cleaned` gives one entry per document read from the file, in order, as the file is
+/// copied (so that they need not all be held): the new text, or `None` if the record
+/// is unchanged; an error stops the copy and is returned. A changed record gets the new
+/// text in its text field and keeps every other byte; every other line (unchanged
+/// records, bad lines, blank lines) is copied as it is. Returns a caveat to report, if
+/// the copy is not complete or the file no longer matches what was read.
 pub fn write_cleaned<W: Write>(
     file: &InputFile,
     compression: Compression,
     opts: &ReadOptions,
-    cleaned: &[Option<String>],
+    cleaned: impl IntoIterator<Item = io::Result<Option<String>>>,
     out: W,
 ) -> io::Result<(W, Option<String>)> {
     write_cleaned_limited(file, compression, opts, cleaned, out, MAX_LINE_BYTES)
@@ -887,14 +888,14 @@ fn write_cleaned_limited<W: Write>(
     file: &InputFile,
     compression: Compression,
     opts: &ReadOptions,
-    cleaned: &[Option<String>],
+    cleaned: impl IntoIterator<Item = io::Result<Option<String>>>,
     out: W,
     limit: usize,
 ) -> io::Result<(W, Option<String>)> {
     let mut reader = open(file.path(), compression, &|_| {})?;
     let mut sink = Sink::new(out, compression)?;
     let mut line = Vec::new();
-    let mut records = cleaned.iter();
+    let mut records = cleaned.into_iter();
     let mut number = 0u64;
     let mut caveat = None;
     loop {
@@ -922,7 +923,7 @@ fn write_cleaned_limited<W: Write>(
         let record = parse_line(&line, number, opts).ok().flatten();
         let new_text = match record {
             Some(record) => match records.next() {
-                Some(new_text) => new_text.as_ref().map(|t| (record.text_span, t)),
+                Some(new_text) => new_text?.map(|t| (record.text_span, t)),
                 None => {
                     caveat = Some(mismatch());
                     None
@@ -933,7 +934,7 @@ fn write_cleaned_limited<W: Write>(
         match new_text {
             Some((span, text)) => {
                 w.write_all(&line[..span.start])?;
-                serde_json::to_writer(&mut *w, text)?;
+                serde_json::to_writer(&mut *w, &text)?;
                 w.write_all(&line[span.end..])?;
             }
             None => w.write_all(&line)?,
@@ -1282,9 +1283,15 @@ mod tests {
             .to_string()
             .contains("x.jsonl:2: warning: line longer than 50 bytes"));
         let cleaned = [Some("A".to_string()), None];
-        let (out, caveat) =
-            write_cleaned_limited(&file, Compression::None, &opts(), &cleaned, Vec::new(), 50)
-                .unwrap();
+        let (out, caveat) = write_cleaned_limited(
+            &file,
+            Compression::None,
+            &opts(),
+            cleaned.map(Ok),
+            Vec::new(),
+            50,
+        )
+        .unwrap();
         assert_eq!(caveat, None);
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -1460,8 +1467,14 @@ mod tests {
                 .contains(&format!("{name}:2: warning")));
 
             let cleaned = [Some("one \"é\"".to_string()), None];
-            let (out, caveat) =
-                write_cleaned(&file, compression, &opts(), &cleaned, Vec::new()).unwrap();
+            let (out, caveat) = write_cleaned(
+                &file,
+                compression,
+                &opts(),
+                cleaned.into_iter().map(Ok),
+                Vec::new(),
+            )
+            .unwrap();
             assert_eq!(caveat, None);
             assert_eq!(
                 String::from_utf8(decompress(&out, compression)).unwrap(),
@@ -1519,8 +1532,14 @@ mod tests {
             assert!(!warnings[0].skipped);
 
             let cleaned = vec![None; docs.len()];
-            let (_, caveat) =
-                write_cleaned(&file, compression, &opts(), &cleaned, Vec::new()).unwrap();
+            let (_, caveat) = write_cleaned(
+                &file,
+                compression,
+                &opts(),
+                cleaned.into_iter().map(Ok),
+                Vec::new(),
+            )
+            .unwrap();
             assert!(caveat.unwrap().contains("holds the lines before it"));
         }
         let garbage = input(dir.path(), "g.jsonl.gz", b"this is not gzip at all\n");
@@ -1540,7 +1559,7 @@ mod tests {
             b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n",
         );
         let (_, caveat) =
-            write_cleaned(&file, Compression::None, &opts(), &[None], Vec::new()).unwrap();
+            write_cleaned(&file, Compression::None, &opts(), [Ok(None)], Vec::new()).unwrap();
         assert!(caveat.unwrap().contains("changed since it was read"));
     }
 }

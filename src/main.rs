@@ -964,7 +964,9 @@ struct CleanInputs<'a> {
     progress: &'a Progress,
 }
 
-/// The documents to clean, with what to remove from each, handed out a file at a time.
+/// The documents to clean, with what to remove from each: a text file's document at
+/// once ([`Cleaner::take`]), a JSON Lines file's records a chunk at a time as its copy
+/// is written ([`Cleaner::records`]).
 struct Cleaner<'a, 'f, 'c> {
     findings: &'f Findings,
     texts: &'a (dyn DocSource + Sync),
@@ -1031,30 +1033,124 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
             .collect::<anyhow::Result<Vec<_>>>()
             .map(|v| v.into_iter().unzip())
     }
+
+    /// The cleaned texts of documents `range`, the records of one JSON Lines file, in
+    /// order: `None` for a record nothing is removed from. They are made as they are
+    /// asked for, a chunk of records at a time in parallel, each chunk about
+    /// [`CLEAN_CHUNK_BYTES`] of records that change (the others are not read), so a file
+    /// of any size is cleaned in bounded memory.
+    fn records<'x>(&'x mut self, range: std::ops::Range<usize>) -> CleanedRecords<'x, 'a, 'f, 'c> {
+        CleanedRecords {
+            cleaner: self,
+            next: range.start,
+            end: range.end,
+            chunk: 64,
+            ready: Vec::new().into_iter(),
+        }
+    }
+
+    /// The cleaned texts of documents `range` (see [`Self::records`]), and the bytes
+    /// of the documents read for them.
+    fn cleaned_chunk(
+        &mut self,
+        range: std::ops::Range<usize>,
+    ) -> anyhow::Result<(Vec<Option<String>>, u64)> {
+        use rayon::prelude::*;
+        let (texts, config, findings) = (self.texts, self.config, self.findings);
+        let units: Vec<clean::Removed> = range
+            .clone()
+            .map(|d| self.units.take(d as u32))
+            .collect::<neardup::Result<_>>()?;
+        let cleaned: Vec<(Option<String>, u64)> = range
+            .into_par_iter()
+            .zip(units)
+            .map(|(d, removed)| {
+                if removed == clean::Removed::default() {
+                    return Ok((None, 0));
+                }
+                let doc = texts.document(d as u32)?;
+                let ranges = match findings.analyses.get(d) {
+                    Some(an) => clean::doc_removals(&doc, an, removed),
+                    None => {
+                        let an = neardup::pipeline::analyze(&doc, config);
+                        clean::doc_removals(&doc, &an, removed)
+                    }
+                };
+                let text = (!ranges.is_empty()).then(|| {
+                    String::from_utf8_lossy(&clean::apply(doc.bytes(), &ranges)).into_owned()
+                });
+                Ok((text, doc.bytes().len() as u64))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let bytes = cleaned.iter().map(|(_, n)| n).sum();
+        Ok((cleaned.into_iter().map(|(t, _)| t).collect(), bytes))
+    }
+}
+
+/// Bytes of changed records [`Cleaner::records`] reads and cleans at a time.
+const CLEAN_CHUNK_BYTES: u64 = 16 << 20;
+
+/// Most records [`Cleaner::records`] takes in one chunk.
+const CLEAN_CHUNK_RECORDS: usize = 1 << 16;
+
+/// The cleaned texts of a JSON Lines file's records, in order ([`Cleaner::records`]).
+struct CleanedRecords<'x, 'a, 'f, 'c> {
+    cleaner: &'x mut Cleaner<'a, 'f, 'c>,
+    /// The first record not yet in a chunk, and the end.
+    next: usize,
+    end: usize,
+    /// Records in the next chunk: set from the bytes the last chunk read.
+    chunk: usize,
+    /// The texts of the chunk being handed out.
+    ready: std::vec::IntoIter<Option<String>>,
+}
+
+impl Iterator for CleanedRecords<'_, '_, '_, '_> {
+    type Item = io::Result<Option<String>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(text) = self.ready.next() {
+            return Some(Ok(text));
+        }
+        if self.next >= self.end {
+            return None;
+        }
+        let range = self.next..self.end.min(self.next.saturating_add(self.chunk));
+        self.next = range.end;
+        let taken = range.len() as u64;
+        match self.cleaner.cleaned_chunk(range) {
+            Ok((texts, bytes)) => {
+                // As many records as read about the budget at the last chunk's rate.
+                let rate = CLEAN_CHUNK_BYTES.saturating_mul(taken) / bytes.max(1);
+                self.chunk = usize::try_from(rate)
+                    .unwrap_or(usize::MAX)
+                    .clamp(16, CLEAN_CHUNK_RECORDS);
+                self.ready = texts.into_iter();
+                self.ready.next().map(Ok)
+            }
+            Err(err) => {
+                self.next = self.end;
+                Some(Err(io::Error::other(format!("{err:#}"))))
+            }
+        }
+    }
 }
 
 impl CleanInputs<'_> {
-    /// Writes the cleaned copy of the JSON Lines file `file`, whose documents are
-    /// `docs` with their `removals`, to `out`: records keep every field but the text.
+    /// Writes the cleaned copy of the JSON Lines file `file` to `out`, its records'
+    /// cleaned texts taken from `cleaned` as it goes: records keep every field but the
+    /// text.
     fn write_jsonl<W: Write>(
         &self,
         file: &InputFile,
         compression: jsonl::Compression,
-        docs: &[Cow<'_, Document>],
-        removals: &[Vec<std::ops::Range<usize>>],
+        cleaned: impl Iterator<Item = io::Result<Option<String>>>,
         out: W,
     ) -> anyhow::Result<W> {
-        let texts: Vec<Option<String>> = docs
-            .iter()
-            .zip(removals)
-            .map(|(doc, ranges)| {
-                (!ranges.is_empty()).then(|| {
-                    String::from_utf8_lossy(&clean::apply(doc.bytes(), ranges)).into_owned()
-                })
-            })
-            .collect();
-        let (out, caveat) = jsonl::write_cleaned(file, compression, self.read_opts, &texts, out)
-            .with_context(|| format!("{}: cannot write its cleaned copy", file.path().display()))?;
+        let (out, caveat) = jsonl::write_cleaned(file, compression, self.read_opts, cleaned, out)
+            .with_context(|| {
+            format!("{}: cannot write its cleaned copy", file.path().display())
+        })?;
         if let Some(message) = caveat.filter(|_| !self.quiet) {
             let warning = Warning {
                 path: file.path().to_path_buf(),
@@ -1074,15 +1170,18 @@ fn write_clean_article(
     inputs: &CleanInputs,
 ) -> anyhow::Result<()> {
     let mut cleaner = Cleaner::new(findings, clusters, inputs)?;
-    let (docs, removals) = cleaner.take(0..cleaner.len())?;
     let Some(file) = inputs.files.first() else {
         return Ok(());
     };
-    let write = |w: &mut dyn Write| -> anyhow::Result<()> {
+    let mut write = |w: &mut dyn Write| -> anyhow::Result<()> {
+        let len = cleaner.len();
         if let Some(compression) = jsonl::format_of(file.path()) {
-            inputs.write_jsonl(file, compression, &docs, &removals, w)?;
-        } else if let (Some(doc), Some(ranges)) = (docs.first(), removals.first()) {
-            w.write_all(&clean::apply(doc.bytes(), ranges))?;
+            inputs.write_jsonl(file, compression, cleaner.records(0..len), w)?;
+        } else {
+            let (docs, removals) = cleaner.take(0..len)?;
+            if let (Some(doc), Some(ranges)) = (docs.first(), removals.first()) {
+                w.write_all(&clean::apply(doc.bytes(), ranges))?;
+            }
         }
         Ok(())
     };
@@ -1157,7 +1256,7 @@ fn write_clean_corpus(
         let Some(file) = files.get(f) else {
             bail!("document {first} has no input file");
         };
-        let (file_docs, file_removals) = cleaner.take(first..end)?;
+        let docs = first..end;
         first = end;
         read[f] = true;
         let path = stage(file.rel_path())?;
@@ -1167,10 +1266,11 @@ fn write_clean_corpus(
                 .and_then(|out| {
                     let out = io::BufWriter::new(out);
                     let mut out =
-                        inputs.write_jsonl(file, compression, &file_docs, &file_removals, out)?;
+                        inputs.write_jsonl(file, compression, cleaner.records(docs), out)?;
                     Ok(out.flush()?)
                 }),
             None => {
+                let (file_docs, file_removals) = cleaner.take(docs)?;
                 let cleaned = match (file_docs.first(), file_removals.first()) {
                     (Some(doc), Some(ranges)) => clean::apply(doc.bytes(), ranges),
                     _ => Vec::new(),

@@ -435,3 +435,54 @@ fn a_large_jsonl_file_spilled_gives_the_in_memory_report() {
         assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
     }
 }
+
+/// A JSON Lines file is cleaned a chunk of records at a time, as the copy is written:
+/// each record's cleaned text is the cleaned copy of the same text as a file of its
+/// own, in memory and spilled.
+#[test]
+fn records_are_cleaned_in_chunks_as_their_files_would_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let fillers = with_fillers(Vec::new(), 600);
+    let mut docs = Vec::new();
+    for (k, (_, note)) in fillers.iter().enumerate() {
+        for (id, text) in documents() {
+            // A line of its own in each record, so that no record is emptied.
+            docs.push((format!("{k}-{id}"), format!("{note} {id}\n{text}")));
+        }
+    }
+    fs::create_dir(dir.path().join("txt")).unwrap();
+    for (n, (_, text)) in docs.iter().enumerate() {
+        fs::write(dir.path().join(format!("txt/{n:06}.txt")), text).unwrap();
+    }
+    fs::create_dir(dir.path().join("j")).unwrap();
+    fs::write(dir.path().join("j/c.jsonl"), jsonl_of(&docs)).unwrap();
+    let out = neardup(
+        dir.path(),
+        &["scan", "txt", "--clean", "txt-out", "-q", "-o", "t.csv"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spill = tempfile::tempdir().unwrap();
+    let t = spill.path().to_str().unwrap();
+    for (out_dir, limit) in [("j-out", None), ("j-spilled", Some("1"))] {
+        let mut args = vec!["scan", "j", "--clean", out_dir, "-q", "-o", "j.csv"];
+        if let Some(limit) = limit {
+            args.extend(["--memory-limit", limit, "--temp-dir", t]);
+        }
+        let out = neardup(dir.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let cleaned = fs::read_to_string(dir.path().join(out_dir).join("c.jsonl")).unwrap();
+        let lines: Vec<&str> = cleaned.lines().collect();
+        assert_eq!(lines.len(), docs.len(), "{out_dir}");
+        let mut changed = 0;
+        for (n, (line, (id, text))) in lines.iter().zip(&docs).enumerate() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(record["id"], id.as_str(), "{out_dir}");
+            let want = fs::read_to_string(dir.path().join(format!("txt-out/{n:06}.txt"))).unwrap();
+            assert_eq!(record["text"].as_str().unwrap(), want, "{out_dir}: {id}");
+            changed += usize::from(want != *text);
+        }
+        // Every copy after the first loses its repeats: most records change, in chunk
+        // after chunk.
+        assert!(changed > 3_000, "{out_dir}: {changed}");
+    }
+}
