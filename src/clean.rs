@@ -10,14 +10,15 @@
 //! Removals take the whitespace on one side of what they remove, so no double space and
 //! no empty line is left behind; everything not removed stays byte-identical.
 
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 
-use crate::corpus::Document;
-use crate::error::Result;
+use crate::corpus::{self, Document};
+use crate::error::{Error, Result};
 use crate::normalize::Token;
 use crate::pipeline::{Cluster, DocAnalysis, Findings, Kind};
+use crate::report::DocSource;
 use crate::results::Clusters;
-use crate::segment::{sentences, Paragraph};
+use crate::segment::{paragraphs, sentences, Paragraph, ParagraphMode};
 
 /// Share of a sentence's words a passage must cover for the sentence to be removed.
 pub const SENTENCE_COVERAGE: f64 = 0.9;
@@ -271,6 +272,188 @@ fn paragraph_removal(text: &str, paras: &[Paragraph], ordinal: usize) -> Range<u
     }
 }
 
+/// [`doc_removals`] for document `doc` of `source`, `len` bytes long, without holding
+/// it: the same ranges, found a window of about `window_bytes` at a time.
+///
+/// The document is read in parts cut at paragraph breaks of `mode` (resolved over the
+/// whole document first, when it is `Auto`), as a spilled run reads a large text file
+/// (`corpus::for_each_part`), and split into its paragraphs. A window's removals are
+/// those of its paragraphs, each of which needs only the paragraph before it and the
+/// one after it: the window is read with the last paragraph of the window before it
+/// and the first of the one after it.
+pub fn removals_in_windows(
+    source: &dyn DocSource,
+    doc: u32,
+    len: u64,
+    mode: ParagraphMode,
+    removed: Removed,
+    window_bytes: usize,
+) -> Result<Vec<Range<usize>>> {
+    let io = |err: std::io::Error| Error::io(source.name(doc).as_ref(), err);
+    // A document with a NUL byte is never read (the file is skipped), so the check
+    // only resolves the mode.
+    let mode = if mode == ParagraphMode::Auto {
+        corpus::check_text(&mut DocReader::new(source, doc, len), len, mode)
+            .map_err(io)?
+            .unwrap_or(ParagraphMode::Line)
+    } else {
+        mode
+    };
+    let Removed {
+        paragraphs: mut whole,
+        passages: mut spans,
+    } = removed;
+    whole.sort_unstable();
+    spans.sort_unstable();
+    let window = Window {
+        source,
+        doc,
+        len,
+        whole: &whole,
+        spans: &spans,
+    };
+    // Paragraphs read and not yet done, the first (`context`) the last one done.
+    let mut held: Vec<Paragraph> = Vec::new();
+    let (mut first, mut context) = (0u32, false);
+    let mut ranges = Vec::new();
+    let mut failed = None;
+    let mut reader = DocReader::new(source, doc, len);
+    corpus::for_each_part(&mut reader, mode, window_bytes, &mut |part| {
+        let text = corpus::decoded(&part.bytes);
+        let at = u32::try_from(part.offset).unwrap_or(u32::MAX);
+        held.extend(paragraphs(&text, mode).into_iter().map(|p| Paragraph {
+            start: p.start + at,
+            end: p.end + at,
+            line: p.line + part.lines,
+        }));
+        let from = usize::from(context);
+        let span = |h: &[Paragraph]| h.last().map_or(0, |l| l.end).saturating_sub(h[0].start);
+        if held.len() >= from + 2 && span(&held) as usize > window_bytes {
+            match window.removals(&held, first, from..held.len() - 1, true) {
+                Ok(found) => ranges.extend(found),
+                Err(err) => {
+                    failed = Some(err);
+                    return ControlFlow::Break(());
+                }
+            }
+            let done = held.len() - 2;
+            held.drain(..done);
+            first += done as u32;
+            context = true;
+        }
+        ControlFlow::Continue(())
+    })
+    .map_err(io)?;
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    if held.len() > usize::from(context) {
+        let core = usize::from(context)..held.len();
+        ranges.extend(window.removals(&held, first, core, false)?);
+    }
+    Ok(merge(ranges))
+}
+
+/// A document cleaned a window at a time ([`removals_in_windows`]), and what is
+/// removed from it, sorted.
+struct Window<'a> {
+    source: &'a dyn DocSource,
+    doc: u32,
+    len: u64,
+    whole: &'a [u32],
+    spans: &'a [(u32, u32, u32)],
+}
+
+impl Window<'_> {
+    /// The removals of paragraphs `core` of `held`, whose first is paragraph `first` of
+    /// the document. The one before `core`, if any, and the one after it (if `next`)
+    /// are read with it; without one after, the window runs to the document's end.
+    fn removals(
+        &self,
+        held: &[Paragraph],
+        first: u32,
+        core: Range<usize>,
+        next: bool,
+    ) -> Result<Vec<Range<usize>>> {
+        let from = if core.start > 0 { held[0].start } else { 0 };
+        let to = match held.last() {
+            Some(last) if next => last.end,
+            _ => u32::try_from(self.len).unwrap_or(u32::MAX),
+        };
+        let bytes = self.source.slice(self.doc, from, to)?;
+        let text = Document::from_bytes(self.doc, String::new(), bytes.into_owned());
+        let an = DocAnalysis {
+            paragraphs: held
+                .iter()
+                .map(|p| Paragraph {
+                    start: p.start - from,
+                    end: p.end - from,
+                    line: p.line,
+                })
+                .collect(),
+            hashes: Vec::new(),
+            token_counts: Vec::new(),
+        };
+        let (lo, hi) = (first + core.start as u32, first + core.end as u32);
+        let whole = &self.whole[self.whole.partition_point(|&o| o < lo)..];
+        let spans = &self.spans[self.spans.partition_point(|s| s.0 < lo)..];
+        let removed = Removed {
+            paragraphs: whole
+                .iter()
+                .take_while(|&&o| o < hi)
+                .map(|&o| o - first)
+                .collect(),
+            passages: spans
+                .iter()
+                .take_while(|s| s.0 < hi)
+                .map(|&(o, s, e)| (o - first, s.saturating_sub(from), e.saturating_sub(from)))
+                .collect(),
+        };
+        let shift = from as usize;
+        Ok(doc_removals(&text, &an, removed)
+            .into_iter()
+            .map(|r| r.start + shift..r.end + shift)
+            .collect())
+    }
+}
+
+/// A document of a [`DocSource`] read as a stream, a megabyte at most at a time.
+struct DocReader<'a> {
+    source: &'a dyn DocSource,
+    doc: u32,
+    at: u64,
+    len: u64,
+}
+
+impl<'a> DocReader<'a> {
+    fn new(source: &'a dyn DocSource, doc: u32, len: u64) -> DocReader<'a> {
+        DocReader {
+            source,
+            doc,
+            at: 0,
+            len,
+        }
+    }
+}
+
+impl std::io::Read for DocReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.len - self.at).min(1 << 20);
+        if n == 0 {
+            return Ok(0);
+        }
+        let to = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+        let bytes = self
+            .source
+            .slice(self.doc, to(self.at), to(self.at + n))
+            .map_err(std::io::Error::other)?;
+        let n = bytes.len().min(buf.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
     ranges.retain(|r| r.start < r.end);
     ranges.sort_by_key(|r| (r.start, r.end));
@@ -303,6 +486,66 @@ pub fn apply(bytes: &[u8], ranges: &[Range<usize>]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::segment::{paragraphs, ParagraphMode};
+
+    /// Cleaned a window at a time, a document loses the same bytes as cleaned whole,
+    /// whatever the windows, the mode and what is removed.
+    #[test]
+    fn removals_in_windows_are_the_whole_document_s() {
+        use proptest::prelude::*;
+        let pieces = [
+            "The council met today. ",
+            "It said so! ",
+            "word ",
+            "mot ",
+            "\n",
+            "\n\n",
+            "\r\n",
+            "\r",
+            "  ",
+            "漢字。",
+            "قال الوزير ",
+            "e\u{301} ",
+            "Dr. Smith came. ",
+        ];
+        let texts = proptest::collection::vec(proptest::sample::select(pieces.to_vec()), 0..80)
+            .prop_map(|v| v.concat());
+        let modes = proptest::sample::select(vec![
+            ParagraphMode::Line,
+            ParagraphMode::Blank,
+            ParagraphMode::Auto,
+        ]);
+        let picks = proptest::collection::vec((0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0), 0..12);
+        proptest!(ProptestConfig::with_cases(300), |(text in texts, mode in modes, picks in picks, window in 1usize..200, n_whole in 0usize..4)| {
+            let docs = vec![Document::from_bytes(0, "d".into(), text.clone().into_bytes())];
+            let paras = paragraphs(&text, mode);
+            let mut removed = Removed::default();
+            if !paras.is_empty() {
+                for (i, &(o, a, b)) in picks.iter().enumerate() {
+                    let ordinal = ((o * paras.len() as f64) as usize).min(paras.len() - 1);
+                    if i < n_whole {
+                        removed.paragraphs.push(ordinal as u32);
+                        continue;
+                    }
+                    // A span inside the paragraph, on char boundaries.
+                    let p = paras[ordinal];
+                    let at = |f: f64| {
+                        let mut x = p.start as usize + ((p.end - p.start) as f64 * f) as usize;
+                        while !text.is_char_boundary(x) {
+                            x -= 1;
+                        }
+                        x as u32
+                    };
+                    let (s, e) = (at(a.min(b)), at(a.max(b)));
+                    removed.passages.push((ordinal as u32, s, e));
+                }
+            }
+            let an = DocAnalysis { paragraphs: paras, hashes: Vec::new(), token_counts: Vec::new() };
+            let want = doc_removals(&docs[0], &an, removed.clone());
+            let got = removals_in_windows(&docs, 0, text.len() as u64, mode, removed, window)
+                .unwrap();
+            prop_assert_eq!(got, want, "{:?}", text);
+        });
+    }
 
     #[test]
     fn paragraph_removal_leaves_no_empty_line() {

@@ -1078,21 +1078,73 @@ fn read_text_parts(
     if let Err(err) = std::io::Seek::rewind(&mut handle) {
         return skipped(describe_io(&err, file.path()));
     }
-    let part_bytes = usize::try_from(part_bytes).unwrap_or(usize::MAX).max(1);
-    let mut reader = Read::take(handle, len);
-    let mut buf: Vec<u8> = Vec::new();
-    let (mut offset, mut lines, mut eof, mut invalid) = (0u64, 0u32, false, false);
+    let part_bytes = usize::try_from(part_bytes).unwrap_or(usize::MAX);
+    let mut invalid = false;
     let mut warnings = Vec::new();
+    let parts = for_each_part(
+        &mut Read::take(handle, len),
+        mode,
+        part_bytes,
+        &mut |part| {
+            on_bytes(part.bytes.len() as u64);
+            let mut doc = Document::from_bytes(0, file.name().to_string(), part.bytes);
+            invalid |= doc.raw.is_some();
+            doc.part = Some(Part {
+                offset: u32::try_from(part.offset).unwrap_or(u32::MAX),
+                lines: part.lines,
+                mode,
+            });
+            each(vec![doc])
+        },
+    );
+    match parts {
+        Ok(read) if read != len => warnings.push(warn(
+            format!("changed size while it was read ({len} bytes, then {read})"),
+            false,
+        )),
+        Ok(_) => {}
+        Err(err) => warnings.push(warn(describe_io(&err, file.path()), false)),
+    }
+    if invalid {
+        warnings.push(warn(INVALID_UTF8.to_string(), false));
+    }
+    InputRead {
+        docs: Vec::new(),
+        warnings,
+        stamp: Some(stamp),
+    }
+}
+
+/// One part of a text read in parts ([`for_each_part`]).
+pub(crate) struct TextPart {
+    /// Its byte offset in the text.
+    pub offset: u64,
+    /// Line breaks in the text before it.
+    pub lines: u32,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Reads `reader` to its end in parts of about `part_bytes` (at least one byte), each
+/// ending after a paragraph break of `mode`, resolved ([`segment::paragraph_breaks`]),
+/// and hands each to `each` in order, until it breaks. A part ends at the last break in
+/// its first `part_bytes` bytes; with none there, at the first break after, so a
+/// paragraph longer than a part makes its part longer. Returns the bytes read.
+pub(crate) fn for_each_part(
+    reader: &mut impl Read,
+    mode: ParagraphMode,
+    part_bytes: usize,
+    each: &mut dyn FnMut(TextPart) -> ControlFlow<()>,
+) -> std::io::Result<u64> {
+    let part_bytes = part_bytes.max(1);
+    let mut buf: Vec<u8> = Vec::new();
+    let (mut offset, mut lines, mut eof) = (0u64, 0u32, false);
     loop {
-        // The part ends at the last break in its first `part_bytes` bytes (and the byte
-        // after, which tells whether a `\r` ends its line). With none there, it ends at
-        // the first break after, looked for in a window that doubles.
+        // The byte after the first `want` tells whether a `\r` there ends its line. With
+        // no break in them, `want` doubles and the first break is taken.
         let mut want = part_bytes;
         let cut = loop {
-            if let Err(err) = fill(&mut reader, &mut buf, want.saturating_add(1), &mut eof) {
-                warnings.push(warn(describe_io(&err, file.path()), false));
-                eof = true;
-            }
+            fill(reader, &mut buf, want.saturating_add(1), &mut eof)?;
             let window = &buf[..buf.len().min(want.saturating_add(1))];
             let complete = eof && window.len() == buf.len();
             if complete && buf.len() <= part_bytes {
@@ -1111,38 +1163,20 @@ fn read_text_parts(
             }
         };
         if cut == 0 {
-            break;
+            return Ok(offset);
         }
         let rest = buf.split_off(cut);
-        let part = std::mem::replace(&mut buf, rest);
-        let next_lines = lines.saturating_add(segment::line_breaks(&part));
-        on_bytes(part.len() as u64);
-        let mut doc = Document::from_bytes(0, file.name().to_string(), part);
-        invalid |= doc.raw.is_some();
-        doc.part = Some(Part {
-            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+        let bytes = std::mem::replace(&mut buf, rest);
+        let part = TextPart {
+            offset,
             lines,
-            mode,
-        });
+            bytes,
+        };
         offset += cut as u64;
-        lines = next_lines;
-        if each(vec![doc]).is_break() {
-            break;
+        lines = lines.saturating_add(segment::line_breaks(&part.bytes));
+        if each(part).is_break() {
+            return Ok(offset);
         }
-    }
-    if eof && offset != len {
-        warnings.push(warn(
-            format!("changed size while it was read ({len} bytes, then {offset})"),
-            false,
-        ));
-    }
-    if invalid {
-        warnings.push(warn(INVALID_UTF8.to_string(), false));
-    }
-    InputRead {
-        docs: Vec::new(),
-        warnings,
-        stamp: Some(stamp),
     }
 }
 
@@ -1178,7 +1212,7 @@ const READ_BLOCK: usize = 1 << 20;
 
 /// Reads the `len` bytes of `reader` once: why the file is not read as text if it has
 /// a NUL byte, else `mode` resolved over its text.
-fn check_text(
+pub(crate) fn check_text(
     reader: &mut impl Read,
     len: u64,
     mode: ParagraphMode,

@@ -180,6 +180,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         read_one(f, &read_opts, &progress, &counts, batching, each)
     };
     let on_stage = |stage| progress.stage(stage);
+    // A spilled run cleans a large text file a batch at a time; an in-memory one holds
+    // its files' texts or reads them whole.
+    let mut window_bytes = u64::MAX;
     let (texts, findings, read_warnings): (Texts, Findings, Vec<Warning>) = if spilling {
         let parent = common.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
         let dir = interrupt::Tracked::new(
@@ -195,6 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // limit leaves (a corpus of millions of small files lists hundreds of MB).
         let listed: u64 = files.iter().map(|f| f.held_bytes() as u64).sum();
         let options = neardup::spill::SpillOptions::for_limit(limit.saturating_sub(listed));
+        window_bytes = options.batch_bytes;
         let result = pool.install(|| {
             neardup::spill::find_duplicates_spilled(
                 &files,
@@ -254,6 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         read_opts: &read_opts,
         quiet: common.quiet,
         progress: &progress,
+        window_bytes,
     };
 
     // The passages' bytes that the assemble stage kept are quoted from memory.
@@ -962,6 +967,9 @@ struct CleanInputs<'a> {
     read_opts: &'a ReadOptions,
     quiet: bool,
     progress: &'a Progress,
+    /// Bytes of a text file's document cleaned at a time when it is larger (a spilled
+    /// run's batch), see [`Cleaner::write_text`].
+    window_bytes: u64,
 }
 
 /// The documents to clean, with what to remove from each: a text file's document at
@@ -972,6 +980,7 @@ struct Cleaner<'a, 'f, 'c> {
     texts: &'a (dyn DocSource + Sync),
     config: &'a Config,
     units: Box<dyn clean::RemovalSource + 'c>,
+    window_bytes: u64,
 }
 
 /// The documents of one file, and the byte ranges to remove from each.
@@ -988,6 +997,7 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
             texts: inputs.texts,
             config: inputs.config,
             units: clusters.removals(inputs.texts.documents())?,
+            window_bytes: inputs.window_bytes,
         })
     }
 
@@ -1032,6 +1042,52 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
             })
             .collect::<anyhow::Result<Vec<_>>>()
             .map(|v| v.into_iter().unzip())
+    }
+
+    /// Writes the cleaned copy of document `d`, a text file's, to `out`. One larger than
+    /// the window (a spilled run's batch) whose length is known without reading it is
+    /// read and cleaned a window at a time, and copied a megabyte at a time, so that a
+    /// text file of any size is cleaned in bounded memory.
+    fn write_text(&mut self, d: usize, out: &mut dyn Write) -> anyhow::Result<()> {
+        let doc = d as u32;
+        let window = self.window_bytes;
+        let Some(len) = self.texts.document_len(doc).filter(|&n| n > window) else {
+            let (docs, removals) = self.take(d..d + 1)?;
+            if let (Some(doc), Some(ranges)) = (docs.first(), removals.first()) {
+                out.write_all(&clean::apply(doc.bytes(), ranges))?;
+            }
+            return Ok(());
+        };
+        let removed = self.units.take(doc)?;
+        let ranges = clean::removals_in_windows(
+            self.texts,
+            doc,
+            len,
+            self.config.paragraph_mode(),
+            removed,
+            usize::try_from(window).unwrap_or(usize::MAX),
+        )?;
+        // The bytes outside the ranges, as `clean::apply` keeps them.
+        let texts = self.texts;
+        let mut copy = |from: u64, to: u64| -> anyhow::Result<()> {
+            let mut at = from;
+            while at < to {
+                let end = to.min(at + (1 << 20));
+                let offset = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+                out.write_all(&texts.slice(doc, offset(at), offset(end))?)?;
+                at = end;
+            }
+            Ok(())
+        };
+        let mut at = 0u64;
+        for r in &ranges {
+            let start = (r.start as u64).min(len);
+            if start > at {
+                copy(at, start)?;
+            }
+            at = at.max((r.end as u64).min(len));
+        }
+        copy(at, len)
     }
 
     /// The cleaned texts of documents `range`, the records of one JSON Lines file, in
@@ -1177,11 +1233,8 @@ fn write_clean_article(
         let len = cleaner.len();
         if let Some(compression) = jsonl::format_of(file.path()) {
             inputs.write_jsonl(file, compression, cleaner.records(0..len), w)?;
-        } else {
-            let (docs, removals) = cleaner.take(0..len)?;
-            if let (Some(doc), Some(ranges)) = (docs.first(), removals.first()) {
-                w.write_all(&clean::apply(doc.bytes(), ranges))?;
-            }
+        } else if len > 0 {
+            cleaner.write_text(0, w)?;
         }
         Ok(())
     };
@@ -1269,14 +1322,13 @@ fn write_clean_corpus(
                         inputs.write_jsonl(file, compression, cleaner.records(docs), out)?;
                     Ok(out.flush()?)
                 }),
-            None => {
-                let (file_docs, file_removals) = cleaner.take(docs)?;
-                let cleaned = match (file_docs.first(), file_removals.first()) {
-                    (Some(doc), Some(ranges)) => clean::apply(doc.bytes(), ranges),
-                    _ => Vec::new(),
-                };
-                fs::write(&path, &cleaned).map_err(anyhow::Error::from)
-            }
+            None => fs::File::create(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|out| {
+                    let mut out = io::BufWriter::new(out);
+                    cleaner.write_text(docs.start, &mut out)?;
+                    Ok(out.flush()?)
+                }),
         };
         written.with_context(|| format!("{}: writing failed", path.display()))?;
     }

@@ -102,6 +102,12 @@ pub trait DocSource {
         let _ = doc;
         None
     }
+    /// The length in bytes of document `doc`, when it is known without reading it: a
+    /// large one can then be read a window at a time ([`crate::clean::removals_in_windows`]).
+    fn document_len(&self, doc: u32) -> Option<u64> {
+        let _ = doc;
+        None
+    }
 }
 
 impl DocSource for [Document] {
@@ -130,6 +136,10 @@ impl DocSource for [Document] {
     fn documents(&self) -> usize {
         self.len()
     }
+
+    fn document_len(&self, doc: u32) -> Option<u64> {
+        self.get(doc as usize).map(|d| d.bytes().len() as u64)
+    }
 }
 
 impl DocSource for Vec<Document> {
@@ -147,6 +157,10 @@ impl DocSource for Vec<Document> {
 
     fn documents(&self) -> usize {
         self.len()
+    }
+
+    fn document_len(&self, doc: u32) -> Option<u64> {
+        self.as_slice().document_len(doc)
     }
 }
 

@@ -690,6 +690,12 @@ impl DocSource for TextStore {
     fn file_of(&self, doc: u32) -> Option<u32> {
         self.files.get(doc as usize).copied()
     }
+
+    fn document_len(&self, doc: u32) -> Option<u64> {
+        let i = doc as usize;
+        let (s, e) = (self.offsets.get(i)?, self.offsets.get(i + 1)?);
+        Some(e.saturating_sub(*s))
+    }
 }
 
 /// Where the paragraphs of a spilled run are.

@@ -331,8 +331,9 @@ fn spilled_scan_is_identical_to_the_in_memory_scan() {
 
 /// One text file larger than a spilled batch (1 MiB at the smallest limit) is read in
 /// parts of about a batch, each cut after a paragraph break and mapped in turn, as one
-/// document. The report is the in-memory one, in every paragraph mode, with `\r\n` line
-/// breaks and blank lines too.
+/// document, and cleaned a window of a batch at a time. The report and the cleaned copy
+/// are the in-memory ones, in every paragraph mode, with `\r\n` line breaks and blank
+/// lines too.
 #[test]
 fn spilled_scan_of_one_large_text_file_is_identical() {
     let parts = tempfile::tempdir().unwrap();
@@ -356,7 +357,18 @@ fn spilled_scan_of_one_large_text_file_is_identical() {
         let d = dir.path().to_str().unwrap();
         let spill = tempfile::tempdir().unwrap();
         let t = spill.path().to_str().unwrap();
-        let memory = neardup(&["scan", d, "-q", "--paragraphs", mode]);
+        let out = tempfile::tempdir().unwrap();
+        let clean = |name: &str| out.path().join(name).to_str().unwrap().to_string();
+        let (clean_memory, clean_spilled) = (clean("memory"), clean("spilled"));
+        let memory = neardup(&[
+            "scan",
+            d,
+            "-q",
+            "--paragraphs",
+            mode,
+            "--clean",
+            &clean_memory,
+        ]);
         assert!(memory.status.success(), "{}", stderr(&memory));
         assert!(read_csv(&stdout(&memory)).len() > 1_000, "{mode}");
         let spilled = neardup(&[
@@ -369,6 +381,8 @@ fn spilled_scan_of_one_large_text_file_is_identical() {
             t,
             "--paragraphs",
             mode,
+            "--clean",
+            &clean_spilled,
         ]);
         assert!(spilled.status.success(), "{}", stderr(&spilled));
         assert!(
@@ -377,6 +391,13 @@ fn spilled_scan_of_one_large_text_file_is_identical() {
             stderr(&spilled)
         );
         assert_eq!(spilled.stdout, memory.stdout, "{mode}");
+        let cleaned = fs::read(Path::new(&clean_memory).join("corpus.txt")).unwrap();
+        assert!(cleaned.len() < text.len(), "{mode}: nothing cleaned");
+        let cleaned_spilled = fs::read(Path::new(&clean_spilled).join("corpus.txt")).unwrap();
+        assert!(
+            cleaned_spilled == cleaned,
+            "{mode}: the cleaned copies differ"
+        );
         assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
     }
 }
