@@ -961,6 +961,16 @@ mod tests {
         ReadOptions::default()
     }
 
+    /// The cleaned copy of `file` with the records' `cleaned` texts, and its caveat.
+    fn cleaned_copy(
+        file: &InputFile,
+        compression: Compression,
+        cleaned: Vec<Option<String>>,
+    ) -> (Vec<u8>, Option<String>) {
+        let texts = cleaned.into_iter().map(Ok);
+        write_cleaned(file, compression, &opts(), texts, Vec::new()).unwrap()
+    }
+
     fn compress(body: &[u8], compression: Compression) -> Vec<u8> {
         let mut sink = Sink::new(Vec::new(), compression).unwrap();
         sink.writer().write_all(body).unwrap();
@@ -1466,15 +1476,8 @@ mod tests {
                 .to_string()
                 .contains(&format!("{name}:2: warning")));
 
-            let cleaned = [Some("one \"é\"".to_string()), None];
-            let (out, caveat) = write_cleaned(
-                &file,
-                compression,
-                &opts(),
-                cleaned.into_iter().map(Ok),
-                Vec::new(),
-            )
-            .unwrap();
+            let cleaned = vec![Some("one \"é\"".to_string()), None];
+            let (out, caveat) = cleaned_copy(&file, compression, cleaned);
             assert_eq!(caveat, None);
             assert_eq!(
                 String::from_utf8(decompress(&out, compression)).unwrap(),
@@ -1531,15 +1534,7 @@ mod tests {
             );
             assert!(!warnings[0].skipped);
 
-            let cleaned = vec![None; docs.len()];
-            let (_, caveat) = write_cleaned(
-                &file,
-                compression,
-                &opts(),
-                cleaned.into_iter().map(Ok),
-                Vec::new(),
-            )
-            .unwrap();
+            let (_, caveat) = cleaned_copy(&file, compression, vec![None; docs.len()]);
             assert!(caveat.unwrap().contains("holds the lines before it"));
         }
         let garbage = input(dir.path(), "g.jsonl.gz", b"this is not gzip at all\n");
