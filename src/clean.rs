@@ -470,15 +470,25 @@ fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
 /// The file's original bytes without `ranges`.
 pub fn apply(bytes: &[u8], ranges: &[Range<usize>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
+    for kept in kept(ranges, bytes.len()) {
+        out.extend_from_slice(&bytes[kept]);
+    }
+    out
+}
+
+/// The spans of a text of `len` bytes that [`apply`] keeps when it drops `ranges`
+/// (sorted), in order, none empty but the last.
+pub fn kept(ranges: &[Range<usize>], len: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::with_capacity(ranges.len() + 1);
     let mut at = 0;
     for r in ranges {
-        let start = r.start.min(bytes.len());
+        let start = r.start.min(len);
         if start > at {
-            out.extend_from_slice(&bytes[at..start]);
+            out.push(at..start);
         }
-        at = at.max(r.end.min(bytes.len()));
+        at = at.max(r.end.min(len));
     }
-    out.extend_from_slice(&bytes[at.min(bytes.len())..]);
+    out.push(at.min(len)..len);
     out
 }
 

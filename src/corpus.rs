@@ -996,25 +996,16 @@ fn read_file_stamped(id: u32, file: &InputFile) -> (ReadOutcome, Option<FileStam
             skipped: true,
         })
     };
-    let (handle, meta) = match open_with_metadata(file.path()) {
+    let (handle, len, stamp) = match open_listed(file) {
         Ok(opened) => opened,
-        Err(err) => return (skip(describe_io(&err, file.path())), None),
+        Err((message, stamp)) => return (skip(message), stamp),
     };
-    let stamp = match check_size(file, &meta) {
-        Ok(stamp) => stamp,
-        Err(message) => return (skip(message), None),
-    };
-    let bytes = match check_limit(meta.len()).and_then(|len| read_to_len(handle, len)) {
+    let bytes = match read_to_len(handle, len) {
         Ok(bytes) => bytes,
         Err(err) => return (skip(describe_io(&err, file.path())), Some(stamp)),
     };
     if bytes.contains(&0) {
-        let message = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-            NUL_UTF16
-        } else {
-            NUL_BINARY
-        };
-        return (skip(message.to_string()), Some(stamp));
+        return (skip(nul_reason(&bytes).to_string()), Some(stamp));
     }
     let doc = Document::from_bytes(id, file.name().to_string(), bytes);
     let warning = doc.raw.as_ref().map(|_| Warning {
@@ -1043,33 +1034,16 @@ fn read_text_parts(
         message,
         skipped,
     };
-    let (mut handle, meta) = match open_with_metadata(file.path()) {
-        Ok(opened) => opened,
-        Err(err) => {
-            return InputRead {
-                warnings: vec![warn(describe_io(&err, file.path()), true)],
-                ..InputRead::default()
-            }
-        }
-    };
-    let stamp = match check_size(file, &meta) {
-        Ok(stamp) => stamp,
-        Err(message) => {
-            return InputRead {
-                warnings: vec![warn(message, true)],
-                ..InputRead::default()
-            }
-        }
-    };
-    let skipped = |message: String| InputRead {
+    let skipped = |message: String, stamp: Option<FileStamp>| InputRead {
         warnings: vec![warn(message, true)],
-        stamp: Some(stamp),
+        stamp,
         ..InputRead::default()
     };
-    let len = match check_limit(meta.len()) {
-        Ok(len) => len,
-        Err(err) => return skipped(describe_io(&err, file.path())),
+    let (mut handle, len, stamp) = match open_listed(file) {
+        Ok(opened) => opened,
+        Err((message, stamp)) => return skipped(message, stamp),
     };
+    let skipped = |message: String| skipped(message, Some(stamp));
     let mode = match check_text(&mut handle, len, mode) {
         Ok(Ok(mode)) => mode,
         Ok(Err(message)) => return skipped(message.to_string()),
@@ -1225,8 +1199,7 @@ pub(crate) fn check_text(
         fill(&mut reader, &mut buf, READ_BLOCK, &mut eof)?;
         seen += buf.len() as u64;
         if memchr::memchr(0, &buf).is_some() {
-            let utf16 = first && (buf.starts_with(&[0xFF, 0xFE]) || buf.starts_with(&[0xFE, 0xFF]));
-            return Ok(Err(if utf16 { NUL_UTF16 } else { NUL_BINARY }));
+            return Ok(Err(if first { nul_reason(&buf) } else { NUL_BINARY }));
         }
         first = false;
         // Decoded up to a point where UTF-8 decoding starts afresh, the rest kept for
@@ -1266,9 +1239,30 @@ fn decodable_prefix(bytes: &[u8]) -> usize {
         .unwrap_or(bytes.len())
 }
 
-/// Why a text file with a NUL byte is skipped.
+/// Why a text file with a NUL byte is skipped, given its first bytes.
+fn nul_reason(start: &[u8]) -> &'static str {
+    if start.starts_with(&[0xFF, 0xFE]) || start.starts_with(&[0xFE, 0xFF]) {
+        "UTF-16 text is not read, only UTF-8 (contains NUL bytes)"
+    } else {
+        NUL_BINARY
+    }
+}
+
+/// Why a text file with a NUL byte is skipped, unless it starts as UTF-16 does.
 const NUL_BINARY: &str = "binary file (contains NUL bytes)";
-const NUL_UTF16: &str = "UTF-16 text is not read, only UTF-8 (contains NUL bytes)";
+
+/// Opens the listed file `file` to read it: its handle, its size (under the limit) and
+/// its stamp; else why it is skipped, with its stamp if it was taken.
+fn open_listed(
+    file: &InputFile,
+) -> std::result::Result<(fs::File, u64, FileStamp), (String, Option<FileStamp>)> {
+    let (handle, meta) =
+        open_with_metadata(file.path()).map_err(|err| (describe_io(&err, file.path()), None))?;
+    let stamp = check_size(file, &meta).map_err(|message| (message, None))?;
+    let len =
+        check_limit(meta.len()).map_err(|err| (describe_io(&err, file.path()), Some(stamp)))?;
+    Ok((handle, len, stamp))
+}
 
 /// The caveat of a text file that is not valid UTF-8.
 const INVALID_UTF8: &str = "invalid UTF-8, decoded lossily (offsets refer to the original bytes)";

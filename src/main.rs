@@ -3,7 +3,6 @@
 mod cli;
 mod progress;
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
@@ -973,8 +972,8 @@ struct CleanInputs<'a> {
 }
 
 /// The documents to clean, with what to remove from each: a text file's document at
-/// once ([`Cleaner::take`]), a JSON Lines file's records a chunk at a time as its copy
-/// is written ([`Cleaner::records`]).
+/// once or a window at a time ([`Cleaner::write_text`]), a JSON Lines file's records a
+/// chunk at a time as its copy is written ([`Cleaner::records`]).
 struct Cleaner<'a, 'f, 'c> {
     findings: &'f Findings,
     texts: &'a (dyn DocSource + Sync),
@@ -982,9 +981,6 @@ struct Cleaner<'a, 'f, 'c> {
     units: Box<dyn clean::RemovalSource + 'c>,
     window_bytes: u64,
 }
-
-/// The documents of one file, and the byte ranges to remove from each.
-type FileDocs<'a> = (Vec<Cow<'a, Document>>, Vec<Vec<std::ops::Range<usize>>>);
 
 impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
     fn new(
@@ -1012,38 +1008,6 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
             .map_or(usize::MAX, |f| f as usize)
     }
 
-    /// Documents `range` and their removals. A document is read again only when
-    /// something is removed from it or it is not held; its analysis is the run's, or is
-    /// made again (a spilled run keeps none).
-    fn take(&mut self, range: std::ops::Range<usize>) -> anyhow::Result<FileDocs<'a>> {
-        use rayon::prelude::*;
-        let (texts, config, findings) = (self.texts, self.config, self.findings);
-        let units: Vec<clean::Removed> = range
-            .clone()
-            .map(|d| self.units.take(d as u32))
-            .collect::<neardup::Result<_>>()?;
-        range
-            .into_par_iter()
-            .zip(units)
-            .map(|(d, removed)| {
-                let doc = texts.document(d as u32)?;
-                let ranges = if removed == clean::Removed::default() {
-                    Vec::new()
-                } else {
-                    match findings.analyses.get(d) {
-                        Some(an) => clean::doc_removals(&doc, an, removed),
-                        None => {
-                            let an = neardup::pipeline::analyze(&doc, config);
-                            clean::doc_removals(&doc, &an, removed)
-                        }
-                    }
-                };
-                Ok((doc, ranges))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-            .map(|v| v.into_iter().unzip())
-    }
-
     /// Writes the cleaned copy of document `d`, a text file's, to `out`. One larger than
     /// the window (a spilled run's batch) whose length is known without reading it is
     /// read and cleaned a window at a time, and copied a megabyte at a time, so that a
@@ -1051,14 +1015,13 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
     fn write_text(&mut self, d: usize, out: &mut dyn Write) -> anyhow::Result<()> {
         let doc = d as u32;
         let window = self.window_bytes;
+        let removed = self.units.take(doc)?;
         let Some(len) = self.texts.document_len(doc).filter(|&n| n > window) else {
-            let (docs, removals) = self.take(d..d + 1)?;
-            if let (Some(doc), Some(ranges)) = (docs.first(), removals.first()) {
-                out.write_all(&clean::apply(doc.bytes(), ranges))?;
-            }
+            let text = self.texts.document(doc)?;
+            let ranges = ranges_of(self.findings, self.config, d, &text, removed);
+            out.write_all(&clean::apply(text.bytes(), &ranges))?;
             return Ok(());
         };
-        let removed = self.units.take(doc)?;
         let ranges = clean::removals_in_windows(
             self.texts,
             doc,
@@ -1067,27 +1030,15 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
             removed,
             usize::try_from(window).unwrap_or(usize::MAX),
         )?;
-        // The bytes outside the ranges, as `clean::apply` keeps them.
-        let texts = self.texts;
-        let mut copy = |from: u64, to: u64| -> anyhow::Result<()> {
-            let mut at = from;
-            while at < to {
-                let end = to.min(at + (1 << 20));
-                let offset = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
-                out.write_all(&texts.slice(doc, offset(at), offset(end))?)?;
-                at = end;
+        // The bytes `clean::apply` keeps, a megabyte at a time.
+        let offset = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        for kept in clean::kept(&ranges, usize::try_from(len).unwrap_or(usize::MAX)) {
+            for at in kept.clone().step_by(1 << 20) {
+                let end = kept.end.min(at + (1 << 20));
+                out.write_all(&self.texts.slice(doc, offset(at), offset(end))?)?;
             }
-            Ok(())
-        };
-        let mut at = 0u64;
-        for r in &ranges {
-            let start = (r.start as u64).min(len);
-            if start > at {
-                copy(at, start)?;
-            }
-            at = at.max((r.end as u64).min(len));
         }
-        copy(at, len)
+        Ok(())
     }
 
     /// The cleaned texts of documents `range`, the records of one JSON Lines file, in
@@ -1112,11 +1063,11 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
         range: std::ops::Range<usize>,
     ) -> anyhow::Result<(Vec<Option<String>>, u64)> {
         use rayon::prelude::*;
-        let (texts, config, findings) = (self.texts, self.config, self.findings);
         let units: Vec<clean::Removed> = range
             .clone()
             .map(|d| self.units.take(d as u32))
             .collect::<neardup::Result<_>>()?;
+        let (texts, config, findings) = (self.texts, self.config, self.findings);
         let cleaned: Vec<(Option<String>, u64)> = range
             .into_par_iter()
             .zip(units)
@@ -1125,13 +1076,7 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
                     return Ok((None, 0));
                 }
                 let doc = texts.document(d as u32)?;
-                let ranges = match findings.analyses.get(d) {
-                    Some(an) => clean::doc_removals(&doc, an, removed),
-                    None => {
-                        let an = neardup::pipeline::analyze(&doc, config);
-                        clean::doc_removals(&doc, &an, removed)
-                    }
-                };
+                let ranges = ranges_of(findings, config, d, &doc, removed);
                 let text = (!ranges.is_empty()).then(|| {
                     String::from_utf8_lossy(&clean::apply(doc.bytes(), &ranges)).into_owned()
                 });
@@ -1140,6 +1085,24 @@ impl<'a, 'f, 'c> Cleaner<'a, 'f, 'c> {
             .collect::<anyhow::Result<_>>()?;
         let bytes = cleaned.iter().map(|(_, n)| n).sum();
         Ok((cleaned.into_iter().map(|(t, _)| t).collect(), bytes))
+    }
+}
+
+/// The byte ranges `removed` takes out of document `d`, `doc`: its analysis is the
+/// run's, or is made again (a spilled run keeps none).
+fn ranges_of(
+    findings: &Findings,
+    config: &Config,
+    d: usize,
+    doc: &Document,
+    removed: clean::Removed,
+) -> Vec<std::ops::Range<usize>> {
+    if removed == clean::Removed::default() {
+        return Vec::new();
+    }
+    match findings.analyses.get(d) {
+        Some(an) => clean::doc_removals(doc, an, removed),
+        None => clean::doc_removals(doc, &neardup::pipeline::analyze(doc, config), removed),
     }
 }
 
