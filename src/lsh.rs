@@ -111,25 +111,19 @@ where
             .map(&reduce)
             .collect();
     }
-    const PARTS: usize = 1 << crate::records::PARTITION_BITS;
-    chunks.par_iter_mut().for_each(|c| c.sort_unstable());
-    // Where each partition starts in each chunk; the end of the chunk last.
-    let starts: Vec<[u32; PARTS + 1]> = chunks
-        .par_iter()
-        .map(|c| {
-            let mut at = [c.len() as u32; PARTS + 1];
-            for (p, a) in at.iter_mut().enumerate().take(PARTS) {
-                *a = c.partition_point(|r| partition(key(r)) < p) as u32;
-            }
-            at
-        })
+    // Each chunk grouped by partition in place, in linear time: the partition's sort
+    // below gives the order. Where each partition starts in each chunk; the end of the
+    // chunk last.
+    let starts: Vec<[usize; PARTS + 1]> = chunks
+        .par_iter_mut()
+        .map(|c| group_by_partition(c, |r| partition(key(r))))
         .collect();
     // One task a partition, so that the last ones do not wait on one thread.
     let results = (0..PARTS)
         .into_par_iter()
         .with_max_len(1)
         .filter_map(|p| {
-            let range = |s: &[u32; PARTS + 1]| s[p] as usize..s[p + 1] as usize;
+            let range = |s: &[usize; PARTS + 1]| s[p]..s[p + 1];
             let total: usize = starts.iter().map(|s| range(s).len()).sum();
             if total == 0 {
                 return None;
@@ -147,6 +141,47 @@ where
     drop(chunks);
     crate::pipeline::release_free_memory();
     results
+}
+
+/// Partitions of the keyed reduces: the values of [`partition`].
+const PARTS: usize = 1 << crate::records::PARTITION_BITS;
+
+/// Reorders `records` so that those of each partition (`part` of a record, below
+/// [`PARTS`]) lie together, partitions in order, and returns where each starts, the
+/// length last. In place and in linear time: the records are counted by partition,
+/// then each is swapped straight to the next free place of its partition (one pass
+/// of an American flag sort). The order within a partition is left unspecified.
+fn group_by_partition<T: Copy>(
+    records: &mut [T],
+    part: impl Fn(&T) -> usize,
+) -> [usize; PARTS + 1] {
+    let mut starts = [0usize; PARTS + 1];
+    for r in records.iter() {
+        starts[part(r).min(PARTS - 1) + 1] += 1;
+    }
+    for p in 0..PARTS {
+        starts[p + 1] += starts[p];
+    }
+    // The next place of each partition not yet holding one of its records.
+    let mut next = starts;
+    for p in 0..PARTS {
+        while next[p] < starts[p + 1] {
+            // Carry the record at the first free place of `p` to its partition's, and
+            // the one found there on, until a record of `p` comes back to fill it.
+            let mut carried = records[next[p]];
+            loop {
+                let q = part(&carried).min(PARTS - 1);
+                if q == p {
+                    break;
+                }
+                std::mem::swap(&mut carried, &mut records[next[q]]);
+                next[q] += 1;
+            }
+            records[next[p]] = carried;
+            next[p] += 1;
+        }
+    }
+    starts
 }
 
 /// The candidate pairs of one partition of band records sorted by key (the reduce of
@@ -291,6 +326,55 @@ mod tests {
         bucket_pairs(0..100u64, &mut out);
         assert_eq!(out.len(), 99);
         assert!(out.iter().all(|&(a, _)| a == 0));
+    }
+
+    #[test]
+    fn records_are_grouped_by_partition_in_place() {
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15);
+        for case in 0..300usize {
+            let len = case * 7 % 1_000;
+            // Few partitions, many, or all: skewed as a boilerplate seed makes them.
+            let spread = [1, 3, 40, PARTS as u64][case % 4];
+            let records: Vec<(u64, u32)> = (0..len)
+                .map(|i| {
+                    (
+                        next(spread) << (64 - crate::records::PARTITION_BITS),
+                        i as u32,
+                    )
+                })
+                .collect();
+            let mut grouped = records.clone();
+            let starts = group_by_partition(&mut grouped, |r| partition(r.0));
+            assert_eq!(starts[0], 0);
+            assert_eq!(starts[PARTS], len);
+            for p in 0..PARTS {
+                assert!(grouped[starts[p]..starts[p + 1]]
+                    .iter()
+                    .all(|r| partition(r.0) == p));
+            }
+            grouped.sort_unstable();
+            let mut sorted = records;
+            sorted.sort_unstable();
+            assert_eq!(grouped, sorted);
+        }
+    }
+
+    #[test]
+    fn partitions_are_reduced_as_the_records_sorted_whole() {
+        let mut next = crate::test_rng(0x2545_F491_4F6C_DD1D);
+        let chunks: Vec<Vec<(u64, u32)>> = (0..40)
+            .map(|c| {
+                (0..c * 13)
+                    .map(|i| (next(1 << 12) << 52 | next(4), i as u32 % 3))
+                    .collect()
+            })
+            .collect();
+        let mut all: Vec<(u64, u32)> = chunks.concat();
+        let want: Vec<Vec<(u64, u32)>> = sort_into_partitions(&mut all, |r| r.0)
+            .into_iter()
+            .map(<[_]>::to_vec)
+            .collect();
+        assert_eq!(reduce_partitions(chunks, |r| r.0, <[_]>::to_vec), want);
     }
 
     #[test]
