@@ -194,11 +194,18 @@ fn is_plain_cjk_at(bytes: &[u8], pos: usize) -> bool {
 /// Han ideographs, Hiragana and Katakana letters that NFKC, case folding and diacritic
 /// folding all leave unchanged: the hot path of Chinese and Japanese text, where every
 /// such char is a token of its own (a test checks them against the general path).
+#[inline]
 fn is_plain_cjk(c: char) -> bool {
-    matches!(
-        c as u32,
-        0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-    )
+    // The five ranges are tested and joined without a branch each: in Japanese text
+    // kana and kanji alternate, and a chain of branches on the range was mispredicted
+    // at every change (livedoor: 9 % of all mispredicted branches, cachegrind).
+    let cp = c as u32;
+    let within = |first: u32, last: u32| cp.wrapping_sub(first) <= last - first;
+    within(0x3041, 0x3096)
+        | within(0x30A1, 0x30FA)
+        | (cp == 0x30FC)
+        | within(0x3400, 0x4DBF)
+        | within(0x4E00, 0x9FFF)
 }
 
 const fn classify_ascii(byte: u8) -> Class {
