@@ -31,8 +31,9 @@
 //! separators and folds whole such units as it scans them (`Walker::fast_unit`): a second
 //! table (`FAST_ENTRIES`) gives each char's role and the UTF-8 bytes of its fold, which are
 //! appended to a fixed buffer and hashed from there, with no per-char decoding or encoding.
-//! After an ASCII char, a run of ASCII letters (or digits) is scanned a byte at a time
-//! from a third table (`ASCII_RUN_ROLES`), the byte's fold copied from `FAST_ENTRIES`.
+//! After an ASCII char, a run of ASCII letters (or digits) is tested and folded eight
+//! bytes at a time in one 64-bit word (`ascii_run`), its last bytes one at a time from a
+//! third table (`ASCII_RUN_ROLES`), the byte's fold copied from `FAST_ENTRIES`.
 //! A plain Han or kana char (`is_plain_cjk`) that the next char ends is a token of its
 //! own bytes, emitted by `Walker::fast_cjk` without opening a unit.
 //! Tests run the same inputs with the fast paths disabled and require identical output.
