@@ -16,13 +16,25 @@ pub fn mix(window: &[TokenHash]) -> u64 {
 /// compiler unrolls).
 #[inline(always)]
 fn mix_words<'w>(window: impl ExactSizeIterator<Item = &'w TokenHash>) -> u64 {
-    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ window.len() as u64;
+    let mut h = mix_start(window.len());
     for &t in window {
-        h = (h ^ u64::from(t))
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
+        h = mix_step(h, t);
     }
     finalize(h)
+}
+
+/// The state [`mix`] starts from for a window of `len` hashes.
+#[inline(always)]
+fn mix_start(len: usize) -> u64 {
+    0x243F_6A88_85A3_08D3 ^ len as u64
+}
+
+/// One step of [`mix`]: the next hash of the window mixed in.
+#[inline(always)]
+fn mix_step(h: u64, t: TokenHash) -> u64 {
+    (h ^ u64::from(t))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(29)
 }
 
 /// The splitmix64 finalizer: full avalanche, so every output bit depends on every input bit.
@@ -51,9 +63,75 @@ pub fn kgrams(tokens: &[TokenHash], k: usize, out: &mut Vec<u64>) {
     }
     // The default shingle and seed lengths get a loop of their own.
     match k {
-        4 => out.extend(tokens.windows(4).map(mix_fixed::<4>)),
-        5 => out.extend(tokens.windows(5).map(mix_fixed::<5>)),
+        4 => kgrams_fixed::<4>(tokens, out),
+        5 => kgrams_fixed::<5>(tokens, out),
         _ => out.extend(tokens.windows(k).map(mix)),
+    }
+}
+
+/// [`kgrams`] of `K` (at most the number of tokens), [`LANES`] windows at a time on
+/// CPUs with AVX-512, whose 64-bit vector multiply makes them one register: the steps
+/// of neighbouring windows are independent, so eight are mixed by each instruction.
+fn kgrams_fixed<const K: usize>(tokens: &[TokenHash], out: &mut Vec<u64>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512dq") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { kgrams_avx512::<K>(tokens, out) };
+            return;
+        }
+    }
+    out.extend(tokens.windows(K).map(mix_fixed::<K>));
+}
+
+/// Windows whose k-grams [`kgrams_in_lanes`] mixes at once: eight 64-bit states, one
+/// AVX-512 register.
+const LANES: usize = 8;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn kgrams_avx512<const K: usize>(tokens: &[TokenHash], out: &mut Vec<u64>) {
+    kgrams_in_lanes::<K>(tokens, out)
+}
+
+/// The k-grams of `K` of `tokens`, appended to `out`: [`LANES`] windows at a time, each
+/// step of [`mix`] taken for all of them over the slice of hashes they read (the
+/// window at `base + l` reads hash `base + l + j` at step `j`), then the rest one at a
+/// time. The same values as [`mix`]: a test checks every length.
+#[inline(always)]
+fn kgrams_in_lanes<const K: usize>(tokens: &[TokenHash], out: &mut Vec<u64>) {
+    let Some(windows) = (tokens.len() + 1).checked_sub(K) else {
+        return;
+    };
+    let first = out.len();
+    out.resize(first + windows, 0);
+    let Some(slots) = out.get_mut(first..) else {
+        return;
+    };
+    let mut blocks = slots.chunks_exact_mut(LANES);
+    for (block, slot) in (&mut blocks).enumerate() {
+        let base = block * LANES;
+        let mut h = [mix_start(K); LANES];
+        for j in 0..K {
+            // Windows start at most `windows - 1`, so `base + j + LANES` is within
+            // `windows - 1 + K` = the number of tokens.
+            let Some(hashes) = tokens.get(base + j..base + j + LANES) else {
+                return;
+            };
+            for (h, &t) in h.iter_mut().zip(hashes) {
+                *h = mix_step(*h, t);
+            }
+        }
+        for (slot, h) in slot.iter_mut().zip(h) {
+            *slot = finalize(h);
+        }
+    }
+    let done = windows - blocks.into_remainder().len();
+    for (slot, window) in out[first + done..]
+        .iter_mut()
+        .zip(tokens[done..].windows(K))
+    {
+        *slot = mix_fixed::<K>(window);
     }
 }
 
@@ -125,6 +203,21 @@ mod tests {
                 let want: Vec<u64> = tokens[..n].windows(k).map(mix).collect();
                 assert_eq!(got, want, "k {k}, {n} tokens");
             }
+        }
+    }
+
+    #[test]
+    fn kgrams_in_lanes_are_the_mixed_windows() {
+        let tokens: Vec<TokenHash> = (0..70u64).map(|i| finalize(i) as TokenHash).collect();
+        for n in 0..tokens.len() {
+            let mut four = vec![7];
+            kgrams_in_lanes::<4>(&tokens[..n], &mut four);
+            let mut five = Vec::new();
+            kgrams_in_lanes::<5>(&tokens[..n], &mut five);
+            let want = |k| tokens[..n].windows(k).map(mix).collect::<Vec<u64>>();
+            assert_eq!(four[0], 7, "appended after what was there");
+            assert_eq!(four[1..], want(4)[..], "{n} tokens");
+            assert_eq!(five, want(5), "{n} tokens");
         }
     }
 
