@@ -103,13 +103,9 @@ fn kgrams_in_lanes<const K: usize>(tokens: &[TokenHash], out: &mut Vec<u64>) {
     let Some(windows) = (tokens.len() + 1).checked_sub(K) else {
         return;
     };
-    let first = out.len();
-    out.resize(first + windows, 0);
-    let Some(slots) = out.get_mut(first..) else {
-        return;
-    };
-    let mut blocks = slots.chunks_exact_mut(LANES);
-    for (block, slot) in (&mut blocks).enumerate() {
+    out.reserve(windows);
+    let blocks = windows / LANES;
+    for block in 0..blocks {
         let base = block * LANES;
         let mut h = [mix_start(K); LANES];
         for j in 0..K {
@@ -122,17 +118,10 @@ fn kgrams_in_lanes<const K: usize>(tokens: &[TokenHash], out: &mut Vec<u64>) {
                 *h = mix_step(*h, t);
             }
         }
-        for (slot, h) in slot.iter_mut().zip(h) {
-            *slot = finalize(h);
-        }
+        out.extend_from_slice(&h.map(finalize));
     }
-    let done = windows - blocks.into_remainder().len();
-    for (slot, window) in out[first + done..]
-        .iter_mut()
-        .zip(tokens[done..].windows(K))
-    {
-        *slot = mix_fixed::<K>(window);
-    }
+    let rest = tokens.get(blocks * LANES..).unwrap_or_default();
+    out.extend(rest.windows(K).map(mix_fixed::<K>));
 }
 
 /// The shingles of a paragraph, in order, possibly repeated: its k-gram hashes. A
