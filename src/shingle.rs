@@ -75,7 +75,9 @@ pub fn kgrams(tokens: &[TokenHash], k: usize, out: &mut Vec<u64>) {
 fn kgrams_fixed<const K: usize>(tokens: &[TokenHash], out: &mut Vec<u64>) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512dq") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
             // SAFETY: the CPU supports the features the function is compiled for.
             unsafe { kgrams_avx512::<K>(tokens, out) };
             return;
