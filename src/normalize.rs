@@ -1390,6 +1390,26 @@ fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan
                 length += 1;
                 end += 1;
             }
+        } else {
+            // After an Arabic char, a run of Arabic-block chars that join the unit, two
+            // bytes each: decoded, tested and folded with no test of width or script.
+            while let Some(&[lead, trail]) = bytes.get(end..end + 2) {
+                if lead & 0xFC != 0xD8 {
+                    break;
+                }
+                let entry = FAST_ENTRIES[128 + arabic_offset(lead, trail)];
+                if joining & (1 << entry.role as u8) == 0 {
+                    break;
+                }
+                if entry.role == FastRole::Hamza {
+                    length = strip_hamza_seats(buffer, length);
+                }
+                buffer
+                    .get_mut(length..length + 2)?
+                    .copy_from_slice(&entry.folded);
+                length += usize::from(entry.length);
+                end += 2;
+            }
         }
         let Some((entry, width)) = fast_entry(bytes, end) else {
             break None;
