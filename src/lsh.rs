@@ -155,9 +155,10 @@ fn group_by_partition<T: Copy>(
     records: &mut [T],
     part: impl Fn(&T) -> usize,
 ) -> [usize; PARTS + 1] {
+    let part = |r: &T| part(r).min(PARTS - 1);
     let mut starts = [0usize; PARTS + 1];
     for r in records.iter() {
-        starts[part(r).min(PARTS - 1) + 1] += 1;
+        starts[part(r) + 1] += 1;
     }
     for p in 0..PARTS {
         starts[p + 1] += starts[p];
@@ -170,7 +171,7 @@ fn group_by_partition<T: Copy>(
             // the one found there on, until a record of `p` comes back to fill it.
             let mut carried = records[next[p]];
             loop {
-                let q = part(&carried).min(PARTS - 1);
+                let q = part(&carried);
                 if q == p {
                     break;
                 }

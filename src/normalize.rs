@@ -1401,13 +1401,7 @@ fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan
                 if joining & (1 << entry.role as u8) == 0 {
                     break;
                 }
-                if entry.role == FastRole::Hamza {
-                    length = strip_hamza_seats(buffer, length);
-                }
-                buffer
-                    .get_mut(length..length + 2)?
-                    .copy_from_slice(&entry.folded);
-                length += usize::from(entry.length);
+                length = append_fold(buffer, length, &entry)?;
                 end += 2;
             }
         }
@@ -1417,18 +1411,28 @@ fn scan_folding(bytes: &[u8], pos: usize, buffer: &mut [u8]) -> Option<(FastScan
         if joining & (1 << entry.role as u8) == 0 {
             break Some((entry.role, width));
         }
-        if entry.role == FastRole::Hamza {
-            length = strip_hamza_seats(buffer, length);
-        }
-        // Two bytes are always written; `entry.length` of them count.
-        buffer
-            .get_mut(length..length + 2)?
-            .copy_from_slice(&entry.folded);
-        length += usize::from(entry.length);
+        length = append_fold(buffer, length, &entry)?;
         end += width;
         ascii = width == 1;
     };
     Some((FastScan { kind, end, stop }, length))
+}
+
+/// Appends the fold of a char that joins the unit in `buffer[..length]` (a hamza first
+/// drops the seats before it, `strip_hamza_seats`) and returns the unit's new length;
+/// `None` when the unit outgrows `buffer`. Two bytes are always written; `entry.length`
+/// of them count.
+#[inline(always)]
+fn append_fold(buffer: &mut [u8], length: usize, entry: &FastEntry) -> Option<usize> {
+    let length = if entry.role == FastRole::Hamza {
+        strip_hamza_seats(buffer, length)
+    } else {
+        length
+    };
+    buffer
+        .get_mut(length..length + 2)?
+        .copy_from_slice(&entry.folded);
+    Some(length + usize::from(entry.length))
 }
 
 /// How many of the eight bytes of `chunk` (from the first) are ASCII bytes that join a

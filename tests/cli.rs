@@ -22,6 +22,12 @@ fn neardup(args: &[&str]) -> Output {
 }
 
 /// Asserts equality of two texts, printing the first differing line.
+/// That a run succeeded and spilled to disk.
+fn assert_spilled(run: &Output) {
+    assert!(run.status.success(), "{}", stderr(run));
+    assert!(stderr(run).contains("spilled to disk"), "{}", stderr(run));
+}
+
 fn assert_same_text(got: &str, want: &str, what: &str) {
     if got == want {
         return;
@@ -261,12 +267,7 @@ fn spilled_scan_is_identical_to_the_in_memory_scan() {
             "--temp-dir",
             t,
         ]);
-        assert!(spilled.status.success(), "{}", stderr(&spilled));
-        assert!(
-            stderr(&spilled).contains("spilled to disk"),
-            "{}",
-            stderr(&spilled)
-        );
+        assert_spilled(&spilled);
         assert_eq!(spilled.stdout, memory.stdout, "threads {threads}");
         assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0, "spill left");
     }
@@ -384,12 +385,7 @@ fn spilled_scan_of_one_large_text_file_is_identical() {
             "--clean",
             &clean_spilled,
         ]);
-        assert!(spilled.status.success(), "{}", stderr(&spilled));
-        assert!(
-            stderr(&spilled).contains("spilled to disk"),
-            "{}",
-            stderr(&spilled)
-        );
+        assert_spilled(&spilled);
         assert_eq!(spilled.stdout, memory.stdout, "{mode}");
         let cleaned = fs::read(Path::new(&clean_memory).join("corpus.txt")).unwrap();
         assert!(cleaned.len() < text.len(), "{mode}: nothing cleaned");
