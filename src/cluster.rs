@@ -1131,8 +1131,15 @@ mod tests {
         &texts[iv.para as usize][iv.start as usize..iv.end as usize]
     }
 
-    fn fit_as_pipeline(texts: &[Vec<TokenHash>], kept: Interval, m: Interval) -> (Interval, f64) {
-        let (s, e, matches) = crate::passage::fit(span(texts, kept), span(texts, m));
+    /// The pipeline's fit of `m` to `kept`, told that only similarities of at least
+    /// `min` count.
+    fn fit_as_pipeline(
+        texts: &[Vec<TokenHash>],
+        kept: Interval,
+        m: Interval,
+        min: f64,
+    ) -> (Interval, f64) {
+        let (s, e, matches) = crate::passage::fit(span(texts, kept), span(texts, m), min);
         let part = Interval {
             start: m.start + s as u32,
             end: m.start + e as u32,
@@ -1158,7 +1165,7 @@ mod tests {
             &members,
             |m| span(texts, members[m]),
             0.8,
-            |k, m| fit_as_pipeline(texts, k, m),
+            |k, m| fit_as_pipeline(texts, k, m, 0.8),
             indexed,
             parallel_from,
         )
@@ -1285,7 +1292,7 @@ mod tests {
             let kept = rest.remove(0);
             let mut group = vec![(whole(kept), 1.0)];
             rest.retain(|&m| {
-                let (part, sim) = fit_as_pipeline(texts, whole(kept), whole(m));
+                let (part, sim) = fit_as_pipeline(texts, whole(kept), whole(m), 0.0);
                 let repeats = joined[m].iter().any(|p| {
                     let overlap = p.end.min(part.end).saturating_sub(p.start.max(part.start));
                     overlap as f64 >= 0.8 * p.len().max(part.len()) as f64

@@ -141,6 +141,11 @@ pub trait TokenSource: Sync {
     /// Token hashes of paragraph `p` (empty if there is no such paragraph).
     fn tokens(&self, p: u32) -> Cow<'_, [TokenHash]>;
 
+    /// How many token hashes paragraph `p` has, without reading them where that costs.
+    fn token_count(&self, p: u32) -> usize {
+        self.tokens(p).len()
+    }
+
     /// Asks the CPU to start loading token `pos` of paragraph `p`, which will be read
     /// soon. A hint: it does nothing by default.
     fn prefetch(&self, p: u32, pos: u32) {
@@ -151,6 +156,10 @@ pub trait TokenSource: Sync {
 impl TokenSource for TokenTable {
     fn tokens(&self, p: u32) -> Cow<'_, [TokenHash]> {
         Cow::Borrowed(self.get(p as usize))
+    }
+
+    fn token_count(&self, p: u32) -> usize {
+        self.get(p as usize).len()
     }
 
     fn prefetch(&self, p: u32, pos: u32) {
@@ -859,22 +868,96 @@ fn xdrop_dp(len_a: usize, len_b: usize, eq: impl Fn(usize, usize) -> bool) -> Ex
 /// [`MAX_SIM_BAND`]), so it never underestimates a pair that passes the threshold by a
 /// wide margin and never costs more than O(n × band).
 pub fn similarity(a: &[TokenHash], b: &[TokenHash]) -> f64 {
+    similarity_at_least(a, b, 0.0)
+}
+
+/// [`similarity`] where the caller only needs to know more when it reaches `min`: the
+/// same value when that is at least `min`, and otherwise some value below `min`. A pair
+/// that cannot reach it is measured only until that is known.
+pub fn similarity_at_least(a: &[TokenHash], b: &[TokenHash], min: f64) -> f64 {
     if a.is_empty() || b.is_empty() {
         return if a.len() == b.len() { 1.0 } else { 0.0 };
     }
     if a == b {
         return 1.0;
     }
+    let total = a.len() + b.len();
+    2.0 * lcs_at_least(a, b, least_lcs(total, min)) as f64 / total as f64
+}
+
+/// The LCS [`similarity`] measures, when it is at least `need`; otherwise some count
+/// below `need`.
+fn lcs_at_least(a: &[TokenHash], b: &[TokenHash], need: usize) -> usize {
     let band = (a.len().abs_diff(b.len()) + 8 + a.len().max(b.len()) / 10).min(MAX_SIM_BAND);
-    2.0 * banded_lcs(a, b, band) as f64 / (a.len() + b.len()) as f64
+    // Near copies, the common case, differ by a few words: their LCS comes from a diff
+    // in time linear in their length. A pair more edits apart than reaching `need`
+    // allows is below it.
+    let allowed = (a.len() + b.len()).saturating_sub(2 * need);
+    match diff_lcs(a, b, band.min(allowed)) {
+        Some(lcs) => lcs,
+        None if allowed < band => need.saturating_sub(1),
+        None => match band_matches_bound(a, b, band) {
+            bound if bound < need => bound,
+            _ => banded_lcs(a, b, band, need),
+        },
+    }
+}
+
+/// A bound on [`banded_lcs`] in one pass over the words: the words of `a` whose word
+/// may be in `b` within `band` places of theirs. A match in the band is such a word, and
+/// a path has at most one match a word of `a`. "May be" is a count per slot of a small
+/// table of hashes of the window of `b`, so a slot shared by another word only loosens
+/// the bound.
+///
+/// Copies shifted by more than the band, as in long one-line texts cut at different
+/// places, share most words but few within the band: this tells them apart at a
+/// fraction of the band's cost.
+fn band_matches_bound(a: &[TokenHash], b: &[TokenHash], band: usize) -> usize {
+    const SLOTS: usize = 1 << 13;
+    let slot = |w: TokenHash| (w.wrapping_mul(0x9E37_79B1) >> 19) as usize % SLOTS;
+    let mut window = vec![0u16; SLOTS];
+    // Word i of `a` (from 0) meets b[i − band ..= i + band].
+    let mut end = 0;
+    let mut bound = 0;
+    for (i, &word) in a.iter().enumerate() {
+        let hi = (i + band + 1).min(b.len());
+        while end < hi {
+            window[slot(b[end])] += 1;
+            end += 1;
+        }
+        if i > band && i - band - 1 < b.len() {
+            window[slot(b[i - band - 1])] -= 1;
+        }
+        bound += usize::from(window[slot(word)] > 0);
+    }
+    bound
+}
+
+/// The least LCS of two sequences of `total` words in all whose similarity 2·LCS/total,
+/// computed as [`similarity`] computes it, is at least `min`.
+fn least_lcs(total: usize, min: f64) -> usize {
+    if total == 0 || min.is_nan() || min <= 0.0 {
+        return 0;
+    }
+    let reaches = |lcs: usize| 2.0 * lcs as f64 / total as f64 >= min;
+    let mut lcs = ((min * total as f64 / 2.0).ceil() as usize).min(total);
+    while lcs > 0 && reaches(lcs - 1) {
+        lcs -= 1;
+    }
+    while lcs <= total && !reaches(lcs) {
+        lcs += 1;
+    }
+    lcs
 }
 
 /// Where `pattern` best fits inside `region`: the sub-range of `region` that aligns with
 /// the whole of `pattern` with the fewest word edits (insertions, deletions,
 /// substitutions; leading and trailing words of `region` are free), ties broken by more
 /// equal words. Returns (start, end, equal words). Cost O(|pattern| × |region|); for
-/// pairs beyond [`MAX_FIT_CELLS`] the whole region is taken, as [`similarity`] would.
-pub fn fit(pattern: &[TokenHash], region: &[TokenHash]) -> (usize, usize, usize) {
+/// pairs beyond [`MAX_FIT_CELLS`] the whole region is taken, and its equal words are
+/// what [`similarity_at_least`] counts with `min`: a pair that cannot reach `min` may
+/// be given fewer.
+pub fn fit(pattern: &[TokenHash], region: &[TokenHash], min: f64) -> (usize, usize, usize) {
     let (m, n) = (pattern.len(), region.len());
     // The common case, an exact copy inside the region, needs no alignment. A window
     // is compared whole only where its first word is the pattern's.
@@ -891,8 +974,10 @@ pub fn fit(pattern: &[TokenHash], region: &[TokenHash]) -> (usize, usize, usize)
     if m == 0 || n == 0 || m.saturating_mul(n) > MAX_FIT_CELLS {
         let lcs = if m == 0 || n == 0 {
             0
+        } else if pattern == region {
+            m
         } else {
-            (similarity(pattern, region) * (m + n) as f64 / 2.0).round() as usize
+            lcs_at_least(pattern, region, least_lcs(m + n, min))
         };
         return (0, n, lcs);
     }
@@ -939,29 +1024,103 @@ pub const MAX_FIT_CELLS: usize = 1 << 18;
 /// Widest band of [`similarity`].
 pub const MAX_SIM_BAND: usize = 256;
 
-fn banded_lcs(a: &[TokenHash], b: &[TokenHash], band: usize) -> usize {
-    // Row i covers j in [i − band, i + band]; cells outside count as unreachable (0 is a
-    // safe lower bound for an LCS).
-    let width = 2 * band + 1;
-    let mut prev = vec![0u32; width + 2];
-    let mut cur = vec![0u32; width + 2];
-    // Index d + 1 for offset d = j − i + band, with sentinels at 0 and width + 1.
-    for i in 1..=a.len() {
-        for d in 0..width {
-            let Some(j) = (i + d).checked_sub(band) else {
-                cur[d + 1] = 0;
-                continue;
+/// The LCS of `a` and `b` if they are at most `max_edits` insertions and deletions
+/// apart, else `None`: Myers' greedy O((n + m) · D) diff ("An O(ND) Difference Algorithm
+/// and Its Variations", 1986), which follows each diagonal of the edit graph as far as
+/// the words are equal.
+///
+/// Where it answers, it answers what [`banded_lcs`] does with a band of `max_edits`:
+/// a path of D ≤ `max_edits` insertions and deletions never strays more than D
+/// diagonals from the main one, so the band holds an optimal path, and the banded LCS
+/// is the whole LCS. Its cost is D rounds over at most 2D + 1 diagonals, plus the runs
+/// of equal words, each diagonal's run only moving forward: never more than the
+/// band's cells, and for near copies close to one pass over the words.
+fn diff_lcs(a: &[TokenHash], b: &[TokenHash], max_edits: usize) -> Option<usize> {
+    let (n, m) = (a.len(), b.len());
+    // Diagonal k = x − y (x in a, y in b) is held at index k + offset; x = −1 marks a
+    // diagonal no path of this many edits reaches inside the graph.
+    let offset = max_edits as isize + 1;
+    let mut reach = vec![-1isize; 2 * max_edits + 3];
+    let (n_i, m_i) = (n as isize, m as isize);
+    for d in 0..=max_edits as isize {
+        for k in (-d..=d).step_by(2) {
+            let at = (k + offset) as usize;
+            // One more deletion (right, from diagonal k − 1) or insertion (down, from
+            // k + 1), whichever reaches further and stays in the graph.
+            let right = if k > -d && reach[at - 1] >= 0 && reach[at - 1] < n_i {
+                reach[at - 1] + 1
+            } else {
+                -1
             };
-            if j == 0 || j > b.len() {
-                cur[d + 1] = 0;
+            let down = if k < d && reach[at + 1] >= 0 && reach[at + 1] - k <= m_i {
+                reach[at + 1]
+            } else {
+                -1
+            };
+            let mut x = if d == 0 { 0 } else { right.max(down) };
+            if x < 0 {
+                reach[at] = -1;
                 continue;
             }
-            let diag = prev[d + 1] + u32::from(a[i - 1] == b[j - 1]);
-            let up = prev[d + 2]; // (i − 1, j)
-            let left = cur[d]; // (i, j − 1)
-            cur[d + 1] = diag.max(up).max(left);
+            let y = x - k;
+            if y < 0 {
+                reach[at] = -1;
+                continue;
+            }
+            let run = a[x as usize..]
+                .iter()
+                .zip(&b[y as usize..])
+                .take_while(|(p, q)| p == q)
+                .count();
+            x += run as isize;
+            reach[at] = x;
+            if x == n_i && x - k == m_i {
+                return Some((n + m - d as usize) / 2);
+            }
+        }
+    }
+    None
+}
+
+/// The LCS of `a` and `b` over the paths that stay within `band` diagonals of the main
+/// one (cells outside count as unreachable: 0 is a safe lower bound for an LCS). Rows
+/// whose best cell, plus one for each row left, is below `need` end the count: that
+/// bound is then returned.
+fn banded_lcs(a: &[TokenHash], b: &[TokenHash], band: usize, need: usize) -> usize {
+    let width = 2 * band + 1;
+    // Index d + 1 for offset d = j − i + band, with sentinels at 0 and width + 1.
+    let mut prev = vec![0u32; width + 2];
+    let mut cur = vec![0u32; width + 2];
+    for (i, &word) in (1..=a.len()).zip(a) {
+        // Row i covers j = i + d − band in [1, |b|].
+        cur.fill(0);
+        let lo = (band + 1).saturating_sub(i);
+        let hi = (b.len() + band).saturating_sub(i).min(width - 1);
+        let mut best = 0;
+        if lo <= hi && b.len() + band >= i {
+            let cells = hi - lo + 1;
+            let from = i + lo - band - 1;
+            let columns = b.get(from..from + cells).unwrap_or(&[]);
+            let diagonal = &prev[lo + 1..lo + 1 + cells];
+            let above = &prev[lo + 2..lo + 2 + cells];
+            let mut left = 0u32;
+            for (((cell, &other), &diag), &up) in cur[lo + 1..lo + 1 + cells]
+                .iter_mut()
+                .zip(columns)
+                .zip(diagonal)
+                .zip(above)
+            {
+                left = (diag + u32::from(word == other)).max(up).max(left);
+                *cell = left;
+            }
+            // A row never decreases to the right: its last cell is its best.
+            best = left as usize;
         }
         std::mem::swap(&mut prev, &mut cur);
+        let bound = best + (a.len() - i);
+        if bound < need {
+            return bound;
+        }
     }
     let last = a.len();
     let d = b.len() as isize - last as isize + band as isize;
@@ -1337,7 +1496,7 @@ mod tests {
                 exact += 1;
                 let m = pattern.len();
                 assert_eq!(
-                    fit(&pattern, &region),
+                    fit(&pattern, &region, 0.0),
                     (s, s + m, m),
                     "{pattern:?} {region:?}"
                 );
@@ -1361,27 +1520,30 @@ mod tests {
                 continue;
             }
             let want = fit_reference(&pattern, &region);
-            assert_eq!(fit(&pattern, &region), want, "{pattern:?} {region:?}");
+            assert_eq!(fit(&pattern, &region, 0.0), want, "{pattern:?} {region:?}");
         }
         // The largest sizes allowed, where the fields are widest.
         let pattern: Vec<TokenHash> = (0..512).map(|i| i % 7).collect();
         let region: Vec<TokenHash> = (0..512).map(|i| i % 5).collect();
-        assert_eq!(fit(&pattern, &region), fit_reference(&pattern, &region));
+        assert_eq!(
+            fit(&pattern, &region, 0.0),
+            fit_reference(&pattern, &region)
+        );
         let region: Vec<TokenHash> = (0..MAX_FIT_CELLS as TokenHash).map(|i| i % 3).collect();
-        assert_eq!(fit(&[9], &region), fit_reference(&[9], &region));
+        assert_eq!(fit(&[9], &region, 0.0), fit_reference(&[9], &region));
     }
 
     #[test]
     fn fit_finds_the_passage_inside_a_longer_region() {
         let p = words("the final answer is the political solution");
         let r = words("x y the final answer is the political solution z w");
-        assert_eq!(fit(&p, &r), (2, 9, 7));
+        assert_eq!(fit(&p, &r, 0.0), (2, 9, 7));
         // One word changed inside: still placed, one fewer equal word.
         let r = words("a the final answer was the political solution b");
-        assert_eq!(fit(&p, &r), (1, 8, 6));
+        assert_eq!(fit(&p, &r, 0.0), (1, 8, 6));
         // A region shorter than the pattern is used whole.
         let r = words("final answer is");
-        assert_eq!(fit(&p, &r), (0, 3, 3));
+        assert_eq!(fit(&p, &r, 0.0), (0, 3, 3));
     }
 
     #[test]
@@ -1395,21 +1557,184 @@ mod tests {
         assert_eq!(similarity(&a, &[]), 0.0);
     }
 
+    /// The LCS by the whole dynamic programming table: the oracle.
+    fn full_lcs(a: &[TokenHash], b: &[TokenHash]) -> usize {
+        let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                dp[i][j] = if a[i - 1] == b[j - 1] {
+                    dp[i - 1][j - 1] + 1
+                } else {
+                    dp[i - 1][j].max(dp[i][j - 1])
+                };
+            }
+        }
+        dp[a.len()][b.len()]
+    }
+
     #[test]
-    fn banded_lcs_agrees_with_full_lcs_on_near_copies() {
-        fn full(a: &[TokenHash], b: &[TokenHash]) -> usize {
-            let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-            for i in 1..=a.len() {
-                for j in 1..=b.len() {
-                    dp[i][j] = if a[i - 1] == b[j - 1] {
-                        dp[i - 1][j - 1] + 1
-                    } else {
-                        dp[i - 1][j].max(dp[i][j - 1])
-                    };
+    fn diff_lcs_answers_within_its_edits_and_agrees_with_the_band() {
+        let mut rnd = crate::test_rng(11u64);
+        let (mut answered, mut declined) = (0, 0);
+        for case in 0..3000 {
+            // Small alphabets make long runs of equal words and many equal LCSs; edits
+            // from none to many make pairs on both sides of the limit.
+            let alphabet = 2 + rnd(6);
+            let n = rnd(40) as usize;
+            let a: Vec<TokenHash> = (0..n).map(|_| rnd(alphabet) as TokenHash).collect();
+            let mut b = if case % 5 == 0 {
+                (0..rnd(40)).map(|_| rnd(alphabet) as TokenHash).collect()
+            } else {
+                a.clone()
+            };
+            for _ in 0..rnd(8) {
+                let at = rnd(b.len() as u64 + 1) as usize;
+                match rnd(3) {
+                    0 if at < b.len() => b[at] = 99,
+                    1 if at < b.len() => {
+                        b.remove(at);
+                    }
+                    _ => b.insert(at, 98),
                 }
             }
-            dp[a.len()][b.len()]
+            let lcs = full_lcs(&a, &b);
+            let edits = a.len() + b.len() - 2 * lcs;
+            let max_edits = rnd(12) as usize;
+            let got = diff_lcs(&a, &b, max_edits);
+            if edits <= max_edits {
+                assert_eq!(got, Some(lcs), "{a:?} {b:?} {max_edits}");
+                assert_eq!(banded_lcs(&a, &b, max_edits, 0), lcs, "{a:?} {b:?}");
+                answered += 1;
+            } else {
+                assert_eq!(got, None, "{a:?} {b:?} {max_edits}");
+                declined += 1;
+            }
         }
+        assert!(answered > 500 && declined > 500, "{answered} {declined}");
+    }
+
+    #[test]
+    fn similarity_of_long_near_copies_is_their_lcs() {
+        // Beyond the band's cap, and with edits both within and beyond it.
+        let mut rnd = crate::test_rng(5u64);
+        let a: Vec<TokenHash> = (0..3000).map(|_| rnd(50) as TokenHash).collect();
+        for edits in [0, 3, 40, 200, 400] {
+            let mut b = a.clone();
+            for _ in 0..edits {
+                let at = rnd(b.len() as u64) as usize;
+                if rnd(2) == 0 {
+                    b.remove(at);
+                } else {
+                    b.insert(at, 1000);
+                }
+            }
+            let band =
+                (a.len().abs_diff(b.len()) + 8 + a.len().max(b.len()) / 10).min(MAX_SIM_BAND);
+            let want = 2.0 * banded_lcs(&a, &b, band, 0) as f64 / (a.len() + b.len()) as f64;
+            assert_eq!(similarity(&a, &b), want, "{edits} edits");
+            if edits <= 100 {
+                let exact = 2.0 * full_lcs(&a, &b) as f64 / (a.len() + b.len()) as f64;
+                assert_eq!(similarity(&a, &b), exact, "{edits} edits");
+            }
+        }
+    }
+
+    #[test]
+    fn least_lcs_is_the_least_count_reaching_the_similarity() {
+        for (total, min, want) in [
+            (10, 0.0, 0),
+            (10, 0.8, 4),
+            (10, 0.81, 5),
+            (11, 0.8, 5),
+            (7, 1.0, 4),
+            (7, 1.5, 6),
+            (0, 0.8, 0),
+        ] {
+            assert_eq!(least_lcs(total, min), want, "{total} {min}");
+        }
+        for total in 1..200usize {
+            for min in [0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0] {
+                let need = least_lcs(total, min);
+                let sim = |l: usize| 2.0 * l as f64 / total as f64;
+                assert!(need > total || sim(need) >= min, "{total} {min}");
+                assert!(need == 0 || sim(need - 1) < min, "{total} {min}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_similarity_below_its_minimum_is_only_known_to_be_below() {
+        // Long pairs (beyond the band's cap and the fit's exact table): near copies,
+        // shifted copies and unrelated text, each measured with and without a minimum.
+        let mut rnd = crate::test_rng(23u64);
+        let text: Vec<TokenHash> = (0..4000).map(|_| rnd(300) as TokenHash).collect();
+        let mut pairs = Vec::new();
+        for edits in [0, 5, 60, 300, 900] {
+            let mut b = text[..2000].to_vec();
+            for _ in 0..edits {
+                let at = rnd(b.len() as u64) as usize;
+                match rnd(3) {
+                    0 => b[at] = 1000,
+                    1 => {
+                        b.remove(at);
+                    }
+                    _ => b.insert(at, 1001),
+                }
+            }
+            pairs.push((text[..2000].to_vec(), b));
+        }
+        for shift in [100, 240, 300, 1000] {
+            pairs.push((text[..2000].to_vec(), text[shift..shift + 2000].to_vec()));
+        }
+        pairs.push((text[..2000].to_vec(), text[2000..].to_vec()));
+        pairs.push((text[..700].to_vec(), text[..2000].to_vec()));
+        for (a, b) in &pairs {
+            let exact = similarity(a, b);
+            let (start, end, equal) = fit(a, b, 0.0);
+            for min in [0.0, 0.5, 0.8, 0.9, 1.0] {
+                let got = similarity_at_least(a, b, min);
+                if exact >= min {
+                    assert_eq!(got, exact, "{min}");
+                } else {
+                    assert!(got < min, "{got} {exact} {min}");
+                }
+                let (s, e, eq) = fit(a, b, min);
+                let total = (a.len() + e - s) as f64;
+                if 2.0 * equal as f64 / (a.len() + end - start) as f64 >= min {
+                    assert_eq!((s, e, eq), (start, end, equal), "{min}");
+                } else {
+                    assert!(2.0 * eq as f64 / total < min, "{min}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn band_matches_bound_banded_lcs() {
+        let mut rnd = crate::test_rng(31u64);
+        let mut tight = 0;
+        for case in 0..400 {
+            let alphabet = 2 + rnd(if case % 2 == 0 { 8 } else { 5000 });
+            let text: Vec<TokenHash> = (0..600).map(|_| rnd(alphabet) as TokenHash).collect();
+            let (n, m) = (rnd(300) as usize, rnd(300) as usize);
+            let shift = rnd(300) as usize;
+            let a = &text[..n];
+            let b = &text[shift..shift + m];
+            let band = rnd(40) as usize;
+            let bound = band_matches_bound(a, b, band);
+            let lcs = banded_lcs(a, b, band, 0);
+            assert!(lcs <= bound, "{lcs} {bound} {band} {shift}");
+            if 2 * bound < a.len() && n > 100 {
+                tight += 1;
+            }
+        }
+        // Shifted copies of text of many words are told apart.
+        assert!(tight > 50, "{tight}");
+    }
+
+    #[test]
+    fn banded_lcs_agrees_with_full_lcs_on_near_copies() {
+        let full = full_lcs;
         let mut rnd = crate::test_rng(7u64);
         for _ in 0..200 {
             let n = 5 + rnd(60) as usize;
@@ -1426,7 +1751,7 @@ mod tests {
                 }
             }
             let band = a.len().abs_diff(b.len()) + 8 + a.len().max(b.len()) / 10;
-            assert_eq!(banded_lcs(&a, &b, band), full(&a, &b), "{a:?} {b:?}");
+            assert_eq!(banded_lcs(&a, &b, band, 0), full(&a, &b), "{a:?} {b:?}");
         }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::ops::Range;
 use std::path::Path;
@@ -34,8 +35,8 @@ use crate::lsh::{
 };
 use crate::normalize::{token_hashes, tokenize, Token, TokenHash};
 use crate::passage::{
-    align_match_parts, fit, repeated_seed_match_parts, similarity, Alignment, PassageParams,
-    TokenSource, TokenTable,
+    align_match_parts, fit, repeated_seed_match_parts, similarity_at_least, Alignment,
+    PassageParams, TokenSource, TokenTable,
 };
 use crate::records::BandRecord;
 use crate::report::DocSource;
@@ -1092,18 +1093,80 @@ pub fn paragraph_clusters(
 }
 
 /// The candidate pairs whose exact Jaccard passes the threshold, in order.
+///
+/// A paragraph is a candidate with every other member of its cluster, so its shingle
+/// set is made once for a run of candidates: the run's paragraphs are shingled in
+/// parallel, then its pairs compared. A run holds at most [`VERIFY_SHINGLES`] tokens
+/// of distinct paragraphs (and at least one pair).
 pub fn verify_candidates<T: TokenSource + ?Sized>(
     table: &T,
     candidates: &[(u32, u32)],
     config: &Config,
 ) -> Vec<(u32, u32)> {
-    let shingles = |p: u32| paragraph_shingles(table, config, p);
-    candidates
-        .par_iter()
-        .copied()
-        .filter(|&(a, b)| jaccard(&shingles(a), &shingles(b)) >= config.threshold)
-        .collect()
+    verify_in_runs(table, candidates, config, VERIFY_SHINGLES)
 }
+
+/// [`verify_candidates`] in runs of at most `budget` tokens.
+fn verify_in_runs<T: TokenSource + ?Sized>(
+    table: &T,
+    candidates: &[(u32, u32)],
+    config: &Config,
+    budget: usize,
+) -> Vec<(u32, u32)> {
+    let mut verified = Vec::new();
+    let mut slots: HashMap<u32, usize> = HashMap::new();
+    let mut run: Vec<u32> = Vec::new();
+    let mut rest = candidates;
+    while !rest.is_empty() {
+        slots.clear();
+        run.clear();
+        let mut tokens = 0;
+        let mut taken = 0;
+        for &(a, b) in rest {
+            let new = |p: u32| {
+                if slots.contains_key(&p) {
+                    0
+                } else {
+                    table.token_count(p)
+                }
+            };
+            let more = new(a) + if a == b { 0 } else { new(b) };
+            if taken > 0 && tokens + more > budget {
+                break;
+            }
+            tokens += more;
+            taken += 1;
+            for p in [a, b] {
+                slots.entry(p).or_insert_with(|| {
+                    run.push(p);
+                    run.len() - 1
+                });
+            }
+        }
+        let sets: Vec<Vec<u64>> = run
+            .par_iter()
+            .map(|&p| paragraph_shingles(table, config, p))
+            .collect();
+        let set = |p: u32| {
+            slots
+                .get(&p)
+                .and_then(|&i| sets.get(i))
+                .map_or(&[][..], |s| s)
+        };
+        let (now, later) = rest.split_at(taken);
+        verified.par_extend(
+            now.par_iter()
+                .copied()
+                .filter(|&(a, b)| jaccard(set(a), set(b)) >= config.threshold),
+        );
+        rest = later;
+    }
+    verified
+}
+
+/// Most tokens whose paragraphs' shingle sets [`verify_candidates`] holds at once: 8
+/// bytes a shingle, so 8 MiB.
+const VERIFY_SHINGLES: usize = 1 << 20;
 
 /// The reduce of the paragraph stage over `n` paragraphs: exact groups and verified
 /// pairs joined by union-find, then each linked set split into groups whose members
@@ -1260,7 +1323,7 @@ pub fn group_passages_into<T: TokenSource + ?Sized>(
     // passage; each member is therefore fitted to the kept occurrence, and its row is
     // the part of it that aligns with the kept one.
     let fitted = |kept: Interval, m: Interval| {
-        let (s, e, matches) = fit(&span(kept), &span(m));
+        let (s, e, matches) = fit(&span(kept), &span(m), config.passage_similarity);
         let iv = Interval {
             para: m.para,
             start: m.start + s as u32,
@@ -1289,7 +1352,7 @@ pub fn group_passages_into<T: TokenSource + ?Sized>(
             .collect();
         let done = projections
             .complete(groups, config.passage_similarity, |kept, m| {
-                similarity(&span(kept), &span(m))
+                similarity_at_least(&span(kept), &span(m), config.passage_similarity)
             })
             .into_iter()
             .map(drop_overlapping)
@@ -1304,6 +1367,52 @@ pub fn group_passages_into<T: TokenSource + ?Sized>(
 mod tests {
     use super::*;
     use crate::segment::ParagraphMode;
+
+    /// Candidates verified in runs of any size are those whose shingle sets, made for
+    /// each pair alone, pass the threshold, in order.
+    #[test]
+    fn candidates_verified_in_runs_are_the_pairs_that_pass() {
+        let mut rnd = crate::test_rng(3u64);
+        let mut table = TokenTable::default();
+        let base: Vec<TokenHash> = (0..60).map(|_| rnd(1000) as TokenHash).collect();
+        let mut paragraphs = Vec::new();
+        for _ in 0..40 {
+            let mut p = base[..52 + rnd(8) as usize].to_vec();
+            for _ in 0..rnd(3) {
+                let at = rnd(p.len() as u64) as usize;
+                p[at] = rnd(1000) as TokenHash;
+            }
+            paragraphs.push(p);
+        }
+        let counts: Vec<u32> = paragraphs.iter().map(|p| p.len() as u32).collect();
+        table.push_chunk(paragraphs.concat(), &counts);
+        let config = Config::default();
+        let mut candidates: Vec<(u32, u32)> = (0..300)
+            .map(|_| (rnd(40) as u32, rnd(40) as u32))
+            .filter(|(a, b)| a < b)
+            .collect();
+        candidates.push((7, 7));
+        let want: Vec<(u32, u32)> = candidates
+            .iter()
+            .copied()
+            .filter(|&(a, b)| {
+                let (sa, sb) = (
+                    paragraph_shingles(&table, &config, a),
+                    paragraph_shingles(&table, &config, b),
+                );
+                jaccard(&sa, &sb) >= config.threshold
+            })
+            .collect();
+        assert!(
+            want.len() > 10 && want.len() + 10 < candidates.len(),
+            "{}",
+            want.len()
+        );
+        for budget in [0, 1, 59, 100, 1000, usize::MAX] {
+            let got = verify_in_runs(&table, &candidates, &config, budget);
+            assert_eq!(got, want, "{budget}");
+        }
+    }
 
     /// A large document is tokenized in parallel runs of paragraphs: the hashes and
     /// counts are those of tokenizing each paragraph in turn.

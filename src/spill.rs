@@ -616,6 +616,10 @@ impl TokenSource for TokenStore {
                 .collect(),
         )
     }
+
+    fn token_count(&self, p: u32) -> usize {
+        self.len_of(p) as usize
+    }
 }
 
 /// The documents of a spilled run: their bytes in one file, read back by offset.
