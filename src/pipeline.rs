@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
@@ -1201,14 +1202,32 @@ pub fn split_paragraph_sets<T: TokenSource + ?Sized>(
     sets.par_iter()
         .with_max_len(SETS_PER_TASK)
         .flat_map_iter(|members| {
-            let kept_set = shingles(members[0]);
+            // Every member is compared with the first kept one, and those left with the
+            // next kept one, round after round: each member's shingles are made once,
+            // when first needed, for the members (in order) whose tokens fit
+            // [`VERIFY_SHINGLES`]; the others' each time.
+            let mut tokens = 0;
+            let held = members
+                .iter()
+                .take_while(|&&p| {
+                    tokens += table.token_count(p);
+                    tokens <= VERIFY_SHINGLES
+                })
+                .count()
+                .max(1);
+            let sets: Vec<OnceLock<Vec<u64>>> = (0..held).map(|_| OnceLock::new()).collect();
+            let set = |p: u32| -> Cow<'_, [u64]> {
+                // Members are sorted.
+                match members.binary_search(&p).ok().and_then(|i| sets.get(i)) {
+                    Some(cell) => Cow::Borrowed(cell.get_or_init(|| shingles(p))),
+                    None => Cow::Owned(shingles(p)),
+                }
+            };
             split_by_kept(members, config.threshold, |kept, m| {
                 if table.tokens(kept) == table.tokens(m) {
                     1.0
-                } else if kept == members[0] {
-                    jaccard(&kept_set, &shingles(m))
                 } else {
-                    jaccard(&shingles(kept), &shingles(m))
+                    jaccard(&set(kept), &set(m))
                 }
             })
         })
