@@ -374,6 +374,60 @@ struct FitBound<'k> {
     longest: usize,
     /// The [`word_mask`] of the kept words: a word whose bit is not in it is not one.
     kept_mask: WordMask<FINE_WORDS>,
+    /// The kept words in a hash table, when there are more than [`SEARCHED_WORDS`]
+    /// (a binary search then takes longer than a probe).
+    kept_table: Option<WordTable>,
+}
+
+/// Most distinct kept words [`FitBound`] finds by binary search.
+const SEARCHED_WORDS: usize = 64;
+
+/// A set of words (token hashes) by open addressing: twice as many slots as words or
+/// more, a power of two, probed in turn from the word's own.
+struct WordTable {
+    /// A word's slot holds it widened, and an empty slot `u64::MAX`.
+    slots: Vec<u64>,
+    /// Bits of a slot index.
+    bits: u32,
+}
+
+impl WordTable {
+    fn new(words: &[TokenHash]) -> WordTable {
+        let bits = (2 * words.len())
+            .max(2)
+            .next_power_of_two()
+            .trailing_zeros();
+        let mut table = WordTable {
+            slots: vec![u64::MAX; 1 << bits],
+            bits,
+        };
+        let mask = table.slots.len() - 1;
+        for &w in words {
+            let mut at = table.home(w);
+            while table.slots[at] != u64::MAX && table.slots[at] != u64::from(w) {
+                at = (at + 1) & mask;
+            }
+            table.slots[at] = u64::from(w);
+        }
+        table
+    }
+
+    /// The slot a word's probe starts at: its hash's top bits, by a multiply.
+    fn home(&self, w: TokenHash) -> usize {
+        (w.wrapping_mul(0x9E37_79B1) as u64 >> (TokenHash::BITS - self.bits)) as usize
+    }
+
+    fn contains(&self, w: TokenHash) -> bool {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(w);
+        loop {
+            match self.slots[at] {
+                u64::MAX => return false,
+                s if s == u64::from(w) => return true,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
 }
 
 impl<'k> FitBound<'k> {
@@ -392,7 +446,17 @@ impl<'k> FitBound<'k> {
             need,
             longest,
             kept_mask: word_mask(kept_words),
+            kept_table: (kept_words.len() > SEARCHED_WORDS).then(|| WordTable::new(kept_words)),
         }
+    }
+
+    /// Whether `w` is one of the kept words.
+    fn holds(&self, w: TokenHash) -> bool {
+        mask_has(&self.kept_mask, w)
+            && match &self.kept_table {
+                Some(table) => table.contains(w),
+                None => self.kept_words.binary_search(&w).is_ok(),
+            }
     }
 
     /// The smallest range of `seq` that holds every window of `longest` words (or all
@@ -401,9 +465,7 @@ impl<'k> FitBound<'k> {
     /// Cost O(|seq| log |kept|).
     fn window_range(&self, seq: &[TokenHash]) -> Option<(usize, usize)> {
         // Most words of a member are not the kept one's, and their bit says so.
-        let held = |t: &TokenHash| {
-            usize::from(mask_has(&self.kept_mask, *t) && self.kept_words.binary_search(t).is_ok())
-        };
+        let held = |t: &TokenHash| usize::from(self.holds(*t));
         let width = self.longest.min(seq.len());
         let mut count: usize = seq[..width].iter().map(held).sum();
         let mut range = (count >= self.need).then_some((0, width));
@@ -1000,6 +1062,43 @@ fn project(kept: Interval, this: Interval, other: Interval, shift: i64) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_table_holds_the_words_it_was_made_of() {
+        let mut rnd = crate::test_rng(17u64);
+        for n in [0usize, 1, 2, 3, 64, 65, 100, 1000, 5000] {
+            // Few distinct values make repeats; extreme values are words too.
+            let spread = if n % 2 == 0 {
+                1 << 32
+            } else {
+                3 * n as u64 + 1
+            };
+            let mut words: Vec<TokenHash> = (0..n).map(|_| rnd(spread) as TokenHash).collect();
+            words.extend([0, TokenHash::MAX].iter().take(n.min(2)));
+            words.sort_unstable();
+            let table = WordTable::new(&words);
+            assert!(table.slots.len() >= 2 * words.len());
+            for probe in words
+                .iter()
+                .copied()
+                .chain((0..2000).map(|_| rnd(spread) as TokenHash))
+            {
+                assert_eq!(
+                    table.contains(probe),
+                    words.binary_search(&probe).is_ok(),
+                    "{n} {probe}"
+                );
+            }
+            let bound = FitBound::new(&words, 0.8);
+            assert_eq!(bound.kept_table.is_some(), words.len() > SEARCHED_WORDS);
+            for probe in (0..500)
+                .map(|_| rnd(spread) as TokenHash)
+                .chain(words.iter().copied())
+            {
+                assert_eq!(bound.holds(probe), words.binary_search(&probe).is_ok());
+            }
+        }
+    }
 
     #[test]
     fn mask_bound_never_undercounts() {
