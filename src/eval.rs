@@ -2919,19 +2919,7 @@ mod tests {
 
     #[test]
     fn lcs_matches_dynamic_programming() {
-        let naive = |a: &[u32], b: &[u32]| -> usize {
-            let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-            for i in 1..=a.len() {
-                for j in 1..=b.len() {
-                    dp[i][j] = if a[i - 1] == b[j - 1] {
-                        dp[i - 1][j - 1] + 1
-                    } else {
-                        dp[i - 1][j].max(dp[i][j - 1])
-                    };
-                }
-            }
-            dp[a.len()][b.len()]
-        };
+        let naive = crate::lcs_by_table;
         let mut r = Rng::new(9);
         for _ in 0..300 {
             let la = r.below(150);

@@ -89,6 +89,23 @@ pub(crate) fn test_rng(seed: u64) -> impl FnMut(u64) -> u64 {
     }
 }
 
+/// The length of the longest common subsequence of `a` and `b`, by the whole dynamic
+/// programming table: the unit tests' oracle for the faster LCS counts.
+#[cfg(test)]
+pub(crate) fn lcs_by_table(a: &[u32], b: &[u32]) -> usize {
+    let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            dp[i][j] = if a[i - 1] == b[j - 1] {
+                dp[i - 1][j - 1] + 1
+            } else {
+                dp[i - 1][j].max(dp[i][j - 1])
+            };
+        }
+    }
+    dp[a.len()][b.len()]
+}
+
 /// The unit tests' proptest settings: `cases` cases, no regression files.
 #[cfg(test)]
 pub(crate) fn proptest_config(cases: u32) -> proptest::test_runner::Config {

@@ -1400,17 +1400,8 @@ mod tests {
         for _ in 0..3000 {
             let n = 1 + rnd(50) as usize;
             let a: Vec<TokenHash> = (0..n).map(|_| rnd(4) as TokenHash).collect();
-            let mut b = a.clone();
-            for _ in 0..rnd(6) {
-                let at = rnd(b.len() as u64 + 1) as usize;
-                match rnd(3) {
-                    0 if at < b.len() => b[at] = 9,
-                    1 if at < b.len() => {
-                        b.remove(at);
-                    }
-                    _ => b.insert(at, 8),
-                }
-            }
+            let edits = rnd(6);
+            let b = edited(&mut rnd, &a, edits, 9, 8);
             let eq = |i: usize, j: usize| a[i] == b[j];
             let got = xdrop_walked(&a, &b);
             let want = xdrop_reference(a.len(), b.len(), eq);
@@ -1557,19 +1548,29 @@ mod tests {
         assert_eq!(similarity(&a, &[]), 0.0);
     }
 
-    /// The LCS by the whole dynamic programming table: the oracle.
-    fn full_lcs(a: &[TokenHash], b: &[TokenHash]) -> usize {
-        let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-        for i in 1..=a.len() {
-            for j in 1..=b.len() {
-                dp[i][j] = if a[i - 1] == b[j - 1] {
-                    dp[i - 1][j - 1] + 1
-                } else {
-                    dp[i - 1][j].max(dp[i][j - 1])
-                };
+    use crate::lcs_by_table as full_lcs;
+
+    /// `words` with up to `edits` random edits: a word changed to `changed`, a word
+    /// dropped, or `inserted` put in.
+    fn edited(
+        rnd: &mut impl FnMut(u64) -> u64,
+        words: &[TokenHash],
+        edits: u64,
+        changed: TokenHash,
+        inserted: TokenHash,
+    ) -> Vec<TokenHash> {
+        let mut out = words.to_vec();
+        for _ in 0..edits {
+            let at = rnd(out.len() as u64 + 1) as usize;
+            match rnd(3) {
+                0 if at < out.len() => out[at] = changed,
+                1 if at < out.len() => {
+                    out.remove(at);
+                }
+                _ => out.insert(at, inserted),
             }
         }
-        dp[a.len()][b.len()]
+        out
     }
 
     #[test]
@@ -1582,21 +1583,13 @@ mod tests {
             let alphabet = 2 + rnd(6);
             let n = rnd(40) as usize;
             let a: Vec<TokenHash> = (0..n).map(|_| rnd(alphabet) as TokenHash).collect();
-            let mut b = if case % 5 == 0 {
+            let start: Vec<TokenHash> = if case % 5 == 0 {
                 (0..rnd(40)).map(|_| rnd(alphabet) as TokenHash).collect()
             } else {
                 a.clone()
             };
-            for _ in 0..rnd(8) {
-                let at = rnd(b.len() as u64 + 1) as usize;
-                match rnd(3) {
-                    0 if at < b.len() => b[at] = 99,
-                    1 if at < b.len() => {
-                        b.remove(at);
-                    }
-                    _ => b.insert(at, 98),
-                }
-            }
+            let edits = rnd(8);
+            let b = edited(&mut rnd, &start, edits, 99, 98);
             let lcs = full_lcs(&a, &b);
             let edits = a.len() + b.len() - 2 * lcs;
             let max_edits = rnd(12) as usize;
@@ -1670,17 +1663,7 @@ mod tests {
         let text: Vec<TokenHash> = (0..4000).map(|_| rnd(300) as TokenHash).collect();
         let mut pairs = Vec::new();
         for edits in [0, 5, 60, 300, 900] {
-            let mut b = text[..2000].to_vec();
-            for _ in 0..edits {
-                let at = rnd(b.len() as u64) as usize;
-                match rnd(3) {
-                    0 => b[at] = 1000,
-                    1 => {
-                        b.remove(at);
-                    }
-                    _ => b.insert(at, 1001),
-                }
-            }
+            let b = edited(&mut rnd, &text[..2000], edits, 1000, 1001);
             pairs.push((text[..2000].to_vec(), b));
         }
         for shift in [100, 240, 300, 1000] {
