@@ -1167,7 +1167,7 @@ fn verify_in_runs<T: TokenSource + ?Sized>(
 
 /// Most tokens whose paragraphs' shingle sets [`verify_candidates`] holds at once: 8
 /// bytes a shingle, so 8 MiB.
-const VERIFY_SHINGLES: usize = 1 << 20;
+pub const VERIFY_SHINGLES: usize = 1 << 20;
 
 /// The reduce of the paragraph stage over `n` paragraphs: exact groups and verified
 /// pairs joined by union-find, then each linked set split into groups whose members
