@@ -893,15 +893,33 @@ fn lcs_at_least(a: &[TokenHash], b: &[TokenHash], need: usize) -> usize {
     // in time linear in their length. A pair more edits apart than reaching `need`
     // allows is below it.
     let allowed = (a.len() + b.len()).saturating_sub(2 * need);
-    match diff_lcs(a, b, band.min(allowed)) {
-        Some(lcs) => lcs,
-        None if allowed < band => need.saturating_sub(1),
-        None => match band_matches_bound(a, b, band) {
-            bound if bound < need => bound,
-            _ => banded_lcs(a, b, band, need),
-        },
+    let limit = band.min(allowed);
+    if let Some(lcs) = diff_lcs(a, b, limit.min(QUICK_EDITS)) {
+        return lcs;
+    }
+    // Further apart: before the diff spends more rounds, the bound of one pass turns
+    // away a pair shifted beyond the band (long pieces of one-line copies).
+    let bounded = limit > QUICK_EDITS;
+    if bounded {
+        let bound = band_matches_bound(a, b, band);
+        if bound < need {
+            return bound;
+        }
+        if let Some(lcs) = diff_lcs(a, b, limit) {
+            return lcs;
+        }
+    }
+    if allowed < band {
+        return need.saturating_sub(1);
+    }
+    match (!bounded).then(|| band_matches_bound(a, b, band)) {
+        Some(bound) if bound < need => bound,
+        _ => banded_lcs(a, b, band, need),
     }
 }
+
+/// Edits [`lcs_at_least`] allows its first diff, before it bounds the pair.
+const QUICK_EDITS: usize = 32;
 
 /// A bound on [`banded_lcs`] in one pass over the words: the words of `a` whose word
 /// may be in `b` within `band` places of theirs. A match in the band is such a word, and
