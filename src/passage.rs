@@ -894,28 +894,29 @@ fn lcs_at_least(a: &[TokenHash], b: &[TokenHash], need: usize) -> usize {
     // allows is below it.
     let allowed = (a.len() + b.len()).saturating_sub(2 * need);
     let limit = band.min(allowed);
-    if let Some(lcs) = diff_lcs(a, b, limit.min(QUICK_EDITS)) {
+    let quick = limit.min(QUICK_EDITS);
+    if let Some(lcs) = diff_lcs(a, b, quick) {
         return lcs;
     }
-    // Further apart: before the diff spends more rounds, the bound of one pass turns
-    // away a pair shifted beyond the band (long pieces of one-line copies).
-    let bounded = limit > QUICK_EDITS;
-    if bounded {
-        let bound = band_matches_bound(a, b, band);
-        if bound < need {
-            return bound;
-        }
+    if quick == allowed {
+        return need.saturating_sub(1);
+    }
+    // Further apart: before the diff spends more rounds or the band fills, the bound of
+    // one pass turns away a pair shifted beyond the band (long pieces of one-line
+    // copies).
+    let bound = band_matches_bound(a, b, band);
+    if bound < need {
+        return bound;
+    }
+    if quick < limit {
         if let Some(lcs) = diff_lcs(a, b, limit) {
             return lcs;
         }
+        if limit == allowed {
+            return need.saturating_sub(1);
+        }
     }
-    if allowed < band {
-        return need.saturating_sub(1);
-    }
-    match (!bounded).then(|| band_matches_bound(a, b, band)) {
-        Some(bound) if bound < need => bound,
-        _ => banded_lcs(a, b, band, need),
-    }
+    banded_lcs(a, b, band, need)
 }
 
 /// Edits [`lcs_at_least`] allows its first diff, before it bounds the pair.
@@ -992,8 +993,6 @@ pub fn fit(pattern: &[TokenHash], region: &[TokenHash], min: f64) -> (usize, usi
     if m == 0 || n == 0 || m.saturating_mul(n) > MAX_FIT_CELLS {
         let lcs = if m == 0 || n == 0 {
             0
-        } else if pattern == region {
-            m
         } else {
             lcs_at_least(pattern, region, least_lcs(m + n, min))
         };
@@ -1080,11 +1079,10 @@ fn diff_lcs(a: &[TokenHash], b: &[TokenHash], max_edits: usize) -> Option<usize>
                 reach[at] = -1;
                 continue;
             }
+            // A move right keeps the row of a point in the graph, a move down adds one:
+            // y is never negative.
             let y = x - k;
-            if y < 0 {
-                reach[at] = -1;
-                continue;
-            }
+            debug_assert!(y >= 0);
             let run = a[x as usize..]
                 .iter()
                 .zip(&b[y as usize..])
